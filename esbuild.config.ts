@@ -1,0 +1,54 @@
+// One self-contained ES module per function (and per event source): dist/<kind>/<name>/index.mjs.
+// This file is what gets deployed, so it is also what the tests and the local run start.
+import { readdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build, type BuildOptions } from "esbuild";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+export const FUNCTIONS = entries("functions");
+export const SOURCES = entries("sources");
+
+export function bundlePath(kind: "functions" | "sources", name: string): string {
+  return join(root, "dist", kind, name, "index.mjs");
+}
+
+const common: BuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  minify: true,
+  sourcemap: "linked",
+  legalComments: "none",
+  logLevel: "warning",
+  // ioredis and postgres are CommonJS inside; in an ES module bundle they need a real require for Node's built-ins.
+  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+};
+
+export async function buildAll(): Promise<void> {
+  await Promise.all([
+    ...FUNCTIONS.map((name) => bundle("functions", name)),
+    ...SOURCES.map((name) => bundle("sources", name)),
+  ]);
+}
+
+async function bundle(kind: "functions" | "sources", name: string): Promise<void> {
+  await build({ ...common, entryPoints: [join(root, kind, name, "index.ts")], outfile: bundlePath(kind, name) });
+}
+
+function entries(kind: string): string[] {
+  const dir = join(root, kind);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, "index.ts")))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const started = performance.now();
+  await buildAll();
+  console.log(`built ${FUNCTIONS.length} functions and ${SOURCES.length} sources in ${Math.round(performance.now() - started)} ms`);
+}

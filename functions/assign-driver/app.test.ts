@@ -1,0 +1,154 @@
+// assign-driver on the real stores: a trips.requested CloudEvent in, an assignment (or no_driver) out.
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Nats } from "../../shared/clients/nats";
+import { connectRedis } from "../../shared/clients/redis";
+import { loadConfig } from "../../shared/config";
+import { DriverIndex } from "../../shared/drivers/driver-index";
+import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
+import { Matcher } from "../../shared/matching";
+import { newTripId } from "../../shared/trips/trip-id";
+import { TripStore } from "../../shared/trips/trip-store";
+import type { Trip } from "../../shared/trips/trip";
+import { inProcess, type TestFunction } from "../../tests/support/in-process";
+import { HCMC, offset, tripRequest } from "../../tests/support/places";
+import { resetState, shardSql } from "../../tests/support/state";
+import { assignDriverApp } from "./app";
+
+const config = loadConfig();
+let trips: TripStore;
+let redis: Redis;
+let nats: Nats;
+let jsm: JetStreamManager;
+let drivers: DriverIndex;
+let fn: TestFunction;
+
+beforeAll(async () => {
+  trips = TripStore.connect(config);
+  redis = connectRedis(config.redisUrl, 2000);
+  nats = new Nats(config.natsUrl, "assign-driver-test", 2000);
+  jsm = await jetstreamManager(await nats.connected);
+  drivers = new DriverIndex(redis, config.driverFreshMs);
+  fn = inProcess(assignDriverApp({ matcher: new Matcher(trips, drivers, new TripEvents(nats), config.matchRadiusMeters) }));
+});
+afterAll(async () => {
+  await Promise.all([...trips.handles().map((h) => h.close()), redis.quit(), nats.close()]);
+});
+beforeEach(resetState);
+
+async function bookedTrip(origin = HCMC): Promise<Trip> {
+  const { trip } = await trips.create("vn", { ...(tripRequest(origin) as Trip), id: newTripId("vn"), riderId: "rider-1" });
+  return trip;
+}
+
+function deliver(trip: Trip, headers: Record<string, string> = {}) {
+  const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
+  return fn.request("/", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "ce-id": `${trip.id}:requested`,
+      "ce-source": "nats://jetstream/TRIPS",
+      "ce-type": "trips.requested",
+      "ce-subject": `trips.requested.vn`,
+      ...headers,
+    },
+    body: JSON.stringify(event),
+  });
+}
+
+async function lastEvent(subject: string): Promise<TripEvent | undefined> {
+  try {
+    const message = await jsm.streams.getMessage("TRIPS", { last_by_subj: subject });
+    return message?.json<TripEvent>();
+  } catch {
+    return undefined;
+  }
+}
+
+describe("POST / (trips.requested)", () => {
+  it("assigns the nearest available driver and emits trips.assigned", async () => {
+    await drivers.update("vn", { driverId: "far", ...offset(HCMC, 1500, 0), status: "available", recordedAt: Date.now() });
+    await drivers.update("vn", { driverId: "near", ...offset(HCMC, 200, 100), status: "available", recordedAt: Date.now() });
+    const trip = await bookedTrip();
+
+    const response = await deliver(trip);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ tripId: trip.id, outcome: "assigned", driverId: "near" });
+
+    const stored = await trips.get(trip.id);
+    expect(stored).toMatchObject({ status: "assigned", driverId: "near" });
+    const event = await lastEvent("trips.assigned.vn");
+    expect(event).toMatchObject({ schemaVersion: 1, type: "trips.assigned", trip: { id: trip.id, driverId: "near" } });
+  });
+
+  it("marks the trip no_driver and emits trips.unassigned when nobody is within reach", async () => {
+    await drivers.update("vn", { driverId: "too-far", ...offset(HCMC, 6000, 0), status: "available", recordedAt: Date.now() });
+    const trip = await bookedTrip();
+
+    const response = await deliver(trip);
+    expect(await response.json()).toMatchObject({ outcome: "no_driver" });
+    expect((await trips.get(trip.id))?.status).toBe("no_driver");
+    expect(await lastEvent("trips.unassigned.vn")).toMatchObject({ type: "trips.unassigned", trip: { id: trip.id, status: "no_driver" } });
+  });
+
+  it("changes nothing when the same event is delivered again", async () => {
+    await drivers.update("vn", { driverId: "d1", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    await drivers.update("vn", { driverId: "d2", ...offset(HCMC, 300, 0), status: "available", recordedAt: Date.now() });
+    const trip = await bookedTrip();
+
+    await deliver(trip);
+    const first = await trips.get(trip.id);
+    const again = await Promise.all([deliver(trip), deliver(trip), deliver(trip)]);
+    for (const response of again) expect(await response.json()).toMatchObject({ outcome: "assigned", driverId: "d1" });
+
+    expect(await trips.get(trip.id)).toEqual(first);
+    // d2 is still free: the redeliveries took nobody else.
+    expect((await drivers.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 })).map((d) => d.id)).toEqual(["d2"]);
+    const assigned = await jsm.streams.info("TRIPS", { subjects_filter: "trips.assigned.vn" });
+    expect(assigned.state.subjects?.["trips.assigned.vn"]).toBe(1);
+  });
+
+  it("skips a driver whom PostgreSQL already has on another trip", async () => {
+    // The geo-index was lost (a Redis restart, say) and the driver reports available while on a trip.
+    await drivers.update("vn", { driverId: "busy", ...offset(HCMC, 50, 0), status: "available", recordedAt: Date.now() });
+    await drivers.update("vn", { driverId: "free", ...offset(HCMC, 400, 0), status: "available", recordedAt: Date.now() });
+    const earlier = await bookedTrip();
+    await trips.assign(earlier.id, "busy");
+    const trip = await bookedTrip();
+
+    expect(await (await deliver(trip)).json()).toMatchObject({ outcome: "assigned", driverId: "free" });
+    const sql = shardSql("vn");
+    const active = await sql`select driver_id from trips where status = 'assigned' order by driver_id`;
+    await sql.end();
+    expect(active.map((r) => r.driver_id)).toEqual(["busy", "free"]);
+  });
+
+  it("acknowledges an event for a trip that does not exist without assigning anyone", async () => {
+    await drivers.update("vn", { driverId: "d1", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    const ghost = { ...(await bookedTrip()), id: newTripId("vn") };
+    expect(await (await deliver(ghost)).json()).toMatchObject({ outcome: "trip_not_found" });
+    expect(await drivers.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 })).toHaveLength(1);
+  });
+
+  it("refuses what is not a trips.requested CloudEvent with 400, so the source dead-letters it", async () => {
+    const trip = await bookedTrip();
+    const cases = [
+      await deliver(trip, { "ce-specversion": "0.3" }),
+      await deliver(trip, { "ce-type": "trips.cancelled" }),
+      await fn.request("/", { method: "POST", headers: { "ce-specversion": "1.0", "ce-type": "trips.requested" }, body: "{not json" }),
+      await fn.request("/", {
+        method: "POST",
+        headers: { "ce-specversion": "1.0", "ce-type": "trips.requested" },
+        body: JSON.stringify({ schemaVersion: 99, trip }),
+      }),
+    ];
+    for (const response of cases) {
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+    }
+    expect((await trips.get(trip.id))?.status).toBe("requested");
+  });
+});

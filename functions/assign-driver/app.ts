@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import { parseTripEvent } from "../../shared/events/trip-events";
+import { ApiError } from "../../shared/http/errors";
+import type { Matcher } from "../../shared/matching";
+
+export interface AssignDriverDeps {
+  matcher: Matcher;
+}
+
+// Called by the JetStream source with one binary-mode CloudEvent per trips.requested message.
+// 2xx acks the message; 4xx sends it to the dead-letter stream; 5xx has it redelivered.
+export function assignDriverApp({ matcher }: AssignDriverDeps) {
+  return new Hono().post("/", async (c) => {
+    if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
+    const type = c.req.header("ce-type");
+    if (type !== "trips.requested") throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${type}`);
+
+    const event = parseTripEvent(await c.req.text());
+    if (!event) throw new ApiError(400, "invalid_event", "The body is not a trips.requested event this version understands");
+
+    const { outcome, trip } = await matcher.match(event.trip.id);
+    return c.json({ tripId: event.trip.id, outcome, ...(trip?.driverId && { driverId: trip.driverId }) });
+  });
+}

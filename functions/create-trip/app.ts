@@ -1,0 +1,73 @@
+import { Hono } from "hono";
+import type { TripEvents } from "../../shared/events/trip-events";
+import { requireRole, type AuthEnv } from "../../shared/http/auth";
+import { ApiError } from "../../shared/http/errors";
+import { readJsonObject } from "../../shared/http/json-body";
+import { counter } from "../../shared/metrics";
+import { cityAt } from "../../shared/regions";
+import { SERVICE_IDS } from "../../shared/trips/trip";
+import { newTripId } from "../../shared/trips/trip-id";
+import type { TripStore } from "../../shared/trips/trip-store";
+import { latitude, longitude, oneOf, parse, text } from "../../shared/validation";
+
+const TRIP_REQUEST = {
+  originText: text(500),
+  destText: text(500),
+  serviceId: oneOf(SERVICE_IDS),
+  originLat: latitude(),
+  originLng: longitude(),
+  destLat: latitude(),
+  destLng: longitude(),
+};
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const tripsCreated = counter("uitgo_trips_created_total", "Trips booked", ["region", "service"]);
+
+export interface CreateTripDeps {
+  trips: TripStore;
+  events: TripEvents;
+  jwtSecret: string;
+}
+
+export function createTripApp({ trips, events, jwtSecret }: CreateTripDeps) {
+  return new Hono<AuthEnv>().post("/v1/trips", requireRole(jwtSecret, "rider"), async (c) => {
+    const request = parse(TRIP_REQUEST, await readJsonObject(c));
+    const idempotencyKey = c.req.header("idempotency-key");
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+    }
+    const city = cityAt({ lat: request.originLat, lng: request.originLng });
+    if (!city) {
+      throw new ApiError(422, "outside_service_area", "The pickup is outside every service area", [
+        { field: "originLat", issue: "pickup is not inside any city UIT-Go serves" },
+      ]);
+    }
+
+    const { trip, replayed, sameRequest } = await trips.create(city.region, {
+      ...request,
+      id: newTripId(city.region),
+      riderId: c.get("principal").id,
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+    });
+    if (!sameRequest) {
+      throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used for a different trip");
+    }
+
+    // The rider hears 201 only once the event is stored, so an accepted trip is always matched.
+    // If it cannot be stored the booking is undone and the rider is asked to retry.
+    if (trip.status === "requested") {
+      try {
+        await events.publish("requested", trip);
+      } catch (err) {
+        if (!replayed) await trips.discard(trip.id).catch(() => undefined);
+        throw err;
+      }
+    }
+
+    if (!replayed) tripsCreated.inc({ region: city.region, service: trip.serviceId });
+    c.header("Location", `/v1/trips/${trip.id}`);
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(trip, 201);
+  });
+}

@@ -1,0 +1,148 @@
+// The local entry point: a plain node:http reverse proxy in front of the function processes, routed by
+// local/routes.ts. It stands in for Kourier, so it adds nothing but X-Forwarded-For and X-Forwarded-Host,
+// streams bodies both ways and keeps connections to the functions alive. It is load-tested: no logging and
+// no work per request beyond copying headers.
+import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ROUTED_FUNCTIONS, routeFor } from "./routes";
+
+export interface GatewayOptions {
+  port: number;
+  /** Function name → the local port it listens on. Read on every request, so it may be changed in place. */
+  targets: Record<string, number>;
+  /** Interface to listen on; 127.0.0.1 unless told otherwise. */
+  host?: string;
+}
+
+export interface Gateway {
+  port: number;
+  close(): Promise<void>;
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
+// Transfer-Encoding is kept on requests so Node frames a chunked body the same way to the function.
+const REQUEST_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer", "expect", "x-forwarded-for", "x-forwarded-host"]);
+const RESPONSE_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "upgrade", "trailer", "transfer-encoding"]);
+
+const LIVENESS = Buffer.from('{"status":"ok"}');
+
+export function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { targets } = options;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: "lifo" });
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? "/";
+    const host = req.headers.host;
+    const name = routeFor(req.method ?? "GET", url, host);
+
+    if (name === undefined) {
+      if (req.method === "GET" && (url === "/health/liveness" || url === "/health/readiness")) {
+        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": LIVENESS.length });
+        res.end(LIVENESS);
+        return;
+      }
+      reply(res, 404, "not_found", `No route for ${req.method} ${url.split("?")[0]}`);
+      req.resume();
+      return;
+    }
+
+    const port = targets[name];
+    if (port === undefined) {
+      req.resume();
+      // A host name can designate any function; one no route knows and no process serves does not exist.
+      if (!ROUTED_FUNCTIONS.includes(name)) {
+        reply(res, 404, "not_found", `There is no function named ${name}`);
+      } else {
+        reply(res, 502, "function_unavailable", `The ${name} function is not running`);
+      }
+      return;
+    }
+
+    forward(req, res, url, name, port);
+  });
+
+  function forward(req: IncomingMessage, res: ServerResponse, url: string, name: string, port: number): void {
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let forwardedFor: string | undefined;
+    let forwardedHost: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const key = raw[i]!;
+      const lower = key.toLowerCase();
+      if (REQUEST_HOP_BY_HOP.has(lower)) {
+        if (lower === "x-forwarded-for") forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+        else if (lower === "x-forwarded-host") forwardedHost ??= raw[i + 1];
+        continue;
+      }
+      headers.push(key, raw[i + 1]!);
+    }
+    const client = req.socket.remoteAddress ?? "";
+    headers.push("X-Forwarded-For", forwardedFor ? `${forwardedFor}, ${client}` : client);
+    const host = forwardedHost ?? req.headers.host;
+    if (host) headers.push("X-Forwarded-Host", host);
+
+    const upstream = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: req.method,
+        path: url,
+        // Node takes the same flat [name, value, ...] list as rawHeaders, keeping case and repeats.
+        headers: headers as unknown as OutgoingHttpHeaders,
+        agent,
+      },
+      (answer) => {
+        const rawAnswer = answer.rawHeaders;
+        const out: string[] = [];
+        for (let i = 0; i < rawAnswer.length; i += 2) {
+          if (!RESPONSE_HOP_BY_HOP.has(rawAnswer[i]!.toLowerCase())) out.push(rawAnswer[i]!, rawAnswer[i + 1]!);
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        answer.pipe(res);
+        answer.on("error", () => res.destroy());
+      },
+    );
+
+    upstream.on("error", () => {
+      if (!res.headersSent) reply(res, 502, "function_unavailable", `The ${name} function is not answering`);
+      else res.destroy();
+      req.resume();
+    });
+    // A client that goes away mid-request takes its upstream request with it.
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  // Load generators reuse connections for a long time; stay longer than they do.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+            agent.destroy();
+          }),
+      });
+    });
+  });
+}
+
+function reply(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message, details: [] } });
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { routeFor } from "./routes";
+
+describe("routeFor", () => {
+  it("routes the public API by method and path, ignoring the query string", () => {
+    expect(routeFor("POST", "/v1/trips")).toBe("create-trip");
+    expect(routeFor("GET", "/v1/trips/vn_0190")).toBe("get-trip");
+    expect(routeFor("HEAD", "/v1/trips/vn_0190")).toBe("get-trip");
+    expect(routeFor("POST", "/v1/trips/vn_0190/accept")).toBe("update-trip");
+    expect(routeFor("GET", "/v1/drivers/search?lat=10.7&lng=106.7")).toBe("search-drivers");
+    expect(routeFor("POST", "/v1/drivers/me/location")).toBe("update-location");
+  });
+
+  it("knows nothing else", () => {
+    expect(routeFor("GET", "/v1/trips")).toBeUndefined();
+    expect(routeFor("DELETE", "/v1/trips/vn_0190")).toBeUndefined();
+    expect(routeFor("POST", "/v1/trips/vn_0190/teleport")).toBeUndefined();
+    expect(routeFor("GET", "/")).toBeUndefined();
+  });
+
+  it("routes a Knative host name to its function whatever the path, as Kourier does", () => {
+    expect(routeFor("POST", "/", "assign-driver.default.127.0.0.1.sslip.io")).toBe("assign-driver");
+    expect(routeFor("GET", "/v1/trips/x", "create-trip.uitgo.127.0.0.1.sslip.io:8080")).toBe("create-trip");
+    expect(routeFor("POST", "/v1/trips", "127.0.0.1:8080")).toBe("create-trip");
+    expect(routeFor("POST", "/v1/trips", "example.com")).toBe("create-trip");
+  });
+});

@@ -1,0 +1,314 @@
+// Every function and every JetStream source as its own `node dist/...` process, as deployed, plus the local
+// entry point in front of them. Used by `npm start` (local/up.ts) and by the test suite, which also kills and
+// restarts single processes to test crashes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FUNCTIONS, SOURCES, bundlePath, buildAll } from "../esbuild.config";
+import { CONSUMERS } from "../shared/events/definitions";
+import { startGateway, type Gateway } from "./gateway";
+
+export interface StackOptions {
+  /** The gateway listens here and the processes on the ports after it; 8080 unless told otherwise. */
+  basePort?: number;
+  /** Added to process.env for every process (functions and sources). */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+  /** Set to false when the caller has already run buildAll(). */
+  build?: boolean;
+  /** Where each process writes <name>.log; .local/logs unless told otherwise. Truncated on start. */
+  logDir?: string;
+  /** How long start-up may take before a process that is not ready fails it; 30 s unless told otherwise. */
+  readyTimeoutMs?: number;
+}
+
+export interface Stack {
+  /** The local entry point, e.g. http://127.0.0.1:8080. */
+  gatewayUrl: string;
+  /** Process name (function name or `source-<durable>`, and `gateway`) → port. */
+  ports: Record<string, number>;
+  /** Process names: the functions, then the sources. */
+  processes: string[];
+  logDir: string;
+  stop(): Promise<void>;
+  /** SIGTERM, wait for exit (SIGKILL after 10 s), start again and wait until ready. */
+  restart(name: string): Promise<void>;
+  /** Sends a signal (SIGKILL unless told otherwise) to one process and returns at once. */
+  kill(name: string, signal?: NodeJS.Signals): void;
+  /** Starts one stopped process and waits until it is ready; does nothing if it is running. */
+  start(name: string): Promise<void>;
+  /** Resolves when the process has exited (at once if it is not running). */
+  exited(name: string): Promise<void>;
+  /** The last lines of a process's log. */
+  logTail(name: string, lines?: number): string;
+}
+
+interface Managed {
+  name: string;
+  kind: "function" | "source";
+  port: number;
+  bundle: string;
+  env: NodeJS.ProcessEnv;
+  child?: ChildProcess;
+  exit?: Promise<void>;
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const STOP_GRACE_MS = 10_000;
+
+// A parent that dies takes its processes with it: on a normal exit through the handler below, and
+// on SIGKILL through the kernel's parent-death signal when setpriv is available.
+const live = new Set<ChildProcess>();
+/** Processes the stack itself signalled, whose exit is not reported as a crash. */
+const signalled = new WeakSet<ChildProcess>();
+let exitHookInstalled = false;
+const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path));
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of live) child.kill("SIGKILL");
+  });
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const basePort = options.basePort ?? 8080;
+  const logDir = options.logDir ?? join(root, ".local", "logs");
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const extraEnv = options.env ?? {};
+  mkdirSync(logDir, { recursive: true });
+  installExitHook();
+
+  if (options.build !== false) {
+    const started = performance.now();
+    await buildAll();
+    log(`built ${FUNCTIONS.length} functions and ${SOURCES.length} sources in ${Math.round(performance.now() - started)} ms`);
+  }
+
+  const managed = new Map<string, Managed>();
+  let port = basePort;
+  for (const name of FUNCTIONS) {
+    port++;
+    managed.set(name, {
+      name,
+      kind: "function",
+      port,
+      bundle: bundlePath("functions", name),
+      env: { ...process.env, ...extraEnv, PORT: String(port), SERVICE_NAME: name },
+    });
+  }
+  for (const { stream, config } of CONSUMERS) {
+    const sink = managed.get(config.durable_name);
+    if (!sink) {
+      log(`no function named ${config.durable_name} for consumer ${stream}/${config.durable_name}; its source is not started`);
+      continue;
+    }
+    port++;
+    const name = `source-${config.durable_name}`;
+    managed.set(name, {
+      name,
+      kind: "source",
+      port,
+      bundle: bundlePath("sources", "jetstream"),
+      env: {
+        ...process.env,
+        ...extraEnv,
+        JS_STREAM: stream,
+        JS_CONSUMER: config.durable_name,
+        K_SINK: `http://127.0.0.1:${sink.port}`,
+        PORT: String(port),
+        SERVICE_NAME: name,
+      },
+    });
+  }
+
+  const busy = (await Promise.all([basePort, ...[...managed.values()].map((m) => m.port)].map(async (p) => ((await isFree(p)) ? undefined : p)))).filter(
+    (p) => p !== undefined,
+  );
+  if (busy.length > 0) {
+    throw new Error(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use: stop what listens there or choose another base port (UITGO_PORT)`);
+  }
+
+  for (const m of managed.values()) writeFileSync(logPath(m.name), "");
+
+  let stopping = false;
+
+  function logPath(name: string): string {
+    return join(logDir, `${name}.log`);
+  }
+
+  function logTail(name: string, lines = 20): string {
+    try {
+      return readFileSync(logPath(name), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
+  }
+
+  function get(name: string): Managed {
+    const m = managed.get(name);
+    if (!m) throw new Error(`no process named ${name}; there are ${[...managed.keys()].join(", ")}`);
+    return m;
+  }
+
+  function spawnProcess(m: Managed): void {
+    const fd = openSync(logPath(m.name), "a");
+    writeSync(fd, `--- ${new Date().toISOString()} starting ${m.name} on port ${m.port}\n`);
+    // stdout goes straight to the file; stderr (errors) also passes through here to be echoed.
+    const [command, args] = setpriv
+      ? [setpriv, ["--pdeathsig", "SIGTERM", "--", process.execPath, m.bundle]]
+      : [process.execPath, [m.bundle]];
+    const child = spawn(command, args, { cwd: root, env: m.env, stdio: ["ignore", fd, "pipe"] });
+    closeSync(fd);
+    m.child = child;
+    live.add(child);
+
+    const errFd = openSync(logPath(m.name), "a");
+    let pending = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      writeSync(errFd, chunk);
+      pending += chunk.toString();
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line.trim()) log(`${m.name}: ${summarize(line)}`);
+      }
+    });
+
+    m.exit = new Promise<void>((resolve) => {
+      child.once("error", (err) => log(`${m.name}: could not start: ${err.message}`));
+      child.once("close", (code, signal) => {
+        closeSync(errFd);
+        live.delete(child);
+        if (m.child === child) m.child = undefined;
+        if (!stopping && !signalled.has(child)) {
+          log(`${m.name} exited (${signal ?? `code ${code}`}); its log is ${logPath(m.name)}`);
+        }
+        resolve();
+      });
+    });
+  }
+
+  async function waitReady(m: Managed, deadline: number): Promise<void> {
+    const child = m.child;
+    while (Date.now() < deadline) {
+      if (!child || child.exitCode !== null || child.signalCode !== null || m.child !== child) {
+        throw new Error(`${m.name} exited during start-up. Last lines of ${logPath(m.name)}:\n${logTail(m.name)}`);
+      }
+      if ((await probe(m.port, "/health/readiness")) === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      `${m.name} did not become ready on port ${m.port} within ${readyTimeoutMs / 1000} s ` +
+        `(GET /health/readiness). Last lines of ${logPath(m.name)}:\n${logTail(m.name)}`,
+    );
+  }
+
+  async function stopProcess(m: Managed, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = m.child;
+    if (!child || !m.exit) return;
+    signalled.add(child);
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    await m.exit;
+    clearTimeout(timer);
+  }
+
+  async function startProcess(m: Managed): Promise<void> {
+    if (m.child) return;
+    spawnProcess(m);
+    await waitReady(m, Date.now() + readyTimeoutMs);
+  }
+
+  const targets: Record<string, number> = {};
+  for (const m of managed.values()) {
+    if (m.kind === "function") targets[m.name] = m.port;
+  }
+  let gateway: Gateway | undefined;
+
+  try {
+    for (const m of managed.values()) spawnProcess(m);
+    const deadline = Date.now() + readyTimeoutMs;
+    await Promise.all([...managed.values()].map((m) => waitReady(m, deadline)));
+    gateway = await startGateway({ port: basePort, targets });
+  } catch (err) {
+    stopping = true;
+    await Promise.all([...managed.values()].map((m) => stopProcess(m)));
+    throw err;
+  }
+  const ports: Record<string, number> = { gateway: gateway.port };
+  for (const m of managed.values()) ports[m.name] = m.port;
+  log(`started ${[...managed.keys()].join(", ")} on ports ${basePort + 1}-${port}; logs in ${logDir}`);
+
+  return {
+    gatewayUrl: `http://127.0.0.1:${gateway.port}`,
+    ports,
+    processes: [...managed.keys()],
+    logDir,
+    async stop() {
+      stopping = true;
+      await Promise.all([...managed.values()].map((m) => stopProcess(m)));
+      await gateway?.close();
+    },
+    async restart(name) {
+      const m = get(name);
+      await stopProcess(m);
+      await startProcess(m);
+    },
+    kill(name, signal = "SIGKILL") {
+      const child = get(name).child;
+      if (!child) return;
+      signalled.add(child);
+      child.kill(signal);
+    },
+    start: (name) => startProcess(get(name)),
+    exited: async (name) => {
+      await get(name).exit;
+    },
+    logTail,
+  };
+}
+
+/** The status of GET path on a local port, or 0 when nothing answers. */
+function probe(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(0));
+    req.end();
+  });
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    // The functions listen on every interface, so test the wildcard address they will bind.
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+/** One readable line out of a JSON log line (or the line itself). */
+function summarize(line: string): string {
+  if (line.startsWith("{")) {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      const { level, time, msg, ...rest } = entry;
+      void time;
+      const fields = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+      return `${String(level ?? "error")}: ${String(msg ?? "")}${fields}`.slice(0, 500);
+    } catch {
+      // not JSON after all
+    }
+  }
+  return line.slice(0, 500);
+}

@@ -1,0 +1,60 @@
+// A NATS connection that is opened in the background and reconnects forever. While it is down,
+// publishing fails at once with DependencyUnavailable rather than buffering behind the request.
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DependencyUnavailable } from "../http/errors";
+import type { DependencyHandle } from "../http/server";
+import { log } from "../log";
+
+export class Nats implements DependencyHandle {
+  readonly name = "nats";
+  readonly connected: Promise<NatsConnection>;
+  private connection?: NatsConnection;
+  private js?: JetStreamClient;
+  private up = false;
+
+  constructor(url: string, clientName: string, private readonly timeoutMs: number) {
+    this.connected = connect({
+      servers: url,
+      name: clientName,
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: timeoutMs,
+    }).then((nc) => {
+      this.connection = nc;
+      this.js = jetstream(nc, { timeout: timeoutMs });
+      this.up = true;
+      void this.watch(nc);
+      return nc;
+    });
+    this.connected.catch((err: unknown) => log("error", "nats connection failed", { err: String(err) }));
+  }
+
+  /** The JetStream client, or a 503 if NATS is not connected right now. */
+  jetstream(): JetStreamClient {
+    if (!this.up || !this.js) throw new DependencyUnavailable("nats", "not connected");
+    return this.js;
+  }
+
+  async manager(): Promise<JetStreamManager> {
+    return jetstreamManager(await this.connected, { timeout: this.timeoutMs });
+  }
+
+  async ping(): Promise<void> {
+    if (!this.up || !this.connection) throw new Error("nats is not connected");
+    await this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    const nc = this.connection;
+    if (nc && !nc.isClosed()) await nc.drain();
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") this.up = false;
+      if (status.type === "reconnect") this.up = true;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Every setting a function or the source reads comes from here, once, at start-up.
+import { REGIONS, type Region } from "./regions";
+
+export interface ShardConfig {
+  primaryUrl: string;
+  replicaUrl?: string;
+}
+
+export interface Config {
+  serviceName: string;
+  port: number;
+  natsUrl: string;
+  redisUrl: string;
+  shards: Record<Region, ShardConfig>;
+  jwtSecret: string;
+  /** Drivers whose last update is older than this are not available. */
+  driverFreshMs: number;
+  /** How far from the pickup assign-driver looks for a driver. */
+  matchRadiusMeters: number;
+  /** Grace period between SIGTERM and a forced exit. */
+  shutdownTimeoutMs: number;
+  /** How long a request may wait on Redis, PostgreSQL or NATS before it is answered 503. */
+  dependencyTimeoutMs: number;
+}
+
+export const DEV_JWT_SECRET = "uitgo-local-development-secret";
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  // Knative sets K_SERVICE on every revision: a deployed function must never fall back to the dev secret.
+  const deployed = env.K_SERVICE !== undefined;
+  const jwtSecret = env.JWT_SECRET ?? (deployed ? undefined : DEV_JWT_SECRET);
+  if (!jwtSecret) throw new Error("JWT_SECRET must be set");
+
+  const shards = Object.fromEntries(
+    REGIONS.map((region) => {
+      const key = region.toUpperCase();
+      const shard: ShardConfig = {
+        primaryUrl: env[`DATABASE_URL_${key}`] ?? `postgres://postgres@127.0.0.1:5432/uitgo_${region}`,
+      };
+      const replicaUrl = env[`DATABASE_REPLICA_URL_${key}`];
+      if (replicaUrl) shard.replicaUrl = replicaUrl;
+      return [region, shard];
+    }),
+  ) as Record<Region, ShardConfig>;
+
+  return {
+    serviceName: env.K_SERVICE ?? env.SERVICE_NAME ?? "uitgo",
+    port: int(env, "PORT", 8080),
+    natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
+    redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    shards,
+    jwtSecret,
+    driverFreshMs: int(env, "DRIVER_FRESH_MS", 30_000),
+    matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
+    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
+  };
+}
+
+export function usesDevSecret(config: Config): boolean {
+  return config.jwtSecret === DEV_JWT_SECRET;
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/** The JetStream source: an always-on process that delivers one durable consumer to one sink (a Knative ContainerSource). */
+export interface SourceConfig {
+  serviceName: string;
+  port: number;
+  natsUrl: string;
+  stream: string;
+  consumer: string;
+  /** Where each message goes as a CloudEvent; Knative injects it as K_SINK. */
+  sink: string;
+  /** Extensions Knative asks every event to carry (K_CE_OVERRIDES). */
+  ceOverrides: Record<string, string>;
+  /** Messages delivered to the sink at once. */
+  concurrency: number;
+  /** Must stay below the consumer's ack wait, or JetStream redelivers a message still in flight. */
+  sinkTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  dependencyTimeoutMs: number;
+}
+
+export function loadSourceConfig(env: Env = process.env): SourceConfig {
+  const sink = env.K_SINK;
+  const stream = env.JS_STREAM;
+  const consumer = env.JS_CONSUMER;
+  if (!sink || !stream || !consumer) throw new Error("K_SINK, JS_STREAM and JS_CONSUMER must be set");
+  let ceOverrides: Record<string, string> = {};
+  if (env.K_CE_OVERRIDES) {
+    const parsed = JSON.parse(env.K_CE_OVERRIDES) as { extensions?: Record<string, string> };
+    ceOverrides = parsed.extensions ?? {};
+  }
+  return {
+    serviceName: env.SERVICE_NAME ?? `source-${consumer}`,
+    port: int(env, "PORT", 8080),
+    natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
+    stream,
+    consumer,
+    sink,
+    ceOverrides,
+    concurrency: int(env, "SOURCE_CONCURRENCY", 64),
+    sinkTimeoutMs: int(env, "SINK_TIMEOUT_MS", 25_000),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
+    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
+  };
+}

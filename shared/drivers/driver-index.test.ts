@@ -1,0 +1,162 @@
+// The geo-index against the real Redis: nearest-first correctness in a dense city, its speed against
+// Redis's own fixed-radius sort measured in the same run, freshness, and atomic claims.
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../config";
+import { HCMC, offset, randomPointNear, referenceMeters, seededRandom } from "../../tests/support/places";
+import { resetState } from "../../tests/support/state";
+import type { LatLng } from "../geo";
+import { DriverIndex } from "./driver-index";
+
+const config = loadConfig();
+let redis: Redis;
+let index: DriverIndex;
+
+beforeAll(() => {
+  redis = new Redis(config.redisUrl);
+  index = new DriverIndex(redis, 30_000);
+});
+afterAll(() => redis.quit());
+beforeEach(resetState);
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+async function addDrivers(points: LatLng[], prefix = "d", recordedAt = Date.now()): Promise<void> {
+  await Promise.all(points.map((p, i) => index.update("vn", { driverId: `${prefix}${i}`, ...p, status: "available", recordedAt })));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function timeSearches(search: () => Promise<unknown>, count: number): Promise<{ perSecond: number; p50: number }> {
+  for (let i = 0; i < 50; i++) await search();
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await search();
+    latencies.push(performance.now() - t);
+  }
+  latencies.sort((a, b) => a - b);
+  return { perSecond: count / ((performance.now() - started) / 1000), p50: percentile(latencies, 0.5) };
+}
+
+describe("search in a dense city", () => {
+  const random = seededRandom(42);
+  // 50,000 drivers spread around Ho Chi Minh City's centre (σ = 5 km): thousands within 3 km of it.
+  const drivers = Array.from({ length: 50_000 }, () => offset(HCMC, gaussian(random) * 5000, gaussian(random) * 5000));
+
+  it("returns the 10 nearest drivers, in order, within a few milliseconds, far faster than a fixed-radius sort", async () => {
+    await addDrivers(drivers);
+    const within3km = drivers.filter((d) => referenceMeters(HCMC, d) <= 3000).length;
+    expect(within3km).toBeGreaterThan(5000);
+
+    for (const pickup of [HCMC, offset(HCMC, 800, -1200), offset(HCMC, -2500, 400)]) {
+      const found = await index.search("vn", { ...pickup, radiusMeters: 3000, limit: 10 });
+      const expected = drivers
+        .map((d, i) => ({ id: `d${i}`, distance: referenceMeters(pickup, d) }))
+        .sort((a, b) => a.distance - b.distance)
+        .slice(0, 10);
+      expect(found).toHaveLength(10);
+      // Redis keeps 52-bit geohashes (about 0.6 m), so a tie within a metre may swap places.
+      found.forEach((driver, i) => expect(Math.abs(driver.location.distanceMeters - expected[i]!.distance)).toBeLessThan(1));
+      expect(found.map((d) => d.id).filter((id) => expected.some((e) => e.id === id)).length).toBeGreaterThanOrEqual(9);
+    }
+
+    const ours = await timeSearches(() => index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 }), 400);
+    const fixedRadius = await timeSearches(
+      () => redis.geosearch("drivers:{vn}:geo", "FROMLONLAT", HCMC.lng, HCMC.lat, "BYRADIUS", 3000, "m", "ASC", "COUNT", 10),
+      40,
+    );
+    console.log(
+      `dense search (${within3km} drivers within 3 km): ${Math.round(ours.perSecond)}/s p50 ${ours.p50.toFixed(2)} ms; ` +
+        `fixed-radius GEOSEARCH ${Math.round(fixedRadius.perSecond)}/s p50 ${fixedRadius.p50.toFixed(2)} ms; ` +
+        `ratio ${(ours.perSecond / fixedRadius.perSecond).toFixed(1)}x`,
+    );
+    expect(ours.p50).toBeLessThan(5);
+    expect(ours.perSecond / fixedRadius.perSecond).toBeGreaterThan(5);
+  });
+});
+
+describe("search", () => {
+  it("matches a haversine reference on random data, nearest first", async () => {
+    const random = seededRandom(7);
+    const points = Array.from({ length: 300 }, () => randomPointNear(HCMC, 4000, random));
+    await addDrivers(points);
+    const found = await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 50 });
+    const expected = points
+      .map((p, i) => ({ id: `d${i}`, distance: referenceMeters(HCMC, p) }))
+      .filter((d) => d.distance <= 3000)
+      .sort((a, b) => a.distance - b.distance)
+      .slice(0, 50);
+    expect(found.map((d) => d.id)).toEqual(expected.map((d) => d.id));
+    for (const driver of found) {
+      const i = Number(driver.id.slice(1));
+      expect(driver.location.lat).toBe(points[i]!.lat);
+      expect(Math.abs(driver.location.distanceMeters - referenceMeters(HCMC, points[i]!))).toBeLessThan(0.1);
+    }
+  });
+
+  it("leaves out drivers who are offline, on a trip, or silent for more than 30 s", async () => {
+    const now = Date.now();
+    await index.update("vn", { driverId: "fresh", ...offset(HCMC, 100, 0), status: "available", recordedAt: now });
+    await index.update("vn", { driverId: "stale", ...offset(HCMC, 50, 0), status: "available", recordedAt: now - 31_000 });
+    await index.update("vn", { driverId: "offline", ...offset(HCMC, 60, 0), status: "offline", recordedAt: now });
+    await index.update("vn", { driverId: "busy", ...offset(HCMC, 10, 0), status: "available", recordedAt: now });
+    expect(await index.claim("vn", { tripId: "vn_trip-1", ...HCMC, radiusMeters: 50 })).toBe("busy");
+
+    const found = await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 });
+    expect(found.map((d) => d.id)).toEqual(["fresh"]);
+  });
+
+  it("ignores an update older than the last one", async () => {
+    const now = Date.now();
+    await index.update("vn", { driverId: "d", ...offset(HCMC, 100, 0), status: "available", recordedAt: now });
+    await index.update("vn", { driverId: "d", ...offset(HCMC, 2000, 0), status: "available", recordedAt: now - 5000 });
+    const [driver] = await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 });
+    expect(driver?.location.distanceMeters).toBeLessThan(101);
+  });
+});
+
+describe("claim", () => {
+  it("gives each driver to one trip only when 300 trips claim at once around one point", async () => {
+    const random = seededRandom(3);
+    await addDrivers(Array.from({ length: 100 }, () => randomPointNear(HCMC, 1500, random)));
+    const claims = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => index.claim("vn", { tripId: `vn_t${i}`, ...randomPointNear(HCMC, 300, random), radiusMeters: 5000 })),
+    );
+    const claimed = claims.filter((d): d is string => d !== undefined);
+    expect(claimed).toHaveLength(100);
+    expect(new Set(claimed).size).toBe(100);
+    expect(await index.search("vn", { ...HCMC, radiusMeters: 10_000, limit: 50 })).toEqual([]);
+  });
+
+  it("returns the same driver when the same trip claims again, and skips excluded drivers", async () => {
+    await index.update("vn", { driverId: "near", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    await index.update("vn", { driverId: "far", ...offset(HCMC, 900, 0), status: "available", recordedAt: Date.now() });
+    const first = await index.claim("vn", { tripId: "vn_a", ...HCMC, radiusMeters: 5000 });
+    const again = await index.claim("vn", { tripId: "vn_a", ...HCMC, radiusMeters: 5000 });
+    expect(first).toBe("near");
+    expect(again).toBe("near");
+    expect(await index.claim("vn", { tripId: "vn_b", ...HCMC, radiusMeters: 5000, excludedDriverIds: ["far"] })).toBeUndefined();
+  });
+
+  it("release puts the driver back where they last reported", async () => {
+    await index.update("vn", { driverId: "d", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    const driver = await index.claim("vn", { tripId: "vn_a", ...HCMC, radiusMeters: 5000 });
+    await index.release("vn", "vn_a", driver!, { available: true });
+    const found = await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 });
+    expect(found.map((d) => d.id)).toEqual(["d"]);
+    expect(await index.claim("vn", { tripId: "vn_b", ...HCMC, radiusMeters: 5000 })).toBe("d");
+  });
+
+  it("a driver on a trip who reports available stays out of search", async () => {
+    await index.update("vn", { driverId: "d", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    await index.claim("vn", { tripId: "vn_a", ...HCMC, radiusMeters: 5000 });
+    await index.update("vn", { driverId: "d", ...offset(HCMC, 120, 0), status: "available", recordedAt: Date.now() + 1 });
+    expect(await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 })).toEqual([]);
+  });
+});

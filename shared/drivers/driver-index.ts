@@ -1,0 +1,215 @@
+// The live driver geo-index, one set of keys per region (hash-tagged so a Redis Cluster keeps them on one slot).
+//
+//   drivers:{r}:geo    GEO set of available drivers
+//   drivers:{r}:seen   sorted set: available driver -> recordedAt (ms); freshness and pruning
+//   drivers:{r}:pos    hash: driver -> "lat,lng,recordedAt", last known position of every driver
+//   drivers:{r}:busy   hash: driver -> trip the driver is matched to
+//   drivers:{r}:claims hash: trip -> driver, so matching a trip twice returns the same driver
+//
+// Every change of availability runs as one Lua script, which is what makes assignment atomic:
+// Redis runs scripts one at a time, so two trips can never claim the same driver.
+import type { Redis } from "ioredis";
+import { LuaScript, onRedis } from "../clients/redis";
+import { haversineMeters, type LatLng } from "../geo";
+import type { Region } from "../regions";
+
+export type DriverStatus = "available" | "offline";
+
+export interface LocationUpdate extends LatLng {
+  driverId: string;
+  status: DriverStatus;
+  recordedAt: number;
+}
+
+export interface NearbyDriver {
+  id: string;
+  location: { lat: number; lng: number; recordedAt: string; distanceMeters: number };
+}
+
+export interface SearchQuery extends LatLng {
+  radiusMeters: number;
+  limit: number;
+}
+
+export interface ClaimQuery extends LatLng {
+  tripId: string;
+  radiusMeters: number;
+  excludedDriverIds?: readonly string[];
+}
+
+// The first radius tried; it doubles until enough drivers are found. In a dense city the nearest
+// drivers are a few hundred metres away, and a small first radius keeps Redis from sorting thousands.
+const START_RADIUS_M = 250;
+
+// Redis measures with an Earth radius of 6,372,797.56 m, shared/geo.ts with the mean 6,371,008.8 m,
+// and keeps positions as 52-bit geohashes (within about 0.6 m). Redis is asked for a little more
+// than the radius, and the answer is cut to the exact radius from the reported positions.
+/** The first radius the Lua scripts try and the largest they may grow to, in Redis's metres. */
+function searchRadii(meters: number): [start: number, max: number] {
+  const max = meters * (6_372_797.560856 / 6_371_008.8) + 1;
+  return [Math.min(START_RADIUS_M, max), max];
+}
+
+const NEAREST = `
+local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit, accept)
+  local want = limit * 2
+  while true do
+    local found = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lng, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', want)
+    local picked = {}
+    for _, id in ipairs(found) do
+      local at = tonumber(redis.call('ZSCORE', seen, id))
+      if at and at >= freshAfter and accept(id) then
+        picked[#picked + 1] = id
+        if #picked == limit then return picked end
+      end
+    end
+    if #found == want then
+      want = want * 4
+    elseif radius >= maxRadius then
+      return picked
+    else
+      radius = math.min(radius * 2, maxRadius)
+    end
+  end
+end
+`;
+
+const UPDATE = new LuaScript(`
+local geo, seen, pos, busy = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, lat, lng, at, status, staleBefore = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local previous = redis.call('HGET', pos, id)
+if previous and tonumber(string.match(previous, ',([^,]+)$')) > at then return 0 end
+redis.call('HSET', pos, id, lat .. ',' .. lng .. ',' .. at)
+if status == 'available' and redis.call('HEXISTS', busy, id) == 0 then
+  redis.call('GEOADD', geo, lng, lat, id)
+  redis.call('ZADD', seen, at, id)
+else
+  redis.call('ZREM', geo, id)
+  redis.call('ZREM', seen, id)
+end
+local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. staleBefore, 'LIMIT', 0, 32)
+if #stale > 0 then
+  redis.call('ZREM', geo, unpack(stale))
+  redis.call('ZREM', seen, unpack(stale))
+end
+return 1
+`);
+
+const SEARCH = new LuaScript(`${NEAREST}
+local geo, seen, pos = KEYS[1], KEYS[2], KEYS[3]
+local ids = nearest(geo, seen, ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+  function() return true end)
+if #ids == 0 then return {} end
+local positions = redis.call('HMGET', pos, unpack(ids))
+local out = {}
+for i, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = positions[i]
+end
+return out
+`);
+
+const CLAIM = new LuaScript(`${NEAREST}
+local geo, seen, busy, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local trip = ARGV[1]
+local existing = redis.call('HGET', claims, trip)
+if existing then return existing end
+local excluded = {}
+for i = 7, #ARGV do excluded[ARGV[i]] = true end
+local ids = nearest(geo, seen, ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), 1,
+  function(id) return not excluded[id] and redis.call('HEXISTS', busy, id) == 0 end)
+local driver = ids[1]
+if not driver then return false end
+redis.call('HSET', busy, driver, trip)
+redis.call('HSET', claims, trip, driver)
+redis.call('ZREM', geo, driver)
+redis.call('ZREM', seen, driver)
+return driver
+`);
+
+const RELEASE = new LuaScript(`
+local geo, seen, pos, busy, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local trip, driver, available = ARGV[1], ARGV[2], ARGV[3] == '1'
+if redis.call('HGET', claims, trip) == driver then redis.call('HDEL', claims, trip) end
+if redis.call('HGET', busy, driver) ~= trip then return 0 end
+redis.call('HDEL', busy, driver)
+local last = redis.call('HGET', pos, driver)
+if available and last then
+  local lat, lng, at = string.match(last, '([^,]+),([^,]+),([^,]+)')
+  redis.call('GEOADD', geo, lng, lat, driver)
+  redis.call('ZADD', seen, at, driver)
+end
+return 1
+`);
+
+function keys(region: Region) {
+  const tag = `drivers:{${region}}`;
+  return { geo: `${tag}:geo`, seen: `${tag}:seen`, pos: `${tag}:pos`, busy: `${tag}:busy`, claims: `${tag}:claims` };
+}
+
+export class DriverIndex {
+  constructor(
+    private readonly redis: Redis,
+    /** A driver whose last update is older than this is not available. */
+    private readonly freshMs: number,
+  ) {}
+
+  /** Records a position; only an available driver who is not on a trip enters the geo set. Older updates than the last are ignored. */
+  async update(region: Region, update: LocationUpdate, now = Date.now()): Promise<boolean> {
+    const k = keys(region);
+    const args = [update.driverId, update.lat, update.lng, update.recordedAt, update.status, now - this.freshMs];
+    return onRedis(async () => (await UPDATE.run(this.redis, [k.geo, k.seen, k.pos, k.busy], args)) === 1);
+  }
+
+  /** The nearest available drivers within the radius, nearest first, distances from their reported positions. */
+  async search(region: Region, query: SearchQuery, now = Date.now()): Promise<NearbyDriver[]> {
+    const k = keys(region);
+    const args = [
+      query.lng,
+      query.lat,
+      ...searchRadii(query.radiusMeters),
+      now - this.freshMs,
+      query.limit,
+    ];
+    const flat = (await onRedis(() => SEARCH.run(this.redis, [k.geo, k.seen, k.pos], args))) as (string | null)[];
+
+    const drivers: NearbyDriver[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const position = flat[i + 1];
+      if (!position) continue;
+      const [lat, lng, recordedAt] = position.split(",").map(Number) as [number, number, number];
+      const distance = haversineMeters(query, { lat, lng });
+      if (distance > query.radiusMeters) continue;
+      drivers.push({
+        id: flat[i]!,
+        location: { lat, lng, recordedAt: new Date(recordedAt).toISOString(), distanceMeters: Math.round(distance * 10) / 10 },
+      });
+    }
+    // Redis orders by its geohash-rounded positions; the answer is ordered by the reported ones.
+    return drivers.sort((a, b) => a.location.distanceMeters - b.location.distanceMeters);
+  }
+
+  /**
+   * Atomically takes the nearest available driver for a trip, or returns the driver it already took
+   * (so a redelivered request changes nothing). Undefined when nobody is within the radius.
+   */
+  async claim(region: Region, query: ClaimQuery, now = Date.now()): Promise<string | undefined> {
+    const k = keys(region);
+    const args = [
+      query.tripId,
+      query.lng,
+      query.lat,
+      ...searchRadii(query.radiusMeters),
+      now - this.freshMs,
+      ...(query.excludedDriverIds ?? []),
+    ];
+    const driver = await onRedis(() => CLAIM.run(this.redis, [k.geo, k.seen, k.busy, k.claims], args));
+    return typeof driver === "string" ? driver : undefined;
+  }
+
+  /** Undoes a claim; with `available`, the driver goes back into the geo set at its last position. */
+  async release(region: Region, tripId: string, driverId: string, { available }: { available: boolean }): Promise<void> {
+    const k = keys(region);
+    await onRedis(() => RELEASE.run(this.redis, [k.geo, k.seen, k.pos, k.busy, k.claims], [tripId, driverId, available ? "1" : "0"]));
+  }
+}

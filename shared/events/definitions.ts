@@ -1,0 +1,43 @@
+// The streams and consumers, as defined once in nats/ (the same JSON the nats CLI takes with --config).
+import type { ConsumerConfig, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import deadLetters from "../../nats/streams/DEAD_LETTERS.json" with { type: "json" };
+import driverLocations from "../../nats/streams/DRIVER_LOCATIONS.json" with { type: "json" };
+import trips from "../../nats/streams/TRIPS.json" with { type: "json" };
+import assignDriver from "../../nats/consumers/TRIPS/assign-driver.json" with { type: "json" };
+
+export const STREAMS = [trips, driverLocations, deadLetters] as unknown as StreamConfig[];
+
+export interface ConsumerDefinition {
+  stream: string;
+  config: Partial<ConsumerConfig> & { durable_name: string };
+}
+
+export const CONSUMERS: ConsumerDefinition[] = [{ stream: "TRIPS", config: assignDriver as ConsumerDefinition["config"] }];
+
+export const DEAD_LETTER_SUBJECT_PREFIX = "deadletter";
+
+/** Creates or updates every stream and consumer; safe to run on every start-up. */
+export async function ensureJetStream(jsm: JetStreamManager): Promise<void> {
+  for (const stream of STREAMS) {
+    try {
+      await jsm.streams.info(stream.name);
+      await jsm.streams.update(stream.name, stream);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add(stream);
+    }
+  }
+  for (const { stream, config } of CONSUMERS) {
+    try {
+      await jsm.consumers.info(stream, config.durable_name);
+      await jsm.consumers.update(stream, config.durable_name, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(stream, config);
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}

@@ -1,0 +1,169 @@
+import { createHmac } from "node:crypto";
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { inProcess } from "../../tests/support/in-process";
+import { requireRole, signToken, verifyToken, type AuthEnv } from "./auth";
+import { ApiError } from "./errors";
+
+const SECRET = "unit-test-secret";
+const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
+const HOUR = 3600;
+const HS256 = { alg: "HS256", typ: "JWT" };
+const rider = { id: "rider-7", role: "rider" } as const;
+
+function segment(value: unknown): string {
+  return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+}
+
+/** A token over any header and claims, signed with HMAC-SHA256 independently of signToken. */
+function craft(header: unknown, claims: unknown, secret = SECRET): string {
+  const data = `${segment(header)}.${segment(claims)}`;
+  return `${data}.${createHmac("sha256", secret).update(data).digest("base64url")}`;
+}
+
+const validClaims = (overrides: Record<string, unknown> = {}) => ({ sub: "rider-7", role: "rider", exp: NOW / 1000 + HOUR, ...overrides });
+
+/** Asserts that verifying `token` is refused as 401 unauthorized, and returns the message. */
+function refusal(token: string, secret = SECRET, now = NOW): string {
+  try {
+    verifyToken(secret, token, now);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 401, code: "unauthorized" });
+    return (err as ApiError).message;
+  }
+  throw new Error("the token was accepted");
+}
+
+describe("signToken / verifyToken", () => {
+  it("round-trips the principal", () => {
+    const token = signToken(SECRET, rider, HOUR, NOW);
+
+    expect(verifyToken(SECRET, token, NOW)).toEqual(rider);
+    expect(verifyToken(SECRET, signToken(SECRET, { id: "d-1", role: "driver" }, HOUR, NOW), NOW)).toEqual({ id: "d-1", role: "driver" });
+  });
+
+  it("writes a standard HS256 JWT with sub, role and exp", () => {
+    const [header, payload, signature] = signToken(SECRET, rider, HOUR, NOW).split(".");
+
+    expect(JSON.parse(Buffer.from(header!, "base64url").toString())).toEqual(HS256);
+    expect(JSON.parse(Buffer.from(payload!, "base64url").toString())).toEqual({ sub: "rider-7", role: "rider", exp: NOW / 1000 + HOUR });
+    expect(signature).toBe(createHmac("sha256", SECRET).update(`${header}.${payload}`).digest("base64url"));
+  });
+
+  it("accepts a token crafted by another HS256 implementation", () => {
+    expect(verifyToken(SECRET, craft(HS256, validClaims()), NOW)).toEqual(rider);
+  });
+
+  it("refuses a token once exp is reached", () => {
+    const token = signToken(SECRET, rider, 60, NOW);
+
+    expect(verifyToken(SECRET, token, NOW + 59_999)).toEqual(rider);
+    expect(refusal(token, SECRET, NOW + 60_000)).toMatch(/expired/i);
+    expect(refusal(token, SECRET, NOW + 3_600_000)).toMatch(/expired/i);
+  });
+
+  it("refuses a token without a numeric exp", () => {
+    refusal(craft(HS256, { sub: "rider-7", role: "rider" }));
+    refusal(craft(HS256, validClaims({ exp: String(NOW / 1000 + HOUR) })));
+  });
+
+  it("refuses a tampered payload", () => {
+    const [header, , signature] = signToken(SECRET, rider, HOUR, NOW).split(".");
+    const tampered = `${header}.${segment(validClaims({ role: "driver" }))}.${signature}`;
+
+    expect(refusal(tampered)).toMatch(/signature/i);
+  });
+
+  it("refuses a tampered signature", () => {
+    const token = signToken(SECRET, rider, HOUR, NOW);
+    const last = token.at(-1) === "A" ? "B" : "A";
+
+    refusal(`${token.slice(0, -1)}${last}`);
+    refusal(`${token}A`);
+    refusal(token.slice(0, token.lastIndexOf(".") + 1));
+  });
+
+  it("refuses a token signed with another secret", () => {
+    refusal(signToken("another-secret", rider, HOUR, NOW));
+  });
+
+  it("refuses alg none, signed or not", () => {
+    const none = { alg: "none", typ: "JWT" };
+
+    refusal(`${segment(none)}.${segment(validClaims())}.`);
+    refusal(`${segment(none)}.${segment(validClaims())}`);
+    expect(refusal(craft(none, validClaims()))).toMatch(/HS256/);
+  });
+
+  it("refuses any algorithm but HS256, even with a valid HMAC", () => {
+    for (const alg of ["HS512", "RS256", "hs256"]) refusal(craft({ alg, typ: "JWT" }, validClaims()));
+    refusal(craft({ typ: "JWT" }, validClaims()));
+  });
+
+  it("refuses a missing, empty, non-string or over-long sub", () => {
+    for (const sub of [undefined, "", 42, "x".repeat(129)]) refusal(craft(HS256, validClaims({ sub })));
+    expect(verifyToken(SECRET, craft(HS256, validClaims({ sub: "x".repeat(128) })), NOW).id).toHaveLength(128);
+  });
+
+  it("refuses a role other than rider or driver", () => {
+    for (const role of ["admin", "Rider", "", undefined, ["rider"]]) {
+      expect(refusal(craft(HS256, validClaims({ role }))), String(role)).toMatch(/role/);
+    }
+  });
+
+  it("refuses tokens that are not three segments of JSON objects", () => {
+    for (const token of ["", "abc", "a.b", "a.b.c.d", `${segment(HS256)}..`]) refusal(token);
+    refusal(craft(HS256, "not json"));
+    refusal(craft("not json", validClaims()));
+    refusal(craft(HS256, 42));
+  });
+});
+
+describe("requireRole", () => {
+  const app = new Hono<AuthEnv>()
+    .get("/riders-only", requireRole(SECRET, "rider"), (c) => c.json(c.get("principal")))
+    .get("/anyone", requireRole(SECRET, "rider", "driver"), (c) => c.json(c.get("principal")));
+  const fn = inProcess(app);
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const valid = (role: "rider" | "driver") => signToken(SECRET, { id: `${role}-1`, role });
+
+  async function expectRefused(res: Response, status: number, code: string): Promise<void> {
+    expect(res.status).toBe(status);
+    expect(await res.json()).toEqual({ error: { code, message: expect.stringMatching(/\S/), details: [] } });
+  }
+
+  it("passes the principal on to the handler", async () => {
+    const res = await fn.request("/riders-only", { headers: as(valid("rider")) });
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: "rider-1", role: "rider" });
+  });
+
+  it("lets in every listed role", async () => {
+    expect(await (await fn.request("/anyone", { headers: as(valid("driver")) })).json()).toEqual({ id: "driver-1", role: "driver" });
+    expect((await fn.request("/anyone", { headers: as(valid("rider")) })).status).toBe(200);
+  });
+
+  it("accepts the Bearer scheme in any letter case, as HTTP auth schemes are case-insensitive", async () => {
+    for (const scheme of ["bearer", "BEARER"]) {
+      const res = await fn.request("/riders-only", { headers: { authorization: `${scheme} ${valid("rider")}` } });
+      expect(res.status, scheme).toBe(200);
+    }
+  });
+
+  it("answers 403 forbidden to a valid token with another role", async () => {
+    await expectRefused(await fn.request("/riders-only", { headers: as(valid("driver")) }), 403, "forbidden");
+  });
+
+  it("answers 401 unauthorized without a bearer token", async () => {
+    await expectRefused(await fn.request("/riders-only"), 401, "unauthorized");
+    await expectRefused(await fn.request("/riders-only", { headers: { authorization: valid("rider") } }), 401, "unauthorized");
+    await expectRefused(await fn.request("/riders-only", { headers: { authorization: "Basic cmlkZXI6cHc=" } }), 401, "unauthorized");
+  });
+
+  it("answers 401 unauthorized to an invalid token", async () => {
+    await expectRefused(await fn.request("/riders-only", { headers: as(signToken("other", { id: "r", role: "rider" })) }), 401, "unauthorized");
+    await expectRefused(await fn.request("/riders-only", { headers: as(signToken(SECRET, { id: "r", role: "rider" }, -1)) }), 401, "unauthorized");
+  });
+});

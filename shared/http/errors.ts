@@ -1,0 +1,48 @@
+// The one error shape every function answers with: {"error": {code, message, details}}.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export interface ErrorDetail {
+  field?: string;
+  issue: string;
+}
+
+export type Dependency = "postgres" | "redis" | "nats";
+
+/** A refusal the client can act on: answered with its status and code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A store or broker that did not answer in time: answered 503 with Retry-After. */
+export class DependencyUnavailable extends Error {
+  constructor(
+    readonly dependency: Dependency,
+    cause: unknown,
+  ) {
+    super(`${dependency} is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export const RETRY_AFTER_SECONDS = 2;
+
+export function errorBody(code: string, message: string, details: ErrorDetail[] = []) {
+  return { error: { code, message, details } };
+}
+
+export function errorResponse(c: Context, err: unknown): Response {
+  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+  if (err instanceof DependencyUnavailable) {
+    c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+    return c.json(errorBody("service_unavailable", `${err.dependency} is unavailable, retry shortly`), 503);
+  }
+  console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, err: String(err), stack: (err as Error)?.stack }));
+  return c.json(errorBody("internal_error", "Something went wrong on our side"), 500);
+}

@@ -1,0 +1,100 @@
+// Matching a requested trip to the nearest available driver. Safe to run any number of times for
+// the same trip: the claim in the geo-index is per trip, and the trip moves to assigned only from requested.
+import type { DriverIndex } from "./drivers/driver-index";
+import type { TripEvents } from "./events/trip-events";
+import { counter, histogram } from "./metrics";
+import { regionOfTripId } from "./trips/trip-id";
+import { DriverAlreadyOnTrip, type TripStore } from "./trips/trip-store";
+import type { Trip } from "./trips/trip";
+
+export type MatchOutcome = "assigned" | "no_driver" | "trip_not_found" | "not_requested";
+
+export interface MatchResult {
+  outcome: MatchOutcome;
+  trip?: Trip;
+}
+
+const outcomes = counter("uitgo_matching_outcomes_total", "Trips matched, by outcome", ["outcome"]);
+const bookedToAssigned = histogram(
+  "uitgo_booked_to_assigned_seconds",
+  "Time from booking to assignment",
+  [],
+  [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+);
+
+// A driver the geo-index offers but PostgreSQL already has on a trip (the index was rebuilt, say)
+// is skipped; after this many such drivers the attempt fails and the event is retried.
+const MAX_CLAIMS_PER_ATTEMPT = 5;
+
+export class Matcher {
+  constructor(
+    private readonly trips: TripStore,
+    private readonly drivers: DriverIndex,
+    private readonly events: TripEvents,
+    private readonly radiusMeters: number,
+  ) {}
+
+  async match(tripId: string): Promise<MatchResult> {
+    const result = await this.attempt(tripId);
+    outcomes.inc({ outcome: result.outcome });
+    return result;
+  }
+
+  private async attempt(tripId: string): Promise<MatchResult> {
+    const region = regionOfTripId(tripId);
+    const trip = region && (await this.trips.get(tripId));
+    if (!region || !trip) return { outcome: "trip_not_found" };
+
+    if (trip.status === "assigned") {
+      // A redelivery after the trip was assigned but before the event was stored: publish again (deduplicated).
+      await this.events.publish("assigned", trip);
+      return { outcome: "assigned", trip };
+    }
+    if (trip.status === "no_driver") {
+      await this.events.publish("unassigned", trip);
+      return { outcome: "no_driver", trip };
+    }
+    if (trip.status !== "requested") return { outcome: "not_requested", trip };
+
+    const skipped: string[] = [];
+    for (let i = 0; i < MAX_CLAIMS_PER_ATTEMPT; i++) {
+      const driverId = await this.drivers.claim(region, {
+        tripId,
+        lat: trip.originLat,
+        lng: trip.originLng,
+        radiusMeters: this.radiusMeters,
+        excludedDriverIds: skipped,
+      });
+      if (!driverId) return this.noDriver(trip);
+
+      let current: Trip | undefined;
+      try {
+        current = await this.trips.assign(tripId, driverId);
+      } catch (err) {
+        if (!(err instanceof DriverAlreadyOnTrip)) throw err;
+        await this.drivers.release(region, tripId, driverId, { available: false });
+        skipped.push(driverId);
+        continue;
+      }
+
+      if (current?.status === "assigned" && current.driverId === driverId) {
+        bookedToAssigned.observe((Date.parse(current.updatedAt) - Date.parse(current.createdAt)) / 1000);
+        await this.events.publish("assigned", current);
+        return { outcome: "assigned", trip: current };
+      }
+      // The trip moved on (cancelled, say) while the driver was being claimed: give the driver back.
+      await this.drivers.release(region, tripId, driverId, { available: true });
+      return { outcome: current ? "not_requested" : "trip_not_found", ...(current && { trip: current }) };
+    }
+    throw new Error(`trip ${tripId}: ${MAX_CLAIMS_PER_ATTEMPT} claimed drivers were already on trips`);
+  }
+
+  private async noDriver(trip: Trip): Promise<MatchResult> {
+    const current = await this.trips.markNoDriver(trip.id);
+    if (current?.status === "no_driver") {
+      await this.events.publish("unassigned", current);
+      return { outcome: "no_driver", trip: current };
+    }
+    return { outcome: "not_requested", ...(current && { trip: current }) };
+  }
+}

@@ -1,0 +1,207 @@
+// Trips in PostgreSQL, one database per region shard, reads that tolerate lag on the shard's replica.
+import type { Config } from "../config";
+import { connectPostgres, onPostgres, postgresHandle, type Sql } from "../clients/postgres";
+import type { DependencyHandle } from "../http/server";
+import { REGIONS, type Region } from "../regions";
+import { regionOfTripId } from "./trip-id";
+import type { Trip, TripRequest, TripStatus } from "./trip";
+
+interface Shard {
+  primary: Sql;
+  replica?: Sql;
+}
+
+interface TripRow {
+  id: string;
+  rider_id: string;
+  driver_id: string | null;
+  service_id: Trip["serviceId"];
+  origin_text: string;
+  dest_text: string;
+  origin_lat: number;
+  origin_lng: number;
+  dest_lat: number;
+  dest_lng: number;
+  status: TripStatus;
+  idempotency_key: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewTrip extends TripRequest {
+  id: string;
+  riderId: string;
+  idempotencyKey?: string;
+}
+
+export interface CreateResult {
+  trip: Trip;
+  /** True when an earlier request with the same Idempotency-Key created the trip. */
+  replayed: boolean;
+  /** The original request's fields, to detect a key reused for a different trip. */
+  sameRequest: boolean;
+}
+
+/** The driver already has an active trip in this shard: the unique index refused a second one. */
+export class DriverAlreadyOnTrip extends Error {}
+
+export class TripStore {
+  private constructor(private readonly shards: Record<Region, Shard>) {}
+
+  static connect(config: Config): TripStore {
+    const app = config.serviceName;
+    const timeout = config.dependencyTimeoutMs;
+    const shards = Object.fromEntries(
+      REGIONS.map((region) => {
+        const { primaryUrl, replicaUrl } = config.shards[region];
+        const shard: Shard = { primary: connectPostgres(primaryUrl, app, timeout) };
+        if (replicaUrl) shard.replica = connectPostgres(replicaUrl, app, timeout);
+        return [region, shard];
+      }),
+    ) as Record<Region, Shard>;
+    return new TripStore(shards);
+  }
+
+  handles(): DependencyHandle[] {
+    return REGIONS.flatMap((region) => {
+      const shard = this.shards[region];
+      const handles = [postgresHandle(`postgres-${region}`, shard.primary)];
+      if (shard.replica) handles.push(postgresHandle(`postgres-${region}-replica`, shard.replica));
+      return handles;
+    });
+  }
+
+  /** Inserts the trip, or returns the one an earlier request with the same idempotency key created. */
+  async create(region: Region, trip: NewTrip): Promise<CreateResult> {
+    // A key is unique per shard by constraint; a retry that lands in another region (a different
+    // pickup) is caught by looking in the other shards at the same time as the insert.
+    const [here, elsewhere] = await Promise.all([this.insertOrFindEarlier(region, trip), this.findByKeyElsewhere(region, trip)]);
+    if (!elsewhere) return here;
+    if (!here.replayed) await this.discard(here.trip.id);
+    return { trip: elsewhere, replayed: true, sameRequest: sameRequest(elsewhere, trip) };
+  }
+
+  private async insertOrFindEarlier(region: Region, trip: NewTrip): Promise<CreateResult> {
+    const sql = this.shards[region].primary;
+    return onPostgres(async () => {
+      const [inserted] = await sql<TripRow[]>`
+        insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status, idempotency_key)
+        values (${trip.id}, ${trip.riderId}, ${trip.serviceId}, ${trip.originText}, ${trip.destText},
+                ${trip.originLat}, ${trip.originLng}, ${trip.destLat}, ${trip.destLng}, 'requested', ${trip.idempotencyKey ?? null})
+        on conflict (rider_id, idempotency_key) do nothing
+        returning *`;
+      if (inserted) return { trip: toTrip(inserted), replayed: false, sameRequest: true };
+
+      const [earlier] = await byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null);
+      if (!earlier) throw new Error("idempotency conflict without an earlier trip");
+      const original = toTrip(earlier);
+      return { trip: original, replayed: true, sameRequest: sameRequest(original, trip) };
+    });
+  }
+
+  private async findByKeyElsewhere(region: Region, trip: NewTrip): Promise<Trip | undefined> {
+    const key = trip.idempotencyKey;
+    if (key === undefined) return undefined;
+    const others = REGIONS.filter((r) => r !== region);
+    const found = await Promise.all(
+      others.map((r) => onPostgres(() => byIdempotencyKey(this.shards[r].primary, trip.riderId, key))),
+    );
+    const row = found.flat()[0];
+    return row && toTrip(row);
+  }
+
+  /** Removes a trip that was never announced, so that a failed booking leaves nothing behind. */
+  async discard(id: string): Promise<void> {
+    const sql = this.shardOf(id).primary;
+    await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested'`);
+  }
+
+  /** Reads from the replica when `mayLag` and one is configured, falling back to the primary for trips it has not seen yet. */
+  async get(id: string, { mayLag = false } = {}): Promise<Trip | undefined> {
+    const shard = this.shardOf(id);
+    return onPostgres(async () => {
+      if (mayLag && shard.replica) {
+        const [row] = await shard.replica<TripRow[]>`select * from trips where id = ${id}`;
+        if (row) return toTrip(row);
+      }
+      const [row] = await shard.primary<TripRow[]>`select * from trips where id = ${id}`;
+      return row && toTrip(row);
+    });
+  }
+
+  /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */
+  async assign(id: string, driverId: string): Promise<Trip | undefined> {
+    const sql = this.shardOf(id).primary;
+    return onPostgres(async () => {
+      try {
+        const [row] = await sql<TripRow[]>`
+          update trips set status = 'assigned', driver_id = ${driverId}, updated_at = now()
+          where id = ${id} and status = 'requested'
+          returning *`;
+        if (row) return toTrip(row);
+      } catch (err) {
+        if ((err as { constraint_name?: string }).constraint_name === "trips_one_active_trip_per_driver") {
+          throw new DriverAlreadyOnTrip(`driver ${driverId} already has an active trip`);
+        }
+        throw err;
+      }
+      const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+      return current && toTrip(current);
+    });
+  }
+
+  /** Moves a still-requested trip to no_driver. Returns the trip as it now stands. */
+  async markNoDriver(id: string): Promise<Trip | undefined> {
+    const sql = this.shardOf(id).primary;
+    return onPostgres(async () => {
+      const [row] = await sql<TripRow[]>`
+        update trips set status = 'no_driver', updated_at = now()
+        where id = ${id} and status = 'requested'
+        returning *`;
+      if (row) return toTrip(row);
+      const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+      return current && toTrip(current);
+    });
+  }
+
+  private shardOf(id: string): Shard {
+    const region = regionOfTripId(id);
+    if (!region) throw new Error(`not a trip id: ${id}`);
+    return this.shards[region];
+  }
+}
+
+function byIdempotencyKey(sql: Sql, riderId: string, key: string | null) {
+  return sql<TripRow[]>`select * from trips where rider_id = ${riderId} and idempotency_key = ${key}`;
+}
+
+function toTrip(row: TripRow): Trip {
+  const trip: Trip = {
+    id: row.id,
+    riderId: row.rider_id,
+    serviceId: row.service_id,
+    originText: row.origin_text,
+    destText: row.dest_text,
+    originLat: row.origin_lat,
+    originLng: row.origin_lng,
+    destLat: row.dest_lat,
+    destLng: row.dest_lng,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+  if (row.driver_id) trip.driverId = row.driver_id;
+  return trip;
+}
+
+function sameRequest(trip: Trip, request: TripRequest): boolean {
+  return (
+    trip.serviceId === request.serviceId &&
+    trip.originText === request.originText &&
+    trip.destText === request.destText &&
+    trip.originLat === request.originLat &&
+    trip.originLng === request.originLng &&
+    trip.destLat === request.destLat &&
+    trip.destLng === request.destLng
+  );
+}

@@ -1,0 +1,32 @@
+// The trip as the API and the events carry it (SPEC §3).
+import type { Principal } from "../http/auth";
+
+export const SERVICE_IDS = ["bike", "car", "car_xl"] as const;
+export type ServiceId = (typeof SERVICE_IDS)[number];
+
+export const TRIP_STATUSES = ["requested", "assigned", "accepted", "in_ride", "completed", "cancelled", "no_driver"] as const;
+export type TripStatus = (typeof TRIP_STATUSES)[number];
+
+export interface TripRequest {
+  serviceId: ServiceId;
+  originText: string;
+  destText: string;
+  originLat: number;
+  originLng: number;
+  destLat: number;
+  destLng: number;
+}
+
+export interface Trip extends TripRequest {
+  id: string;
+  riderId: string;
+  driverId?: string;
+  status: TripStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A rider may read their own trips, a driver the trips assigned to them. */
+export function isParticipant(trip: Trip, principal: Principal): boolean {
+  return principal.role === "rider" ? trip.riderId === principal.id : trip.driverId === principal.id;
+}

@@ -1,0 +1,30 @@
+// The JetStream source: an always-on process (a Knative ContainerSource) that delivers one durable
+// consumer to K_SINK as CloudEvents. It serves probes and metrics on $PORT like every function.
+import { Hono } from "hono";
+import { Nats } from "../../shared/clients/nats";
+import { loadSourceConfig } from "../../shared/config";
+import { serveFunction } from "../../shared/http/server";
+import { log } from "../../shared/log";
+import { Delivery } from "./delivery";
+import { JetStreamSource } from "./source";
+
+const config = loadSourceConfig();
+const nats = new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
+
+await nats.connected;
+const js = nats.jetstream();
+const delivery = new Delivery(js, {
+  sink: config.sink,
+  ceOverrides: config.ceOverrides,
+  sinkTimeoutMs: config.sinkTimeoutMs,
+  publishTimeoutMs: config.dependencyTimeoutMs,
+});
+const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency);
+
+await serveFunction(
+  new Hono(),
+  [{ name: "nats", ping: () => nats.ping(), close: () => source.stop().then(() => nats.close()) }],
+  config,
+);
+log("info", "source started", { stream: config.stream, consumer: config.consumer, sink: config.sink });
+void source.run();

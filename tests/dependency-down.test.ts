@@ -1,0 +1,131 @@
+// A dependency that goes away: the function answers 503 with Retry-After at once, writes nothing,
+// reports not ready, and recovers by itself when the dependency is back.
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { bundlePath } from "../esbuild.config";
+import { bearer } from "./support/auth";
+import { HCMC, offset, tripRequest } from "./support/places";
+import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "./support/processes";
+import { resetState, tripCount } from "./support/state";
+import { TcpProxy } from "./support/tcp-proxy";
+
+const running: BundleProcess[] = [];
+const proxies: TcpProxy[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+  await Promise.all(proxies.splice(0).map((p) => p.cut()));
+});
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+});
+beforeEach(resetState);
+
+async function proxy(port: number): Promise<TcpProxy> {
+  const relay = new TcpProxy(await freePort(), { host: "127.0.0.1", port });
+  await relay.open();
+  proxies.push(relay);
+  return relay;
+}
+
+async function startFunction(name: string, env: Record<string, string>): Promise<string> {
+  const port = await freePort();
+  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...env }));
+  await waitUntilReady(port);
+  return `http://127.0.0.1:${port}`;
+}
+
+async function expect503(response: Response, dependency: string): Promise<void> {
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
+  expect(await response.json()).toEqual({
+    error: { code: "service_unavailable", message: `${dependency} is unavailable, retry shortly`, details: [] },
+  });
+}
+
+function book(url: string) {
+  return fetch(`${url}/v1/trips`, {
+    method: "POST",
+    headers: { ...bearer("rider", "rider-1"), "content-type": "application/json" },
+    body: JSON.stringify(tripRequest(HCMC)),
+  });
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
+
+describe("Redis down", () => {
+  it("search-drivers and update-location answer 503 at once, then recover", async () => {
+    const redis = await proxy(6379);
+    const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}/15` };
+    const search = await startFunction("search-drivers", env);
+    const location = await startFunction("update-location", env);
+    const post = () =>
+      fetch(`${location}/v1/drivers/me/location`, {
+        method: "POST",
+        headers: { ...bearer("driver", "d1"), "content-type": "application/json" },
+        body: JSON.stringify(offset(HCMC, 100, 0)),
+      });
+    const find = () => fetch(`${search}/v1/drivers/search?lat=${HCMC.lat}&lng=${HCMC.lng}`, { headers: bearer("rider", "r1") });
+    expect((await post()).status).toBe(202);
+
+    await redis.cut();
+    const down = await timed(find);
+    await expect503(down.value, "redis");
+    expect(down.ms).toBeLessThan(1000);
+    await expect503(await post(), "redis");
+    expect((await fetch(`${search}/health/readiness`)).status).toBe(503);
+    expect((await fetch(`${search}/health/liveness`)).status).toBe(200);
+
+    await redis.open();
+    await waitFor(async () => (await find()).status === 200, 10_000, "search to recover");
+    const { items } = (await (await find()).json()) as { items: { id: string }[] };
+    expect(items.map((d) => d.id)).toEqual(["d1"]);
+    expect((await post()).status).toBe(202);
+  });
+});
+
+describe("PostgreSQL down", () => {
+  it("create-trip and get-trip answer 503 and write nothing, then recover", async () => {
+    const postgres = await proxy(5432);
+    const env = {
+      DATABASE_URL_VN: `postgres://postgres@127.0.0.1:${postgres.port}/uitgo_test_vn`,
+      DATABASE_URL_TH: `postgres://postgres@127.0.0.1:${postgres.port}/uitgo_test_th`,
+    };
+    const create = await startFunction("create-trip", env);
+    const get = await startFunction("get-trip", env);
+    const booked = (await (await book(create)).json()) as { id: string };
+
+    await postgres.cut();
+    const down = await timed(() => book(create));
+    await expect503(down.value, "postgres");
+    expect(down.ms).toBeLessThan(3000);
+    await expect503(await fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") }), "postgres");
+    expect((await fetch(`${create}/health/readiness`)).status).toBe(503);
+    expect(await tripCount()).toBe(1);
+
+    await postgres.open();
+    await waitFor(async () => (await book(create)).status === 201, 10_000, "create-trip to recover");
+    expect((await fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") })).status).toBe(200);
+  });
+});
+
+describe("NATS down", () => {
+  it("create-trip answers 503 and leaves no trip behind, then recovers", async () => {
+    const nats = await proxy(4222);
+    const create = await startFunction("create-trip", { NATS_URL: `nats://127.0.0.1:${nats.port}` });
+    expect((await book(create)).status).toBe(201);
+
+    await nats.cut();
+    const down = await timed(() => book(create));
+    await expect503(down.value, "nats");
+    expect(down.ms).toBeLessThan(3000);
+    expect(await tripCount()).toBe(1);
+    await waitFor(async () => (await fetch(`${create}/health/readiness`)).status === 503, 5000, "readiness to drop");
+
+    await nats.open();
+    await waitFor(async () => (await book(create)).status === 201, 15_000, "create-trip to recover");
+  });
+});

@@ -1,0 +1,12 @@
+import { loadConfig } from "../../shared/config";
+import { signToken, type Role } from "../../shared/http/auth";
+
+const { jwtSecret } = loadConfig();
+
+export function token(role: Role, id: string, ttlSeconds = 600): string {
+  return signToken(jwtSecret, { id, role }, ttlSeconds);
+}
+
+export function bearer(role: Role, id: string): Record<string, string> {
+  return { authorization: `Bearer ${token(role, id)}` };
+}
