@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { TEST_ENV } from "./tests/support/test-env";
+import { TEST_ENV } from "./tests/support/test-env.ts";
 
 // The suite talks to the real NATS, Redis and PostgreSQL on this machine. Test files share them,
 // so they run one at a time; each file starts from a clean state (tests/support/state.ts).
