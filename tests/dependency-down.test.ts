@@ -98,22 +98,19 @@ describe("PostgreSQL down", () => {
     const create = await startFunction("create-trip", env);
     const get = await startFunction("get-trip", env);
     const booked = (await (await book(create)).json()) as { id: string };
+    const read = () => fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") });
 
     await postgres.cut();
     const down = await timed(() => book(create));
     await expect503(down.value, "postgres");
     expect(down.ms).toBeLessThan(3000);
-    await expect503(await fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") }), "postgres");
+    await expect503(await read(), "postgres");
     expect((await fetch(`${create}/health/readiness`)).status).toBe(503);
     expect(await tripCount()).toBe(1);
 
     await postgres.open();
     await waitFor(async () => (await book(create)).status === 201, 10_000, "create-trip to recover");
-    await waitFor(
-      async () => (await fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") })).status === 200,
-      10_000,
-      "get-trip to recover",
-    );
+    await waitFor(async () => (await read()).status === 200, 10_000, "get-trip to recover");
   });
 });
 
