@@ -44,24 +44,26 @@ export async function provision(options: ProvisionOptions = {}): Promise<void> {
   ]);
   if (started.length > 0) log(`started ${started.join(", ")}; they keep running after UIT-Go stops, like any system service`);
 
-  await Promise.all([provisionNats(log), provisionPostgres(databases, log)]);
+  await Promise.all([provisionNats(loadConfig().natsUrl, log), provisionPostgres(databases, log)]);
 }
 
 // ---------------------------------------------------------------------------------------------- NATS
 
-async function provisionNats(log: (line: string) => void): Promise<void> {
-  const nc = await natsConnect({ servers: `${HOST}:${NATS_PORT}`, name: "uitgo-provision", timeout: 5_000 }).catch((err: unknown) => {
-    throw new ProvisionError(`nats: cannot connect to ${HOST}:${NATS_PORT}: ${message(err)}`);
+// Streams and consumers go to the configured server (NATS_URL), which is the standard local one unless a
+// suite or a benchmark runs on a server of its own.
+async function provisionNats(url: string, log: (line: string) => void): Promise<void> {
+  const nc = await natsConnect({ servers: url, name: "uitgo-provision", timeout: 5_000 }).catch((err: unknown) => {
+    throw new ProvisionError(`nats: cannot connect to ${url}: ${message(err)}`);
   });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: unknown) => {
       throw new ProvisionError(
-        `nats: the server on ${HOST}:${NATS_PORT} does not have JetStream enabled (${message(err)}). ` +
+        `nats: the server at ${url} does not have JetStream enabled (${message(err)}). ` +
           `Restart it with JetStream on, e.g. \`nats-server -a ${HOST} -p ${NATS_PORT} -js\`.`,
       );
     });
     const account = await jsm.getAccountInfo().catch((err: unknown) => {
-      throw new ProvisionError(`nats: JetStream is not enabled on ${HOST}:${NATS_PORT}: ${message(err)}. Restart nats-server with -js.`);
+      throw new ProvisionError(`nats: JetStream is not enabled at ${url}: ${message(err)}. Restart nats-server with -js.`);
     });
     log(`nats: JetStream enabled (${account.streams} streams, ${account.consumers} consumers)`);
     await ensureJetStream(jsm);

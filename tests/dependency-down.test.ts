@@ -7,6 +7,7 @@ import { HCMC, offset, tripRequest } from "./support/places";
 import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "./support/processes";
 import { resetState, tripCount } from "./support/state";
 import { TcpProxy } from "./support/tcp-proxy";
+import { TEST_ENV } from "./support/test-env";
 
 const running: BundleProcess[] = [];
 const proxies: TcpProxy[] = [];
@@ -59,7 +60,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 describe("Redis down", () => {
   it("search-drivers and update-location answer 503 at once, then recover", async () => {
     const redis = await proxy(6379);
-    const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}/15` };
+    const env = { REDIS_URL: TEST_ENV.REDIS_URL.replace(":6379/", `:${redis.port}/`) };
     const search = await startFunction("search-drivers", env);
     const location = await startFunction("update-location", env);
     const post = () =>
@@ -91,10 +92,8 @@ describe("Redis down", () => {
 describe("PostgreSQL down", () => {
   it("create-trip and get-trip answer 503 and write nothing, then recover", async () => {
     const postgres = await proxy(5432);
-    const env = {
-      DATABASE_URL_VN: `postgres://postgres@127.0.0.1:${postgres.port}/uitgo_test_vn`,
-      DATABASE_URL_TH: `postgres://postgres@127.0.0.1:${postgres.port}/uitgo_test_th`,
-    };
+    const throughProxy = (url: string) => url.replace(":5432/", `:${postgres.port}/`);
+    const env = { DATABASE_URL_VN: throughProxy(TEST_ENV.DATABASE_URL_VN), DATABASE_URL_TH: throughProxy(TEST_ENV.DATABASE_URL_TH) };
     const create = await startFunction("create-trip", env);
     const get = await startFunction("get-trip", env);
     const booked = (await (await book(create)).json()) as { id: string };
@@ -116,7 +115,7 @@ describe("PostgreSQL down", () => {
 
 describe("NATS down", () => {
   it("create-trip answers 503 and leaves no trip behind, then recovers", async () => {
-    const nats = await proxy(4222);
+    const nats = await proxy(Number(new URL(TEST_ENV.NATS_URL).port));
     const create = await startFunction("create-trip", { NATS_URL: `nats://127.0.0.1:${nats.port}` });
     expect((await book(create)).status).toBe(201);
 
