@@ -23,4 +23,23 @@ CREATE TABLE IF NOT EXISTS trips (
 CREATE UNIQUE INDEX IF NOT EXISTS trips_one_active_trip_per_driver
   ON trips (driver_id) WHERE status IN ('assigned', 'accepted', 'in_ride');
 
+-- Drivers who declined the trip: matching never offers it to them again.
+ALTER TABLE trips ADD COLUMN IF NOT EXISTS declined_by text[] NOT NULL DEFAULT '{}';
+
 CREATE INDEX IF NOT EXISTS trips_rider_created ON trips (rider_id, created_at DESC);
+
+-- Location history: every accepted driver location update, written in batches by record-locations from the
+-- DRIVER_LOCATIONS stream. The key is the update's identity (its Nats-Msg-Id), so a redelivered event adds no row.
+CREATE TABLE IF NOT EXISTS driver_locations (
+  driver_id   text NOT NULL,
+  recorded_at timestamptz NOT NULL,
+  lat         double precision NOT NULL,
+  lng         double precision NOT NULL,
+  accuracy    double precision,
+  heading     double precision,
+  speed       double precision,
+  status      text NOT NULL,
+  stored_at   timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT driver_locations_update PRIMARY KEY (driver_id, recorded_at),
+  CONSTRAINT driver_locations_status_valid CHECK (status IN ('available', 'offline'))
+);

@@ -17,10 +17,15 @@ export interface Config {
   driverFreshMs: number;
   /** How far from the pickup assign-driver looks for a driver. */
   matchRadiusMeters: number;
+  /** How long a trip keeps being matched (new drivers may come online) before it becomes no_driver. */
+  matchDeadlineMs: number;
   /** Grace period between SIGTERM and a forced exit. */
   shutdownTimeoutMs: number;
   /** How long a request may wait on Redis, PostgreSQL or NATS before it is answered 503. */
   dependencyTimeoutMs: number;
+  /** record-locations: rows in one INSERT at most, and how long the first row of a batch waits for others. */
+  locationBatchMax: number;
+  locationBatchWaitMs: number;
 }
 
 export const DEV_JWT_SECRET = "uitgo-local-development-secret";
@@ -54,8 +59,11 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret,
     driverFreshMs: int(env, "DRIVER_FRESH_MS", 30_000),
     matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
+    matchDeadlineMs: int(env, "MATCH_DEADLINE_MS", 60_000),
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
+    locationBatchMax: int(env, "LOCATION_BATCH_MAX", 500),
+    locationBatchWaitMs: int(env, "LOCATION_BATCH_WAIT_MS", 10),
   };
 }
 

@@ -1,5 +1,6 @@
 // Matching a requested trip to the nearest available driver. Safe to run any number of times for
 // the same trip: the claim in the geo-index is per trip, and the trip moves to assigned only from requested.
+// A trip nobody can take yet is tried again later (drivers come online all the time) until its deadline.
 import type { DriverIndex } from "./drivers/driver-index";
 import type { TripEvents } from "./events/trip-events";
 import { counter, histogram } from "./metrics";
@@ -7,11 +8,20 @@ import { regionOfTripId } from "./trips/trip-id";
 import { DriverAlreadyOnTrip, type TripStore } from "./trips/trip-store";
 import type { Trip } from "./trips/trip";
 
-export type MatchOutcome = "assigned" | "no_driver" | "trip_not_found" | "not_requested";
+export type MatchOutcome = "assigned" | "waiting" | "no_driver" | "trip_not_found" | "not_requested";
 
 export interface MatchResult {
   outcome: MatchOutcome;
   trip?: Trip;
+  /** For `waiting`: when to try again. */
+  retryAfterMs?: number;
+}
+
+export interface MatchingOptions {
+  /** How far from the pickup to look. */
+  radiusMeters: number;
+  /** How long after entering matching a trip may wait for a driver before it becomes no_driver. */
+  deadlineMs: number;
 }
 
 const outcomes = counter("uitgo_matching_outcomes_total", "Trips matched, by outcome", ["outcome"]);
@@ -31,7 +41,7 @@ export class Matcher {
     private readonly trips: TripStore,
     private readonly drivers: DriverIndex,
     private readonly events: TripEvents,
-    private readonly radiusMeters: number,
+    private readonly options: MatchingOptions,
   ) {}
 
   async match(tripId: string): Promise<MatchResult> {
@@ -40,14 +50,23 @@ export class Matcher {
     return result;
   }
 
+  /** Ends matching for a trip that can no longer be matched (its event was dead-lettered): no_driver, unless it moved on. */
+  async giveUp(tripId: string): Promise<MatchResult> {
+    if (!regionOfTripId(tripId)) return { outcome: "trip_not_found" };
+    const result = await this.noDriver(tripId);
+    outcomes.inc({ outcome: result.outcome });
+    return result;
+  }
+
   private async attempt(tripId: string): Promise<MatchResult> {
     const region = regionOfTripId(tripId);
-    const trip = region && (await this.trips.get(tripId));
-    if (!region || !trip) return { outcome: "trip_not_found" };
+    const state = region && (await this.trips.forMatching(tripId));
+    if (!region || !state) return { outcome: "trip_not_found" };
+    const { trip, declinedBy, requestedSince } = state;
 
     if (trip.status === "assigned") {
       // A redelivery after the trip was assigned but before the event was stored: publish again (deduplicated).
-      await this.events.publish("assigned", trip);
+      await this.events.publish("assigned", trip, { occurrence: trip.driverId });
       return { outcome: "assigned", trip };
     }
     if (trip.status === "no_driver") {
@@ -62,10 +81,14 @@ export class Matcher {
         tripId,
         lat: trip.originLat,
         lng: trip.originLng,
-        radiusMeters: this.radiusMeters,
-        excludedDriverIds: skipped,
+        radiusMeters: this.options.radiusMeters,
+        excludedDriverIds: [...declinedBy, ...skipped],
       });
-      if (!driverId) return this.noDriver(trip);
+      if (!driverId) {
+        const waited = Date.now() - requestedSince.getTime();
+        if (waited >= this.options.deadlineMs) return this.noDriver(tripId);
+        return { outcome: "waiting", trip, retryAfterMs: nextAttemptIn(waited, this.options.deadlineMs - waited) };
+      }
 
       let current: Trip | undefined;
       try {
@@ -79,7 +102,8 @@ export class Matcher {
 
       if (current?.status === "assigned" && current.driverId === driverId) {
         bookedToAssigned.observe((Date.parse(current.updatedAt) - Date.parse(current.createdAt)) / 1000);
-        await this.events.publish("assigned", current);
+        // Each driver can be assigned a trip once (a driver who declines is never offered it again).
+        await this.events.publish("assigned", current, { occurrence: driverId });
         return { outcome: "assigned", trip: current };
       }
       // The trip moved on (cancelled, say) while the driver was being claimed: give the driver back.
@@ -89,12 +113,21 @@ export class Matcher {
     throw new Error(`trip ${tripId}: ${MAX_CLAIMS_PER_ATTEMPT} claimed drivers were already on trips`);
   }
 
-  private async noDriver(trip: Trip): Promise<MatchResult> {
-    const current = await this.trips.markNoDriver(trip.id);
+  private async noDriver(tripId: string): Promise<MatchResult> {
+    const current = await this.trips.markNoDriver(tripId);
     if (current?.status === "no_driver") {
       await this.events.publish("unassigned", current);
       return { outcome: "no_driver", trip: current };
     }
     return { outcome: "not_requested", ...(current && { trip: current }) };
   }
+}
+
+/**
+ * Retries start at once a second and slow down as the wait grows (half the time waited, at most 10 s),
+ * so a burst of unmatched trips does not hammer the geo-index; the last try lands on the deadline.
+ */
+export function nextAttemptIn(waitedMs: number, remainingMs: number): number {
+  const backoff = Math.min(10_000, Math.max(1_000, waitedMs / 2));
+  return Math.max(0, Math.min(backoff, remainingMs));
 }

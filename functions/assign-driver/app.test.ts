@@ -23,6 +23,9 @@ let nats: Nats;
 let jsm: JetStreamManager;
 let drivers: DriverIndex;
 let fn: TestFunction;
+/** The same function with a matching deadline short enough to pass within a test. */
+let impatient: TestFunction;
+const SHORT_DEADLINE_MS = 300;
 
 beforeAll(async () => {
   trips = TripStore.connect(config);
@@ -30,7 +33,10 @@ beforeAll(async () => {
   nats = new Nats(config.natsUrl, "assign-driver-test", 2000);
   jsm = await jetstreamManager(await nats.connected);
   drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(assignDriverApp({ matcher: new Matcher(trips, drivers, new TripEvents(nats), config.matchRadiusMeters) }));
+  const matcher = (deadlineMs: number) =>
+    new Matcher(trips, drivers, new TripEvents(nats), { radiusMeters: config.matchRadiusMeters, deadlineMs });
+  fn = inProcess(assignDriverApp({ matcher: matcher(60_000) }));
+  impatient = inProcess(assignDriverApp({ matcher: matcher(SHORT_DEADLINE_MS) }));
 });
 afterAll(async () => {
   await Promise.all([...trips.handles().map((h) => h.close()), redis.quit(), nats.close()]);
@@ -42,9 +48,9 @@ async function bookedTrip(origin = HCMC): Promise<Trip> {
   return trip;
 }
 
-function deliver(trip: Trip, headers: Record<string, string> = {}) {
+function deliver(trip: Trip, headers: Record<string, string> = {}, to = fn) {
   const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
-  return fn.request("/", {
+  return to.request("/", {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -84,11 +90,28 @@ describe("POST / (trips.requested)", () => {
     expect(event).toMatchObject({ schemaVersion: 1, type: "trips.assigned", trip: { id: trip.id, driverId: "near" } });
   });
 
-  it("marks the trip no_driver and emits trips.unassigned when nobody is within reach", async () => {
+  it("asks to be retried (503 + Retry-After) while nobody is within reach, and assigns a driver who comes online", async () => {
     await drivers.update("vn", { driverId: "too-far", ...offset(HCMC, 6000, 0), status: "available", recordedAt: Date.now() });
     const trip = await bookedTrip();
 
-    const response = await deliver(trip);
+    const waiting = await deliver(trip);
+    expect(waiting.status).toBe(503);
+    expect(waiting.headers.get("retry-after")).toBe("1");
+    expect(await waiting.json()).toMatchObject({ outcome: "waiting" });
+    expect((await trips.get(trip.id))?.status).toBe("requested");
+
+    await drivers.update("vn", { driverId: "newcomer", ...offset(HCMC, 800, 0), status: "available", recordedAt: Date.now() });
+    expect(await (await deliver(trip)).json()).toMatchObject({ outcome: "assigned", driverId: "newcomer" });
+  });
+
+  it("marks the trip no_driver and emits trips.unassigned once the matching deadline has passed", async () => {
+    await drivers.update("vn", { driverId: "too-far", ...offset(HCMC, 6000, 0), status: "available", recordedAt: Date.now() });
+    const trip = await bookedTrip();
+
+    expect((await deliver(trip, {}, impatient)).status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, SHORT_DEADLINE_MS));
+    const response = await deliver(trip, {}, impatient);
+    expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ outcome: "no_driver" });
     expect((await trips.get(trip.id))?.status).toBe("no_driver");
     expect(await lastEvent("trips.unassigned.vn")).toMatchObject({ type: "trips.unassigned", trip: { id: trip.id, status: "no_driver" } });

@@ -8,7 +8,8 @@ export interface AssignDriverDeps {
 }
 
 // Called by the JetStream source with one binary-mode CloudEvent per trips.requested message.
-// 2xx acks the message; 4xx sends it to the dead-letter stream; 5xx has it redelivered.
+// 2xx acks the message; 4xx sends it to the dead-letter stream; 5xx has it redelivered, after
+// Retry-After when the answer gives one (a trip that is still waiting for a driver).
 export function assignDriverApp({ matcher }: AssignDriverDeps) {
   return new Hono().post("/", async (c) => {
     if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
@@ -18,7 +19,9 @@ export function assignDriverApp({ matcher }: AssignDriverDeps) {
     const event = parseTripEvent(await c.req.text());
     if (!event) throw new ApiError(400, "invalid_event", "The body is not a trips.requested event this version understands");
 
-    const { outcome, trip } = await matcher.match(event.trip.id);
-    return c.json({ tripId: event.trip.id, outcome, ...(trip?.driverId && { driverId: trip.driverId }) });
+    const { outcome, trip, retryAfterMs } = await matcher.match(event.trip.id);
+    const body = { tripId: event.trip.id, outcome, ...(trip?.driverId && { driverId: trip.driverId }) };
+    if (outcome === "waiting") return c.json(body, 503, { "Retry-After": String(Math.max(1, Math.ceil(retryAfterMs! / 1000))) });
+    return c.json(body);
   });
 }

@@ -12,6 +12,9 @@ const config = loadConfig();
 const trips = TripStore.connect(config);
 const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
 const nats = new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
-const matcher = new Matcher(trips, new DriverIndex(redis, config.driverFreshMs), new TripEvents(nats), config.matchRadiusMeters);
+const matcher = new Matcher(trips, new DriverIndex(redis, config.driverFreshMs), new TripEvents(nats), {
+  radiusMeters: config.matchRadiusMeters,
+  deadlineMs: config.matchDeadlineMs,
+});
 
 await serveFunction(assignDriverApp({ matcher }), [...trips.handles(), redisHandle(redis), nats], config);

@@ -2,9 +2,10 @@
 import { DependencyUnavailable } from "../http/errors";
 import type { Nats } from "../clients/nats";
 import { regionOfTripId } from "../trips/trip-id";
+import type { Principal } from "../http/auth";
 import type { Trip } from "../trips/trip";
 
-export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "completed", "cancelled"] as const;
+export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "declined", "started", "completed", "cancelled"] as const;
 export type TripEventType = (typeof TRIP_EVENT_TYPES)[number];
 
 export const TRIP_EVENT_SCHEMA_VERSION = 1;
@@ -14,6 +15,17 @@ export interface TripEvent {
   type: `trips.${TripEventType}`;
   time: string;
   trip: Trip;
+  /** Who caused it, for the lifecycle events a rider or driver asks for. */
+  actor?: Principal;
+}
+
+export interface PublishOptions {
+  actor?: Principal;
+  /**
+   * Tells apart events of one type that a trip can have more than once: after a decline the trip is
+   * requested and assigned again, and those events must not be taken for duplicates of the first ones.
+   */
+  occurrence?: string;
 }
 
 export function tripSubject(type: TripEventType, trip: Pick<Trip, "id">): string {
@@ -24,11 +36,13 @@ export class TripEvents {
   constructor(private readonly nats: Nats) {}
 
   /** Publishes and waits for the stream to store it. The message id makes a repeated publish a no-op. */
-  async publish(type: TripEventType, trip: Trip): Promise<void> {
+  async publish(type: TripEventType, trip: Trip, { actor, occurrence }: PublishOptions = {}): Promise<void> {
     const event: TripEvent = { schemaVersion: TRIP_EVENT_SCHEMA_VERSION, type: `trips.${type}`, time: new Date().toISOString(), trip };
+    if (actor) event.actor = actor;
+    const msgID = occurrence ? `${trip.id}:${type}:${occurrence}` : `${trip.id}:${type}`;
     const js = this.nats.jetstream();
     try {
-      await js.publish(tripSubject(type, trip), JSON.stringify(event), { msgID: `${trip.id}:${type}` });
+      await js.publish(tripSubject(type, trip), JSON.stringify(event), { msgID });
     } catch (err) {
       throw new DependencyUnavailable("nats", err);
     }

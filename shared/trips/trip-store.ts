@@ -3,8 +3,10 @@ import type { Config } from "../config";
 import { connectPostgres, onPostgres, postgresHandle, type Sql } from "../clients/postgres";
 import type { DependencyHandle } from "../http/server";
 import { REGIONS, type Region } from "../regions";
+import type { Principal } from "../http/auth";
+import { TRANSITIONS, type TripAction } from "./lifecycle";
 import { regionOfTripId } from "./trip-id";
-import type { Trip, TripRequest, TripStatus } from "./trip";
+import { isParticipant, type Trip, type TripRequest, type TripStatus } from "./trip";
 
 interface Shard {
   primary: Sql;
@@ -24,6 +26,7 @@ interface TripRow {
   dest_lng: number;
   status: TripStatus;
   idempotency_key: string | null;
+  declined_by: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -41,6 +44,26 @@ export interface CreateResult {
   /** The original request's fields, to detect a key reused for a different trip. */
   sameRequest: boolean;
 }
+
+/** What matching needs to know about a trip beyond what the API shows. */
+export interface MatchingState {
+  trip: Trip;
+  /** Drivers who declined it; they are never offered it again. */
+  declinedBy: string[];
+  /** When the trip last entered matching: its booking, or the last decline. */
+  requestedSince: Date;
+}
+
+export type TransitionResult =
+  | { kind: "done"; trip: Trip; before: Trip; declinedBy: string[]; replayed: boolean }
+  | { kind: "conflict"; trip: Trip }
+  | { kind: "not_found" };
+
+/**
+ * Work that must succeed for a transition to be kept (announcing it, freeing the driver). It runs
+ * before the commit, so a failure rolls the transition back and the caller can simply retry.
+ */
+export type TransitionEffects = (result: Extract<TransitionResult, { kind: "done" }>) => Promise<void>;
 
 /** The driver already has an active trip in this shard: the unique index refused a second one. */
 export class DriverAlreadyOnTrip extends Error {}
@@ -148,6 +171,51 @@ export class TripStore {
       const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
       return current && toTrip(current);
     });
+  }
+
+  async forMatching(id: string): Promise<MatchingState | undefined> {
+    const sql = this.shardOf(id).primary;
+    const [row] = await onPostgres(() => sql<TripRow[]>`select * from trips where id = ${id}`);
+    // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
+    return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
+  }
+
+  /**
+   * Applies a rider's or driver's action. Someone who is not the trip's rider (for rider actions) or
+   * its driver (for driver actions) gets not_found, as if the trip did not exist. Repeating the action
+   * that brought the trip where it is counts as done (replayed) and runs the effects again, so a
+   * client that lost the answer can retry safely.
+   */
+  async transition(id: string, action: TripAction, principal: Principal, effects: TransitionEffects): Promise<TransitionResult> {
+    const rule = TRANSITIONS[action];
+    const sql = this.shardOf(id).primary;
+    return onPostgres(() =>
+      sql.begin(async (tx): Promise<TransitionResult> => {
+        const [row] = await tx<TripRow[]>`select * from trips where id = ${id} for update`;
+        const before = row && toTrip(row);
+        if (!before || principal.role !== rule.by || !isParticipant(before, principal)) return { kind: "not_found" };
+
+        if (before.status === rule.to && action !== "decline") {
+          const replay = { kind: "done", trip: before, before, declinedBy: row.declined_by, replayed: true } as const;
+          await effects(replay);
+          return replay;
+        }
+        if (!rule.from.includes(before.status)) return { kind: "conflict", trip: before };
+
+        const declining = action === "decline";
+        const [updated] = await tx<TripRow[]>`
+          update trips set
+            status = ${rule.to},
+            updated_at = now(),
+            driver_id = ${declining ? null : row.driver_id},
+            declined_by = ${declining ? tx`array_append(declined_by, driver_id)` : tx`declined_by`}
+          where id = ${id}
+          returning *`;
+        const done = { kind: "done", trip: toTrip(updated!), before, declinedBy: updated!.declined_by, replayed: false } as const;
+        await effects(done);
+        return done;
+      }),
+    );
   }
 
   /** Moves a still-requested trip to no_driver. Returns the trip as it now stands. */

@@ -1,5 +1,6 @@
 // Delivers JetStream messages to the sink and settles each one: ack on 2xx, dead-letter on a
-// refusal or after the last allowed delivery, otherwise nak with a growing delay.
+// refusal or after the last allowed delivery, otherwise nak with a growing delay, or with the delay
+// the sink asked for in Retry-After (as Knative Eventing's dispatchers honour it on 429 and 503).
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { publishDeadLetter } from "../../shared/events/dead-letter";
 import { log } from "../../shared/log";
@@ -14,11 +15,19 @@ export interface DeliveryOptions {
 }
 
 const settled = counter("uitgo_source_messages_total", "Messages settled by the JetStream source, by result", ["consumer", "result"]);
+const deadLettered = counter(
+  "uitgo_dead_letters_total",
+  "Messages sent to the dead-letter stream, by why: refused by the sink (4xx) or out of deliveries",
+  ["stream", "consumer", "cause"],
+);
 
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
-export type Verdict = { kind: "delivered" } | { kind: "refused"; reason: string } | { kind: "failed"; reason: string };
+export type Verdict =
+  | { kind: "delivered" }
+  | { kind: "refused"; reason: string }
+  | { kind: "failed"; reason: string; retryAfterMs?: number };
 
 export class Delivery {
   constructor(
@@ -38,11 +47,14 @@ export class Delivery {
     const lastChance = maxDeliver > 0 && deliveryCount >= maxDeliver;
     if (verdict.kind === "refused" || lastChance) {
       await this.deadLetter(msg, verdict.reason);
+      deadLettered.inc({ stream: msg.info.stream, consumer, cause: verdict.kind === "refused" ? "refused" : "out_of_deliveries" });
       return;
     }
-    msg.nak(retryDelay(deliveryCount));
+    msg.nak(verdict.retryAfterMs ?? retryDelay(deliveryCount));
     settled.inc({ consumer, result: "retried" });
-    log("warn", "delivery failed, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, reason: verdict.reason });
+    // A sink that names its own retry time is working as designed (a trip waiting for a driver): no warning.
+    const level = verdict.retryAfterMs === undefined ? "warn" : "info";
+    log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, reason: verdict.reason });
   }
 
   private async deliver(msg: JsMsg): Promise<Verdict> {
@@ -58,7 +70,9 @@ export class Delivery {
       const reason = `sink answered ${response.status}: ${body.slice(0, 512)}`;
       // A 4xx other than 408/429 says the event itself is unacceptable: retrying cannot help.
       const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
-      return permanent ? { kind: "refused", reason } : { kind: "failed", reason };
+      if (permanent) return { kind: "refused", reason };
+      const retryAfterMs = retryAfter(response.headers.get("retry-after"));
+      return retryAfterMs === undefined ? { kind: "failed", reason } : { kind: "failed", reason, retryAfterMs };
     } catch (err) {
       return { kind: "failed", reason: `sink unreachable: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -82,6 +96,12 @@ export class Delivery {
       }
     }
   }
+}
+
+/** Retry-After in seconds (the sink's HTTP-date form is not used here), capped like our own delays. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Math.min(RETRY_MAX_MS, Number(header) * 1000);
 }
 
 /** Exponential, jittered within its upper half so retries spread out: about 0.5 s, 1 s, 2 s … up to 30 s. */

@@ -24,8 +24,10 @@ let jsm: JetStreamManager;
 let sink: Server;
 let sinkPort: number;
 let received: Received[];
-let answer: (request: Received) => number | Promise<number>;
+type Answer = number | { status: number; headers: Record<string, string> };
+let answer: (request: Received) => Answer | Promise<Answer>;
 let source: BundleProcess;
+let sourcePort: number;
 
 beforeAll(async () => {
   nc = await connect({ servers: loadConfig().natsUrl });
@@ -38,7 +40,9 @@ beforeAll(async () => {
     req.on("end", async () => {
       const request = { headers: req.headers, body, at: Date.now() };
       received.push(request);
-      res.writeHead(await answer(request)).end();
+      const given = await answer(request);
+      if (typeof given === "number") res.writeHead(given).end();
+      else res.writeHead(given.status, given.headers).end();
     });
   });
   await new Promise<void>((resolve) => sink.listen(sinkPort, "127.0.0.1", resolve));
@@ -57,11 +61,12 @@ beforeEach(async () => {
   await jsm.streams.add({ name: STREAM, subjects: ["sourcetest.>"] });
   await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: "explicit" as never, ack_wait: 5_000_000_000, max_deliver: MAX_DELIVER });
   await jsm.streams.purge("DEAD_LETTERS", { filter: deadLetterSubject(STREAM, CONSUMER) });
+  sourcePort = await freePort();
   source = startBundle(bundlePath("sources", "jetstream"), {
     K_SINK: `http://127.0.0.1:${sinkPort}/`,
     JS_STREAM: STREAM,
     JS_CONSUMER: CONSUMER,
-    PORT: String(await freePort()),
+    PORT: String(sourcePort),
     K_CE_OVERRIDES: JSON.stringify({ extensions: { cluster: "test" } }),
   });
 });
@@ -117,6 +122,15 @@ describe("JetStream source", () => {
     expect(await deadLetters()).toBe(0);
   });
 
+  it("waits as long as the sink's Retry-After asks before delivering again", async () => {
+    answer = (request) => (request.headers["ce-natsdeliveries"] === "1" ? { status: 503, headers: { "Retry-After": "2" } } : 200);
+    await publish("sourcetest.created.vn", { n: 1 }, "later");
+    await waitFor(consumerSettled, 10_000, "message acked");
+
+    expect(received).toHaveLength(2);
+    expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(1900);
+  });
+
   it("sends a refused (4xx) message to the dead-letter stream at once, with the reason", async () => {
     answer = () => 400;
     const h = headers();
@@ -132,6 +146,8 @@ describe("JetStream source", () => {
     expect(dead!.header.get(DEAD_LETTER_HEADERS.subject)).toBe("sourcetest.created.vn");
     expect(dead!.header.get(DEAD_LETTER_HEADERS.deliveries)).toBe("1");
     expect(dead!.header.get("Uitgo-Trace")).toBe("abc");
+    const metrics = await (await fetch(`http://127.0.0.1:${sourcePort}/metrics`)).text();
+    expect(metrics).toContain(`uitgo_dead_letters_total{stream="${STREAM}",consumer="${CONSUMER}",cause="refused"} 1`);
   });
 
   it("dead-letters a message after its last allowed delivery instead of dropping it", async () => {

@@ -1,0 +1,33 @@
+import { Hono } from "hono";
+import { requireRole, type AuthEnv } from "../../shared/http/auth";
+import { ApiError } from "../../shared/http/errors";
+import { TRANSITIONS, type TripAction, type TripLifecycle } from "../../shared/trips/lifecycle";
+
+export interface UpdateTripDeps {
+  lifecycle: TripLifecycle;
+  jwtSecret: string;
+}
+
+export function updateTripApp({ lifecycle, jwtSecret }: UpdateTripDeps) {
+  return new Hono<AuthEnv>().post(
+    "/v1/trips/:id/:action{accept|decline|start|complete|cancel}",
+    requireRole(jwtSecret, "rider", "driver"),
+    async (c) => {
+      const id = c.req.param("id");
+      const action = c.req.param("action") as TripAction;
+      const principal = c.get("principal");
+      const rule = TRANSITIONS[action];
+      if (principal.role !== rule.by) throw new ApiError(403, "forbidden", `Only the trip's ${rule.by} may ${action} it`);
+
+      const outcome = await lifecycle.apply(id, action, principal);
+      // Someone else's trip answers exactly like a missing one, as in get-trip.
+      if (outcome.kind === "not_found") throw new ApiError(404, "trip_not_found", `No trip ${id} for this user`);
+      if (outcome.kind === "conflict") {
+        const { status } = outcome.trip;
+        throw new ApiError(409, "illegal_transition", `Cannot ${action} a trip that is ${status}`, [{ field: "status", issue: status }]);
+      }
+      if (outcome.replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(outcome.trip);
+    },
+  );
+}
