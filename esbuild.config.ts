@@ -35,7 +35,12 @@ export async function buildAll(): Promise<void> {
 }
 
 async function bundle(kind: "functions" | "sources", name: string): Promise<void> {
-  await build({ ...common, entryPoints: [join(root, kind, name, "index.ts")], outfile: bundlePath(kind, name) });
+  await bundleFile(join(root, kind, name, "index.ts"), bundlePath(kind, name));
+}
+
+/** One entry point bundled exactly as a deployed function is (the benchmark builds its reference servers with it). */
+export async function bundleFile(entry: string, outfile: string): Promise<void> {
+  await build({ ...common, entryPoints: [entry], outfile });
 }
 
 function entries(kind: string): string[] {

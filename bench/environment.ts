@@ -1,0 +1,86 @@
+// Where the bench runs, away from a developer's data: its own shard databases, its own Redis database,
+// its own ports, and its own nats-server (JetStream streams are per server, and the bench purges them).
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../tests/support/processes";
+import { connect } from "node:net";
+
+export interface BenchEnvironment {
+  /** Given to every process of the run (and applied to this one, which provisions from it). */
+  env: Record<string, string>;
+  natsUrl: string;
+  /** Where the local entry point listens; the functions take the ports after it. */
+  basePort: number;
+  /** How the NATS server was chosen, for the report. */
+  natsNote: string;
+  stop(): Promise<void>;
+}
+
+export async function benchEnvironment(log: (line: string) => void): Promise<BenchEnvironment> {
+  const dbPrefix = process.env.UITGO_BENCH_DB_PREFIX ?? "uitgo_bench";
+  let natsUrl = process.env.NATS_URL;
+  let nats: ChildProcess | undefined;
+  let storeDir: string | undefined;
+  let natsNote: string;
+
+  if (natsUrl) {
+    natsNote = `NATS_URL ${natsUrl} (its streams are purged between scenarios)`;
+    log(`nats: using ${natsNote}`);
+  } else {
+    const binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"].find(existsSync);
+    if (!binary) {
+      throw new Error(
+        "The bench starts a nats-server of its own and none is installed (`sudo apt-get install nats-server`). " +
+          "Or set NATS_URL to a server whose JetStream streams the bench may purge.",
+      );
+    }
+    const port = await freePort();
+    storeDir = mkdtempSync(join(tmpdir(), "uitgo-bench-nats-"));
+    nats = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+    natsUrl = `nats://127.0.0.1:${port}`;
+    await waitFor(() => listening(port), 10_000, `nats-server on port ${port}`);
+    natsNote = `its own nats-server on ${natsUrl}`;
+    log(`nats: started ${natsNote}`);
+  }
+
+  const env: Record<string, string> = {
+    NATS_URL: natsUrl,
+    REDIS_URL: process.env.UITGO_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14",
+    DATABASE_URL_VN: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_vn`,
+    DATABASE_URL_TH: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_th`,
+    JWT_SECRET: "uitgo-bench-secret",
+    // The seeded city must stay available for the whole run; freshness is checked all the same, so search
+    // and matching do the same work as with 30 s.
+    DRIVER_FRESH_MS: String(3_600_000),
+    // A trip with nobody in reach settles quickly instead of being retried for a minute.
+    MATCH_DEADLINE_MS: String(3_000),
+  };
+  Object.assign(process.env, env);
+
+  return {
+    env,
+    natsUrl,
+    basePort: Number(process.env.UITGO_BENCH_PORT ?? 18_080),
+    natsNote,
+    async stop() {
+      if (!nats) return;
+      const exited = new Promise((resolve) => nats!.once("exit", resolve));
+      nats.kill("SIGTERM");
+      await exited;
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,269 @@
+// `npm run bench`: starts the whole system locally in an environment of its own, loads a dense city, and
+// measures every scenario beside a ceiling measured in the same run. Prints one table and writes it as JSON
+// to bench/results/<date>.json.
+//
+//   npm run bench                          everything (a few minutes)
+//   npm run bench -- --only search-drivers,cold-start --seconds 5
+//   npm run bench -- --save-baseline       also write bench/results/baseline.json
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import { FUNCTIONS, buildAll, bundleFile, bundlePath } from "../esbuild.config";
+import { provision } from "../local/provision";
+import { startStack, type Stack } from "../local/stack";
+import { DriverIndex } from "../shared/drivers/driver-index";
+import { measureColdStart, type ColdStart } from "./cold-start";
+import { CITY_CENTRE, DRIVER_COUNT, driverId, driverPositions } from "./city";
+import { benchEnvironment, type BenchEnvironment } from "./environment";
+import type { AssignmentResult, Plan } from "./load/generator";
+import { HTTP_SCENARIOS, checkTargets, fixedRate, type BenchReport, type HttpScenario } from "./scenarios";
+import type { LoadResult } from "./stats";
+import { printTable } from "./table";
+import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../tests/support/processes";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const resultsDir = join(root, "bench", "results");
+const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "assignment", "burst", "cold-start"] as const;
+type Step = (typeof STEPS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: "string" },
+    seconds: { type: "string", default: "8" },
+    "cold-runs": { type: "string", default: "5" },
+    burst: { type: "string", default: "10000" },
+    "save-baseline": { type: "boolean", default: false },
+  },
+});
+const only = new Set((args.only ?? STEPS.join(",")).split(",").map((s) => s.trim()));
+for (const step of only) if (!(STEPS as readonly string[]).includes(step)) fail(`unknown step ${step}; the steps are ${STEPS.join(", ")}`);
+const wants = (step: Step) => only.has(step);
+const measureMs = Number(args.seconds) * 1000;
+const WARMUP_MS = 2_000;
+const PEAK_CONNECTIONS = 32;
+const OPEN_MAX_CONNECTIONS = 256;
+const ASSIGNMENT_RATE = 200;
+const BURST = Number(args.burst);
+const BURST_CONNECTIONS = 64;
+
+const log = (line: string) => console.error(`  ${line}`);
+let environment: BenchEnvironment | undefined;
+let stack: Stack | undefined;
+let hello: BundleProcess | undefined;
+
+try {
+  const started = Date.now();
+  environment = await benchEnvironment(log);
+  log("provisioning the bench databases, Redis database and streams");
+  await provision({ log });
+  const helloBundle = join(root, "dist", "bench", "hello", "index.mjs");
+  const bareBundle = join(root, "dist", "bench", "bare", "index.mjs");
+  await Promise.all([
+    buildAll(),
+    bundleFile(join(root, "bench", "hello", "index.ts"), helloBundle),
+    bundleFile(join(root, "bench", "bare", "index.ts"), bareBundle),
+  ]);
+
+  // Cold starts first, while nothing else runs; the stores are up and provisioned.
+  const coldStarts: ColdStart[] = [];
+  if (wants("cold-start")) {
+    const runs = Number(args["cold-runs"]);
+    const targets: [string, string][] = [
+      ["bare node:http", bareBundle],
+      ["hello (bootstrap)", helloBundle],
+      ...FUNCTIONS.map((name): [string, string] => [name, bundlePath("functions", name)]),
+    ];
+    for (const [name, bundle] of targets) {
+      const result = await measureColdStart(name, bundle, environment.env, runs);
+      log(`cold start ${name}: ${result.readyMs} ms, ${result.rssMb} MB`);
+      coldStarts.push(result);
+    }
+  }
+
+  const state = await import("../tests/support/state");
+  await state.resetState();
+  stack = await startStack({ basePort: environment.basePort, env: environment.env, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  const helloPort = await freePort();
+  hello = await startHello(helloBundle, helloPort, environment.env);
+  const ports: Record<HttpScenario, number> = {
+    hello: helloPort,
+    "search-drivers": stack.ports["search-drivers"]!,
+    "update-location": stack.ports["update-location"]!,
+    "create-trip": stack.ports["create-trip"]!,
+  };
+
+  const fresh = async () => {
+    await state.resetState();
+    await seedCity(environment!.env.REDIS_URL!);
+  };
+
+  const peaks: BenchReport["peaks"] = {};
+  const atRate: BenchReport["atRate"] = {};
+  const measure = async (scenario: HttpScenario) => {
+    const peak = (await generate({ mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as LoadResult;
+    log(`${scenario}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
+    const rate = fixedRate(scenario, peak.throughput);
+    const held = (await generate({ mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as LoadResult;
+    log(`${scenario}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
+    return { peak, held: { ...held, rate } };
+  };
+
+  await fresh();
+  const before = await measure("hello");
+  peaks.hello = before.peak;
+  atRate.hello = before.held;
+
+  for (const scenario of ["search-drivers", "update-location"] as const) {
+    if (!wants(scenario)) continue;
+    await fresh();
+    ({ peak: peaks[scenario], held: atRate[scenario] } = await measure(scenario));
+  }
+
+  if (wants("create-trip")) {
+    // create-trip on its own: with assign-driver matching every booking, the city would run out of drivers
+    // and the figure would be the pipeline's. The bookings left in the stream are purged afterwards.
+    await fresh();
+    stack.kill("source-assign-driver", "SIGTERM");
+    await stack.exited("source-assign-driver");
+    ({ peak: peaks["create-trip"], held: atRate["create-trip"] } = await measure("create-trip"));
+    await state.resetState();
+    await stack.start("source-assign-driver");
+  }
+
+  let assignment: BenchReport["assignment"];
+  if (wants("assignment")) {
+    await fresh();
+    const result = await generateAssignment({ rate: ASSIGNMENT_RATE, durationMs: measureMs, connections: OPEN_MAX_CONNECTIONS });
+    assignment = { ...result, rate: ASSIGNMENT_RATE };
+    log(`assignment at ${ASSIGNMENT_RATE}/s: p99 ${result.assignLatency.p99} ms, ${result.assigned}/${result.booked} assigned`);
+  }
+
+  let burst: BenchReport["burst"];
+  if (wants("burst")) {
+    await fresh();
+    const result = await generateAssignment({ burst: BURST, connections: BURST_CONNECTIONS });
+    burst = { ...result, count: BURST };
+    log(`burst of ${BURST}: booked in ${result.bookingSeconds} s, drained in ${result.drainSeconds} s, ${result.assigned} assigned`);
+  }
+
+  const after = wants("ceiling") ? await measure("hello") : undefined;
+  const ceilingThroughput = Math.round(after ? (before.peak.throughput + after.peak.throughput) / 2 : before.peak.throughput);
+
+  const partial: Omit<BenchReport, "targets"> = {
+    date: new Date(started).toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), os: `Linux ${release()}` },
+    versions: await versions(environment),
+    settings: {
+      drivers: DRIVER_COUNT,
+      city: `Ho Chi Minh City (${CITY_CENTRE.lat}, ${CITY_CENTRE.lng}), drivers σ 5 km, pickups within 3 km`,
+      peakConnections: PEAK_CONNECTIONS,
+      warmupSeconds: WARMUP_MS / 1000,
+      measureSeconds: measureMs / 1000,
+      nats: environment.natsNote,
+      target: "each function's own port (no gateway in front), load generator in a separate process",
+    },
+    ceiling: { before: before.peak, ...(after && { after: after.peak }), throughput: ceilingThroughput },
+    peaks,
+    atRate,
+    ...(assignment && { assignment }),
+    ...(burst && { burst }),
+    coldStarts,
+  };
+  const report: BenchReport = { ...partial, targets: checkTargets(partial) };
+
+  printTable(report);
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${report.date.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nwritten to ${file}`);
+  if (args["save-baseline"]) {
+    writeFileSync(join(resultsDir, "baseline.json"), `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`and to ${join(resultsDir, "baseline.json")}`);
+  }
+} catch (err) {
+  console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await hello?.stop();
+  await stack?.stop();
+  const { closeState } = await import("../tests/support/state");
+  await closeState();
+  await environment?.stop();
+}
+process.exit();
+
+/** Runs one plan in a load-generator process of its own and returns what it measured. */
+function generate(plan: Plan): Promise<LoadResult | AssignmentResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "load", "generator.ts"), JSON.stringify(plan)], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.once("close", (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code} for ${JSON.stringify(plan)}`));
+      resolve(JSON.parse(out) as LoadResult | AssignmentResult);
+    });
+  });
+}
+
+function generateAssignment(options: { rate?: number; durationMs?: number; burst?: number; connections: number }): Promise<AssignmentResult> {
+  const plan: Plan = { mode: "assignment", port: stack!.ports["create-trip"]!, natsUrl: environment!.natsUrl, settleTimeoutMs: 60_000, ...options };
+  return generate(plan) as Promise<AssignmentResult>;
+}
+
+/** The hello function as its own process, like the stack's; killed with this process whatever happens. */
+async function startHello(bundle: string, port: number, env: Record<string, string>): Promise<BundleProcess> {
+  const fn = startBundle(bundle, { ...env, PORT: String(port), SERVICE_NAME: "hello" });
+  process.once("exit", () => fn.child.kill("SIGKILL"));
+  await waitUntilReady(port);
+  return fn;
+}
+
+async function seedCity(redisUrl: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  const index = new DriverIndex(redis, 3_600_000);
+  const positions = driverPositions();
+  const now = Date.now();
+  const started = performance.now();
+  for (let i = 0; i < positions.length; i += 5_000) {
+    await Promise.all(
+      positions.slice(i, i + 5_000).map((p, j) => index.update("vn", { driverId: driverId(i + j), ...p, status: "available", recordedAt: now }, now)),
+    );
+  }
+  await redis.quit();
+  log(`seeded ${positions.length} drivers around Ho Chi Minh City in ${Math.round(performance.now() - started)} ms`);
+}
+
+async function versions(env: BenchEnvironment): Promise<Record<string, string>> {
+  const nc = await connect({ servers: env.natsUrl });
+  const nats = nc.info?.version ?? "unknown";
+  await nc.close();
+  const redis = new Redis(env.env.REDIS_URL!);
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
+  await redis.quit();
+  const sql = postgres(env.env.DATABASE_URL_VN!, { max: 1, onnotice: () => {} });
+  const [{ server_version: pg } = { server_version: "unknown" }] = await sql<{ server_version: string }[]>`show server_version`;
+  await sql.end();
+  const commit = await new Promise<string>((resolve) => {
+    const git = spawn("git", ["describe", "--always", "--dirty"], { cwd: root });
+    let out = "";
+    git.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    git.once("close", () => resolve(out.trim() || "unknown"));
+    git.once("error", () => resolve("unknown"));
+  });
+  return { node: process.version, "nats-server": nats, redis: redisVersion, postgresql: pg, uitgo: commit };
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
