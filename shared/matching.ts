@@ -50,14 +50,6 @@ export class Matcher {
     return result;
   }
 
-  /** Ends matching for a trip that can no longer be matched (its event was dead-lettered): no_driver, unless it moved on. */
-  async giveUp(tripId: string): Promise<MatchResult> {
-    if (!regionOfTripId(tripId)) return { outcome: "trip_not_found" };
-    const result = await this.noDriver(tripId);
-    outcomes.inc({ outcome: result.outcome });
-    return result;
-  }
-
   private async attempt(tripId: string): Promise<MatchResult> {
     const region = regionOfTripId(tripId);
     const state = region && (await this.trips.forMatching(tripId));
@@ -113,14 +105,23 @@ export class Matcher {
     throw new Error(`trip ${tripId}: ${MAX_CLAIMS_PER_ATTEMPT} claimed drivers were already on trips`);
   }
 
-  private async noDriver(tripId: string): Promise<MatchResult> {
-    const current = await this.trips.markNoDriver(tripId);
-    if (current?.status === "no_driver") {
-      await this.events.publish("unassigned", current);
-      return { outcome: "no_driver", trip: current };
-    }
-    return { outcome: "not_requested", ...(current && { trip: current }) };
+  private noDriver(tripId: string): Promise<MatchResult> {
+    return endMatching(this.trips, this.events, tripId);
   }
+}
+
+/**
+ * Ends matching for a trip nobody can take: no_driver, announced with trips.unassigned, unless the trip
+ * has moved on (assigned, cancelled). Safe to repeat: a repeated announcement is a duplicate.
+ */
+export async function endMatching(trips: TripStore, events: TripEvents, tripId: string): Promise<MatchResult> {
+  if (!regionOfTripId(tripId)) return { outcome: "trip_not_found" };
+  const current = await trips.markNoDriver(tripId);
+  if (current?.status === "no_driver") {
+    await events.publish("unassigned", current);
+    return { outcome: "no_driver", trip: current };
+  }
+  return current ? { outcome: "not_requested", trip: current } : { outcome: "trip_not_found" };
 }
 
 /**

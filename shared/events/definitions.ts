@@ -4,6 +4,8 @@ import deadLetters from "../../nats/streams/DEAD_LETTERS.json" with { type: "jso
 import driverLocations from "../../nats/streams/DRIVER_LOCATIONS.json" with { type: "json" };
 import trips from "../../nats/streams/TRIPS.json" with { type: "json" };
 import assignDriver from "../../nats/consumers/TRIPS/assign-driver.json" with { type: "json" };
+import recordLocations from "../../nats/consumers/DRIVER_LOCATIONS/record-locations.json" with { type: "json" };
+import settleDeadLetters from "../../nats/consumers/DEAD_LETTERS/settle-dead-letters.json" with { type: "json" };
 
 export const STREAMS = [trips, driverLocations, deadLetters] as unknown as StreamConfig[];
 
@@ -12,7 +14,11 @@ export interface ConsumerDefinition {
   config: Partial<ConsumerConfig> & { durable_name: string };
 }
 
-export const CONSUMERS: ConsumerDefinition[] = [{ stream: "TRIPS", config: assignDriver as ConsumerDefinition["config"] }];
+export const CONSUMERS: ConsumerDefinition[] = [
+  { stream: "TRIPS", config: assignDriver as ConsumerDefinition["config"] },
+  { stream: "DRIVER_LOCATIONS", config: recordLocations as ConsumerDefinition["config"] },
+  { stream: "DEAD_LETTERS", config: settleDeadLetters as ConsumerDefinition["config"] },
+];
 
 export const DEAD_LETTER_SUBJECT_PREFIX = "deadletter";
 

@@ -1,0 +1,39 @@
+import { Hono } from "hono";
+import { parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
+import { ApiError } from "../../shared/http/errors";
+import { log } from "../../shared/log";
+import { endMatching } from "../../shared/matching";
+import { counter } from "../../shared/metrics";
+import type { TripStore } from "../../shared/trips/trip-store";
+
+export interface SettleDeadLettersDeps {
+  trips: TripStore;
+  events: TripEvents;
+}
+
+const settled = counter("uitgo_dead_letters_settled_total", "Dead-lettered trip events looked at, by what was done", ["outcome"]);
+
+// Called by the JetStream source with the trip events that assign-driver could not take (DEAD_LETTERS,
+// deadletter.TRIPS.>). A dead-lettered trips.requested means nobody will match that trip any more, so it
+// ends as no_driver here instead of staying requested forever. What cannot be read is acknowledged: the
+// copy stays in DEAD_LETTERS for people to look at, and refusing it would only dead-letter it again.
+export function settleDeadLettersApp({ trips, events }: SettleDeadLettersDeps) {
+  return new Hono().post("/", async (c) => {
+    if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
+    const subject = c.req.header("ce-subject") ?? "";
+    const event = parseTripEvent(await c.req.text());
+
+    let outcome: string;
+    if (!event) {
+      outcome = "unreadable";
+      log("warn", "dead letter is not a trip event this version understands; left in DEAD_LETTERS", { subject, id: c.req.header("ce-id") });
+    } else if (event.type !== "trips.requested") {
+      outcome = "nothing_to_settle";
+    } else {
+      outcome = (await endMatching(trips, events, event.trip.id)).outcome;
+      log("info", "dead-lettered trip settled", { tripId: event.trip.id, outcome });
+    }
+    settled.inc({ outcome });
+    return c.json({ subject, outcome, ...(event && { tripId: event.trip.id }) });
+  });
+}
