@@ -105,19 +105,23 @@ export class Matcher {
     throw new Error(`trip ${tripId}: ${MAX_CLAIMS_PER_ATTEMPT} claimed drivers were already on trips`);
   }
 
-  private noDriver(tripId: string): Promise<MatchResult> {
+  private async noDriver(tripId: string): Promise<MatchResult> {
+    // Nothing to give back: the claim that just failed found nobody, and a trip's claim is kept until released.
     return endMatching(this.trips, this.events, tripId);
   }
 }
 
 /**
  * Ends matching for a trip nobody can take: no_driver, announced with trips.unassigned, unless the trip
- * has moved on (assigned, cancelled). Safe to repeat: a repeated announcement is a duplicate.
+ * has moved on (assigned, cancelled). Safe to repeat: a repeated announcement is a duplicate. With
+ * `drivers`, a driver the trip had claimed before matching broke off is given back first.
  */
-export async function endMatching(trips: TripStore, events: TripEvents, tripId: string): Promise<MatchResult> {
-  if (!regionOfTripId(tripId)) return { outcome: "trip_not_found" };
+export async function endMatching(trips: TripStore, events: TripEvents, tripId: string, drivers?: DriverIndex): Promise<MatchResult> {
+  const region = regionOfTripId(tripId);
+  if (!region) return { outcome: "trip_not_found" };
   const current = await trips.markNoDriver(tripId);
   if (current?.status === "no_driver") {
+    await drivers?.releaseClaimOf(region, tripId);
     await events.publish("unassigned", current);
     return { outcome: "no_driver", trip: current };
   }

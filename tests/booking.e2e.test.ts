@@ -16,7 +16,8 @@ let nc: NatsConnection;
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
-  stack = await startStack({ basePort: 28080, build: false, logDir: ".local/test-logs" });
+  // Trips nobody can take end no_driver after a second here, rather than the minute a rider gets.
+  stack = await startStack({ basePort: 28080, build: false, logDir: ".local/test-logs", env: { MATCH_DEADLINE_MS: "1000" } });
   nc = await connect({ servers: process.env.NATS_URL! });
   jsm = await jetstreamManager(nc);
 });

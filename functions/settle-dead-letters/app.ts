@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { DriverIndex } from "../../shared/drivers/driver-index";
 import { parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
 import { ApiError } from "../../shared/http/errors";
 import { log } from "../../shared/log";
@@ -9,15 +10,16 @@ import type { TripStore } from "../../shared/trips/trip-store";
 export interface SettleDeadLettersDeps {
   trips: TripStore;
   events: TripEvents;
+  drivers: DriverIndex;
 }
 
 const settled = counter("uitgo_dead_letters_settled_total", "Dead-lettered trip events looked at, by what was done", ["outcome"]);
 
 // Called by the JetStream source with the trip events that assign-driver could not take (DEAD_LETTERS,
 // deadletter.TRIPS.>). A dead-lettered trips.requested means nobody will match that trip any more, so it
-// ends as no_driver here instead of staying requested forever. What cannot be read is acknowledged: the
+// ends as no_driver here instead of staying requested forever, and a driver it had claimed is freed. What cannot be read is acknowledged: the
 // copy stays in DEAD_LETTERS for people to look at, and refusing it would only dead-letter it again.
-export function settleDeadLettersApp({ trips, events }: SettleDeadLettersDeps) {
+export function settleDeadLettersApp({ trips, events, drivers }: SettleDeadLettersDeps) {
   return new Hono().post("/", async (c) => {
     if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
     const subject = c.req.header("ce-subject") ?? "";
@@ -30,7 +32,7 @@ export function settleDeadLettersApp({ trips, events }: SettleDeadLettersDeps) {
     } else if (event.type !== "trips.requested") {
       outcome = "nothing_to_settle";
     } else {
-      outcome = (await endMatching(trips, events, event.trip.id)).outcome;
+      outcome = (await endMatching(trips, events, event.trip.id, drivers)).outcome;
       log("info", "dead-lettered trip settled", { tripId: event.trip.id, outcome });
     }
     settled.inc({ outcome });

@@ -130,6 +130,10 @@ return driver
 const RELEASE = new LuaScript(`
 local geo, seen, pos, busy, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local trip, driver, available = ARGV[1], ARGV[2], ARGV[3] == '1'
+if driver == '' then
+  driver = redis.call('HGET', claims, trip)
+  if not driver then return 0 end
+end
 if redis.call('HGET', claims, trip) == driver then redis.call('HDEL', claims, trip) end
 if redis.call('HGET', busy, driver) ~= trip then return 0 end
 redis.call('HDEL', busy, driver)
@@ -205,6 +209,12 @@ export class DriverIndex {
     ];
     const driver = await onRedis(() => CLAIM.run(this.redis, [k.geo, k.seen, k.busy, k.claims], args));
     return typeof driver === "string" ? driver : undefined;
+  }
+
+  /** Gives back whichever driver the trip has claimed, if any, into the geo set at their last position. */
+  async releaseClaimOf(region: Region, tripId: string): Promise<void> {
+    const k = keys(region);
+    await onRedis(() => RELEASE.run(this.redis, [k.geo, k.seen, k.pos, k.busy, k.claims], [tripId, "", "1"]));
   }
 
   /** Undoes a claim; with `available`, the driver goes back into the geo set at its last position. */
