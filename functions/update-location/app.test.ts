@@ -1,8 +1,11 @@
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { redisHandle } from "../../shared/clients/redis";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Nats } from "../../shared/clients/nats";
+import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
+import { LocationEvents, locationSubject, type LocationEvent } from "../../shared/events/location-events";
 import { signToken } from "../../shared/http/auth";
 import type { LatLng } from "../../shared/geo";
 import { REGIONS, type Region } from "../../shared/regions";
@@ -10,7 +13,9 @@ import { bearer } from "../../tests/support/auth";
 import { expectError, chunkedBody, connectedRedis } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, NOWHERE, offset } from "../../tests/support/places";
+import { freePort, waitFor } from "../../tests/support/processes";
 import { resetState } from "../../tests/support/state";
+import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { updateLocationApp } from "./app";
 
 const config = loadConfig();
@@ -19,17 +24,21 @@ const PATH = "/v1/drivers/me/location";
 const LIMIT = 16 * 1024;
 
 let redis: Redis;
+let nats: Nats;
+let jsm: JetStreamManager;
 let drivers: DriverIndex;
 let fn: TestFunction;
 
 beforeAll(async () => {
   redis = await connectedRedis();
+  nats = new Nats(config.natsUrl, "update-location-test", config.dependencyTimeoutMs);
+  jsm = await jetstreamManager(await nats.connected);
   drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(updateLocationApp({ drivers, jwtSecret: config.jwtSecret }), [redisHandle(redis)]);
+  fn = inProcess(updateLocationApp({ drivers, events: new LocationEvents(nats), jwtSecret: config.jwtSecret }), [redisHandle(redis), nats]);
 });
 
 afterAll(async () => {
-  await redis.quit();
+  await Promise.all([redis.quit(), nats.close()]);
 });
 
 beforeEach(resetState);
@@ -49,9 +58,21 @@ async function storedPosition(driverId: string, region: Region = "vn"): Promise<
   return value === null ? undefined : value.split(",").map(Number);
 }
 
+/** How many updates the DRIVER_LOCATIONS stream holds. */
+async function streamed(): Promise<number> {
+  return (await jsm.streams.info("DRIVER_LOCATIONS")).state.messages;
+}
+
+/** The last update appended for a region, with its message id. */
+async function lastStreamed(region: Region = "vn"): Promise<{ event: LocationEvent; msgId: string | undefined }> {
+  const message = await jsm.streams.getMessage("DRIVER_LOCATIONS", { last_by_subj: locationSubject(region) });
+  return { event: message!.json<LocationEvent>(), msgId: message!.header?.get("Nats-Msg-Id") };
+}
+
 async function expectNothingWritten(): Promise<void> {
   for (const region of REGIONS) expect(await redis.hlen(`drivers:{${region}}:pos`), region).toBe(0);
   expect(await nearby()).toEqual([]);
+  expect(await streamed()).toBe(0);
 }
 
 const oversized = () => JSON.stringify({ lat: HCMC.lat, lng: HCMC.lng, padding: "x".repeat(LIMIT) });
@@ -78,6 +99,39 @@ describe("POST /v1/drivers/me/location", () => {
 
       expect(res.status).toBe(202);
       expect((await nearby()).map((d) => [d.id, d.location.recordedAt])).toEqual([[DRIVER, recordedAt]]);
+    });
+
+    it("has the update stored in the DRIVER_LOCATIONS stream by the time it answers 202", async () => {
+      const recordedAt = new Date(Date.now() - 5000);
+      const at = offset(HCMC, 40, 60);
+
+      expect((await send({ ...at, accuracy: 12.5, heading: 270, speed: 8.3, recordedAt: recordedAt.toISOString() })).status).toBe(202);
+
+      expect(await streamed()).toBe(1);
+      const { event, msgId } = await lastStreamed("vn");
+      expect(event).toEqual({
+        schemaVersion: 1,
+        type: "drivers.location",
+        time: expect.any(String),
+        location: { driverId: DRIVER, region: "vn", ...at, accuracy: 12.5, heading: 270, speed: 8.3, status: "available", recordedAt: recordedAt.toISOString() },
+      });
+      expect(msgId).toBe(`${DRIVER}:${recordedAt.getTime()}`);
+    });
+
+    it("stores a retried update (same recordedAt) once in the stream", async () => {
+      const update = { ...HCMC, recordedAt: new Date(Date.now() - 2000).toISOString() };
+
+      const answers = await Promise.all([send(update), send(update), send(update)]);
+
+      expect(answers.map((res) => res.status)).toEqual([202, 202, 202]);
+      expect(await streamed()).toBe(1);
+    });
+
+    it("appends an offline update too, on the region's subject", async () => {
+      expect((await send({ ...offset(BANGKOK, 100, 0), status: "offline" })).status).toBe(202);
+
+      expect((await lastStreamed("th")).event.location).toMatchObject({ driverId: DRIVER, region: "th", status: "offline" });
+      expect(await streamed()).toBe(1);
     });
 
     it("takes a driver who says offline out of the search results, keeping their last position", async () => {
@@ -263,5 +317,66 @@ describe("POST /v1/drivers/me/location", () => {
       await expectError(await send(HCMC, bearer("rider", "rider-1")), 403, "forbidden");
       await expectNothingWritten();
     });
+  });
+});
+
+describe("a dependency that goes away", () => {
+  const proxies: TcpProxy[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.cut()));
+  });
+
+  async function relay(url: string): Promise<{ proxy: TcpProxy; url: string }> {
+    const target = new URL(url);
+    const proxy = new TcpProxy(await freePort(), { host: target.hostname, port: Number(target.port) });
+    await proxy.open();
+    proxies.push(proxy);
+    target.port = String(proxy.port);
+    return { proxy, url: target.toString() };
+  }
+
+  it("NATS down: answers 503 with Retry-After and leaves the geo-index as it was, then recovers", async () => {
+    const { proxy, url } = await relay(config.natsUrl);
+    const cutOff = new Nats(url, "update-location-nats-down", 1000);
+    await cutOff.connected;
+    closers.push(() => cutOff.close());
+    const app = inProcess(updateLocationApp({ drivers, events: new LocationEvents(cutOff), jwtSecret: config.jwtSecret }), [cutOff]);
+    const post = (at: { lat: number; lng: number }) => app.json("POST", PATH, at, bearer("driver", DRIVER));
+    expect((await post(HCMC)).status).toBe(202);
+
+    await proxy.cut();
+    const moved = offset(HCMC, 800, 0);
+    const down = await post(moved);
+
+    await expectError(down, 503, "service_unavailable");
+    expect(down.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await storedPosition(DRIVER))!.slice(0, 2)).toEqual([HCMC.lat, HCMC.lng]);
+    expect(await streamed()).toBe(1);
+
+    await proxy.open();
+    await waitFor(async () => (await post(moved)).status === 202, 15_000, "update-location to recover");
+    expect((await storedPosition(DRIVER))!.slice(0, 2)).toEqual([moved.lat, moved.lng]);
+  });
+
+  it("Redis down after the update is stored: 503, and the driver's retry is a duplicate in the stream that moves the index", async () => {
+    const { proxy, url } = await relay(config.redisUrl);
+    const cutOff = connectRedis(url, 1000);
+    closers.push(() => cutOff.quit().catch(() => cutOff.disconnect()));
+    await waitFor(async () => (await cutOff.ping()) === "PONG", 5000, "redis through the proxy");
+    const app = inProcess(updateLocationApp({ drivers: new DriverIndex(cutOff, config.driverFreshMs), events: new LocationEvents(nats), jwtSecret: config.jwtSecret }));
+    const update = { ...HCMC, recordedAt: new Date(Date.now() - 1000).toISOString() };
+    const post = () => app.json("POST", PATH, update, bearer("driver", DRIVER));
+
+    await proxy.cut();
+    await expectError(await post(), 503, "service_unavailable");
+    expect(await storedPosition(DRIVER)).toBeUndefined();
+
+    await proxy.open();
+    await waitFor(async () => (await post()).status === 202, 10_000, "update-location to recover");
+    expect(await streamed()).toBe(1);
+    expect((await nearby()).map((d) => d.id)).toEqual([DRIVER]);
   });
 });

@@ -1,40 +1,43 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
+import { DRIVER_STATUSES, MEASURED_FIELDS, type DriverLocation, type LocationEvents } from "../../shared/events/location-events";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
 import { readJsonObject } from "../../shared/http/json-body";
 import { counter } from "../../shared/metrics";
 import { cityAt } from "../../shared/regions";
-import { latitude, longitude, number, oneOf, optional, parse, timestamp } from "../../shared/validation";
+import { oneOf, optional, parse, timestamp } from "../../shared/validation";
 
 const LOCATION_UPDATE = {
-  lat: latitude(),
-  lng: longitude(),
-  accuracy: optional(number(0, 10_000)),
-  heading: optional(number(0, 360)),
-  speed: optional(number(0, 100)),
+  ...MEASURED_FIELDS,
   recordedAt: optional(timestamp()),
-  status: optional(oneOf(["available", "offline"] as const)),
+  status: optional(oneOf(DRIVER_STATUSES)),
 };
 
 const updates = counter("uitgo_location_updates_total", "Driver location updates, by region and reported status", ["region", "status"]);
 
 export interface UpdateLocationDeps {
   drivers: DriverIndex;
+  events: LocationEvents;
   jwtSecret: string;
 }
 
-export function updateLocationApp({ drivers, jwtSecret }: UpdateLocationDeps) {
+export function updateLocationApp({ drivers, events, jwtSecret }: UpdateLocationDeps) {
   return new Hono<AuthEnv>().post("/v1/drivers/me/location", requireRole(jwtSecret, "driver"), async (c) => {
-    const update = parse(LOCATION_UPDATE, await readJsonObject(c));
-    const city = cityAt(update);
+    const { recordedAt: reportedAt, status = "available", ...measured } = parse(LOCATION_UPDATE, await readJsonObject(c));
+    const city = cityAt(measured);
     if (!city) throw new ApiError(422, "outside_service_area", "The position is outside every service area");
 
     // A device clock ahead of ours must not keep a driver "fresh" after they stop reporting.
     const now = Date.now();
-    const recordedAt = Math.min(update.recordedAt?.getTime() ?? now, now);
-    const status = update.status ?? "available";
-    await drivers.update(city.region, { driverId: c.get("principal").id, lat: update.lat, lng: update.lng, status, recordedAt }, now);
+    const recordedAt = Math.min(reportedAt?.getTime() ?? now, now);
+    const location: DriverLocation = { ...measured, driverId: c.get("principal").id, region: city.region, status, recordedAt };
+
+    // The stream first: the geo-index is a view of it. If NATS cannot store the update, the driver hears 503 and
+    // nothing has changed. If Redis then fails, the driver's retry of the same update is a duplicate in the stream
+    // and only moves the index.
+    await events.publish(location, now);
+    await drivers.update(city.region, location, now);
     updates.inc({ region: city.region, status });
     return c.body(null, 202);
   });

@@ -1,14 +1,17 @@
+import { Nats } from "../../shared/clients/nats";
 import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
+import { LocationEvents } from "../../shared/events/location-events";
 import { serveFunction } from "../../shared/http/server";
 import { updateLocationApp } from "./app";
 
 const config = loadConfig();
 const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
+const nats = new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
 
 await serveFunction(
-  updateLocationApp({ drivers: new DriverIndex(redis, config.driverFreshMs), jwtSecret: config.jwtSecret }),
-  [redisHandle(redis)],
+  updateLocationApp({ drivers: new DriverIndex(redis, config.driverFreshMs), events: new LocationEvents(nats), jwtSecret: config.jwtSecret }),
+  [redisHandle(redis), nats],
   config,
 );

@@ -1,0 +1,88 @@
+// Driver location events on the DRIVER_LOCATIONS stream: subject drivers.location.<region>, one per accepted
+// update, deduplicated by Nats-Msg-Id <driverId>:<recordedAt ms> so a retried update is stored once.
+import type { Nats } from "../clients/nats";
+import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
+import { ApiError } from "../http/errors";
+import { REGIONS, type Region } from "../regions";
+import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
+import { publishEvent } from "./publish";
+
+export const DRIVER_STATUSES: readonly DriverStatus[] = ["available", "offline"];
+
+/** What a driver's device measures, as the API takes it and as the event carries it. */
+export const MEASURED_FIELDS = {
+  lat: latitude(),
+  lng: longitude(),
+  accuracy: optional(number(0, 10_000)),
+  heading: optional(number(0, 360)),
+  speed: optional(number(0, 100)),
+};
+
+/** One accepted location update, as history keeps it. */
+export interface DriverLocation extends LocationUpdate {
+  region: Region;
+  accuracy?: number;
+  heading?: number;
+  speed?: number;
+}
+
+export const LOCATION_EVENT_TYPE = "drivers.location";
+export const LOCATION_EVENT_SCHEMA_VERSION = 1;
+
+export interface LocationEvent {
+  schemaVersion: typeof LOCATION_EVENT_SCHEMA_VERSION;
+  type: typeof LOCATION_EVENT_TYPE;
+  /** When update-location accepted it. */
+  time: string;
+  location: Omit<DriverLocation, "recordedAt"> & { recordedAt: string };
+}
+
+const EVENT_LOCATION = {
+  ...MEASURED_FIELDS,
+  driverId: text(128),
+  region: oneOf(REGIONS),
+  status: oneOf(DRIVER_STATUSES),
+  recordedAt: timestamp(),
+};
+
+export function locationSubject(region: Region): string {
+  return `${LOCATION_EVENT_TYPE}.${region}`;
+}
+
+/** The identity of an update: a driver reports one position per instant. */
+export function locationKey(location: Pick<DriverLocation, "driverId" | "recordedAt">): string {
+  return `${location.driverId}:${location.recordedAt}`;
+}
+
+export class LocationEvents {
+  constructor(private readonly nats: Nats) {}
+
+  /** Appends the update and waits for the stream to store it; publishing the same update again is a no-op. */
+  async publish(location: DriverLocation, now = Date.now()): Promise<void> {
+    const event: LocationEvent = {
+      schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
+      type: LOCATION_EVENT_TYPE,
+      time: new Date(now).toISOString(),
+      location: { ...location, recordedAt: new Date(location.recordedAt).toISOString() },
+    };
+    await publishEvent(this.nats, locationSubject(location.region), event, locationKey(location));
+  }
+}
+
+/** Reads a location event from a message body, or refuses it with 400 saying what is wrong. */
+export function parseLocationEvent(body: Record<string, unknown>): DriverLocation {
+  if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION) {
+    throw new ApiError(400, "invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION}, got ${JSON.stringify(body.schemaVersion)}`);
+  }
+  if (body.type !== LOCATION_EVENT_TYPE) {
+    throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
+  }
+  const raw = body.location;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ApiError(400, "invalid_event", "The event has no location object");
+  const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
+  // PostgreSQL text cannot hold NUL: such an id would fail every batch it rode in.
+  if (location.driverId.includes("\u0000")) {
+    throw new ApiError(400, "invalid_event", "driverId must not contain NUL", [{ field: "driverId", issue: "must not contain NUL" }]);
+  }
+  return { ...location, recordedAt: recordedAt.getTime() };
+}
