@@ -1,0 +1,93 @@
+// A booking spike from zero: after IDLE with no rider traffic (long enough for Knative to scale
+// create-trip, get-trip, update-trip and assign-driver to zero: a 60 s stable window plus the 30 s grace
+// period), bookings rise from nothing to PEAK per second within RAMP and stay there. Drivers keep reporting
+// all along, as they would. Each booking is polled until assigned (custom metric booked_to_assigned), then
+// cancelled by the rider, which gives the driver back.
+//
+// Locally (`npm start`, nothing scales to zero) IDLE=0s skips the wait.
+import { sleep } from "k6";
+import http from "k6/http";
+import exec from "k6/execution";
+import { Counter } from "k6/metrics";
+import { mintToken } from "./lib/auth.js";
+import { driverHome, pointNearCentre, tripRequest } from "./lib/city.js";
+import { params, url } from "./lib/config.js";
+import { summaryWriter } from "./lib/summary.js";
+import { act, awaitDriver, book } from "./lib/trips.js";
+
+const IDLE = __ENV.IDLE || "150s";
+const PEAK = Number(__ENV.PEAK || 200);
+const RAMP = __ENV.RAMP || "5s";
+const HOLD = __ENV.HOLD || "60s";
+const DRIVERS = Number(__ENV.DRIVERS || 3000);
+const DRIVER_INTERVAL_S = 10;
+// The first seconds of the spike meet cold functions; they are reported apart from the rest.
+const COLD_PHASE_MS = Number(__ENV.COLD_PHASE_MS || 15000);
+
+const unmatched = new Counter("trips_unmatched");
+
+export const options = {
+  scenarios: {
+    drivers: {
+      executor: "constant-arrival-rate",
+      exec: "driverReports",
+      rate: Math.ceil(DRIVERS / DRIVER_INTERVAL_S),
+      timeUnit: "1s",
+      duration: __ENV.TOTAL || "300s",
+      preAllocatedVUs: 20,
+      maxVUs: 200,
+    },
+    spike: {
+      executor: "ramping-arrival-rate",
+      exec: "rider",
+      startTime: IDLE,
+      startRate: 0,
+      timeUnit: "1s",
+      preAllocatedVUs: 200,
+      maxVUs: 3000,
+      stages: [
+        { duration: RAMP, target: PEAK },
+        { duration: HOLD, target: PEAK },
+        { duration: "10s", target: 0 },
+      ],
+    },
+  },
+  thresholds: {
+    // From zero: the first bookings wait for a cold start; they must still be answered, and soon.
+    "booked_to_assigned{phase:cold}": ["p(95)<3000", "p(99)<5000"],
+    // Once warm: assigned within a few polls.
+    "booked_to_assigned{phase:warm}": ["p(95)<300", "p(99)<500"],
+    "http_req_duration{name:create-trip}": ["p(99)<3000"],
+    "http_req_failed{scenario:spike}": ["rate<0.01"],
+    trips_unmatched: ["count<10"],
+    dropped_iterations: ["count<10"],
+  },
+};
+
+const driverTokens = {};
+
+export function driverReports() {
+  const i = exec.scenario.iterationInTest % DRIVERS;
+  const id = `k6-driver-${i}`;
+  if (!driverTokens[id]) driverTokens[id] = mintToken(id, "driver", 24 * 3600);
+  const home = driverHome(i, DRIVERS, 4000);
+  http.post(url("/v1/drivers/me/location"), JSON.stringify({ lat: home.lat, lng: home.lng, status: "available" }), params("update-location", driverTokens[id]));
+}
+
+export function rider() {
+  const riderId = `k6-rider-${exec.vu.idInTest}`;
+  const token = mintToken(riderId, "rider");
+  const phase = Date.now() - exec.scenario.startTime < COLD_PHASE_MS ? "cold" : "warm";
+  const sentAt = Date.now();
+  const trip = book(token, tripRequest(pointNearCentre(2000)));
+  if (!trip) return;
+  const current = awaitDriver(trip, token, sentAt, { phase });
+  if (current.status !== "assigned") {
+    unmatched.add(1);
+    return;
+  }
+  act(current, "cancel", "rider", riderId);
+  sleep(0.1);
+}
+
+export const handleSummary = summaryWriter("booking-spike");
