@@ -204,6 +204,9 @@ const SECURITY_CONTEXT = {
   capabilities: { drop: ["ALL"] },
 };
 
+/** The port the code listens on when PORT is unset (the source), and the one Knative passes as PORT to a function. */
+const HTTP_PORT = 8080;
+
 const RESOURCES = {
   requests: { cpu: "100m", memory: "128Mi" },
   limits: { cpu: "1", memory: "256Mi" },
@@ -240,9 +243,10 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
               name: "function",
               image: `${imageName("functions", name)}:${tag("functions", name)}`,
               imagePullPolicy: "IfNotPresent",
+              ports: [{ containerPort: HTTP_PORT }],
               env: functionEnv(stores),
-              readinessProbe: { httpGet: { path: "/health/readiness" } },
-              livenessProbe: { httpGet: { path: "/health/liveness" }, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT } },
+              livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
               resources: RESOURCES,
               securityContext: SECURITY_CONTEXT,
             },
@@ -275,6 +279,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     ],
     [[...container, "image"], "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash."],
     [[...container, "imagePullPolicy"], "The image is loaded into kind, not pulled."],
+    [[...container, "ports"], "Knative passes it to the function as PORT; the probes must name the same port."],
     [[...container, "env"], "Only the stores this function's bundle links (read from the bundle by infra/manifests.ts)."],
     [
       [...container, "readinessProbe"],
@@ -311,8 +316,8 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
                 fromConfig("NATS_URL"),
                 { name: "SINK_TIMEOUT_MS", value: String(SINK_TIMEOUT_MS) },
               ],
-              readinessProbe: { httpGet: { path: "/health/readiness", port: 8080 }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: "/health/liveness", port: 8080 }, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
               resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
               securityContext: SECURITY_CONTEXT,
             },
@@ -579,15 +584,23 @@ export function checkDefinitions(): void {
   if (orphans.length > 0) throw new Error(`consumers ${orphans.join(", ")} name no function; a consumer's durable_name is the function it is delivered to`);
 }
 
+let linkedStores: Promise<Map<string, Set<Store>>> | undefined;
+
+/** Each function → the stores its bundle links (bundled once per process: it takes a few seconds). */
+export function storesByFunction(): Promise<Map<string, Set<Store>>> {
+  linkedStores ??= Promise.all(FUNCTIONS.map(async (name) => [name, await storesUsedBy("functions", name)] as const)).then((entries) => new Map(entries));
+  return linkedStores;
+}
+
 /** Every generated file, path relative to the repository → contents. */
 export async function renderAll(tag: TagFor = () => DEV_TAG): Promise<Map<string, string>> {
   checkDefinitions();
   const files = new Map<string, string>();
   files.set("knative/config.yaml", yamlFile([configMap()]));
-  const stores = await Promise.all(FUNCTIONS.map((name) => storesUsedBy("functions", name)));
-  FUNCTIONS.forEach((name, i) => {
-    files.set(`knative/${name}.yaml`, yamlFile([knativeService(name, PROFILES[name]!, consumerFor(name), stores[i]!, tag)]));
-  });
+  const stores = await storesByFunction();
+  for (const name of FUNCTIONS) {
+    files.set(`knative/${name}.yaml`, yamlFile([knativeService(name, PROFILES[name]!, consumerFor(name), stores.get(name)!, tag)]));
+  }
   for (const consumer of CONSUMERS) {
     files.set(`knative/source-${consumer.config.durable_name}.yaml`, yamlFile([containerSource(consumer, tag)]));
   }
@@ -611,9 +624,8 @@ function staleFiles(files: Map<string, string>): string[] {
   );
 }
 
-/** What differs between the files on disk and what the code implies, as readable lines. */
-export async function drift(): Promise<string[]> {
-  const files = await renderAll();
+/** What differs between the files on disk and what the code implies (`files`, from renderAll()), as readable lines. */
+export function drift(files: Map<string, string>): string[] {
   const problems: string[] = [];
   for (const [path, text] of files) {
     const full = join(ROOT, path);
@@ -669,7 +681,7 @@ async function main(args: string[]): Promise<void> {
   if (command === "write" || command === "--check") {
     const files = await renderAll();
     if (command === "--check") {
-      const problems = await drift();
+      const problems = drift(files);
       if (problems.length > 0) {
         console.error(`${problems.join("\n")}\nRun \`npm run -s manifests\` and commit the result.`);
         process.exit(1);

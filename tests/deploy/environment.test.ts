@@ -1,0 +1,242 @@
+// What the deployed processes will see, checked without a cluster: each function's and source's environment
+// against what shared/config.ts reads and requires, the timing chain from JetStream's ack wait to Knative's
+// request timeout, the images against the bundles, and the pieces of the cluster that must agree.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, test } from "vitest";
+import { parse } from "yaml";
+import { SOURCES, bundlePath } from "../../esbuild.config";
+import {
+  COLD_START_BUDGET_MS,
+  CONFIG_VALUES,
+  DEV_TAG,
+  ROOT,
+  clusterName,
+  firstAckWaitMs,
+  imageName,
+  images,
+  poolerName,
+  secretManifest,
+  storesByFunction,
+  type Store,
+} from "../../infra/manifests";
+import { loadConfig, loadSourceConfig } from "../../shared/config";
+import { CONSUMERS } from "../../shared/events/definitions";
+import { REGIONS } from "../../shared/regions";
+import { containers, ofKind, parseText, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
+
+type Env = Record<string, string | undefined>;
+
+/** The names a loader reads, found by running it on an environment that records every lookup. */
+function namesRead(load: (env: Env) => unknown, given: Env): Set<string> {
+  const read = new Set<string>();
+  const env = new Proxy(given, {
+    get(target, key) {
+      if (typeof key === "string") read.add(key);
+      return Reflect.get(target, key);
+    },
+  });
+  load(env);
+  return read;
+}
+
+const FUNCTION_READS = namesRead(loadConfig, { K_SERVICE: "probe", JWT_SECRET: "probe" });
+const SOURCE_READS = namesRead(loadSourceConfig, { K_SINK: "http://probe", JS_STREAM: "probe", JS_CONSUMER: "probe" });
+/** Set by Knative itself; a manifest that set them would fight it. */
+const INJECTED = ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "K_SINK", "K_CE_OVERRIDES"];
+
+const knative = readFolder("knative");
+const services = ofKind(knative, "Service");
+const sources = ofKind(knative, "ContainerSource");
+const configMap = ofKind(knative, "ConfigMap")[0]!;
+const secret = parseText(secretManifest(sampleSecretInput()), "secret")[0]!;
+
+/** A container's environment as the pod would see it, resolving ConfigMap and Secret references. */
+function resolvedEnv(manifest: Manifest): Env {
+  const env: Env = {};
+  for (const v of containers(manifest)[0].env) {
+    if (v.value !== undefined) env[v.name] = v.value;
+    else if (v.valueFrom?.configMapKeyRef) {
+      const { name, key } = v.valueFrom.configMapKeyRef;
+      expect(name, `${manifest.file}: ${v.name}`).toBe(configMap.metadata.name);
+      expect(configMap.data, `${manifest.file}: ${v.name} names a key the ConfigMap lacks`).toHaveProperty([key]);
+      env[v.name] = configMap.data![key];
+    } else if (v.valueFrom?.secretKeyRef) {
+      const { name, key } = v.valueFrom.secretKeyRef;
+      expect(name, `${manifest.file}: ${v.name}`).toBe(secret.metadata.name);
+      expect(secret.stringData, `${manifest.file}: ${v.name} names a key infra/cluster.sh does not put in the Secret`).toHaveProperty([key]);
+      env[v.name] = secret.stringData![key];
+    } else throw new Error(`${manifest.file}: ${v.name} has neither a value nor a reference`);
+  }
+  return env;
+}
+
+let stores: Map<string, Set<Store>>;
+beforeAll(async () => {
+  stores = await storesByFunction();
+}, 60_000);
+
+describe("environment", () => {
+  test("the code reads the names it is checked against", () => {
+    for (const name of ["JWT_SECRET", "NATS_URL", "REDIS_URL", ...REGIONS.map((r) => `DATABASE_URL_${r.toUpperCase()}`)]) {
+      expect(FUNCTION_READS.has(name), name).toBe(true);
+    }
+    for (const name of ["NATS_URL", "SINK_TIMEOUT_MS", "JS_STREAM", "JS_CONSUMER"]) expect(SOURCE_READS.has(name), name).toBe(true);
+  });
+
+  test("every name a manifest sets is one shared/config.ts reads, and none is one Knative injects", () => {
+    for (const [manifests, reads] of [
+      [services, FUNCTION_READS],
+      [sources, SOURCE_READS],
+    ] as const) {
+      for (const m of manifests) {
+        for (const { name } of containers(m)[0].env) {
+          expect(reads.has(name), `${m.file}: ${name} is read by nothing in shared/config.ts`).toBe(true);
+          expect(INJECTED, `${m.file}: ${name}`).not.toContain(name);
+        }
+      }
+    }
+    for (const key of Object.keys(configMap.data!)) expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
+  });
+
+  test("each function starts with its environment and reaches the cluster's stores, not the local defaults", () => {
+    const local = loadConfig({});
+    for (const service of services) {
+      const name = service.metadata.name;
+      const config = loadConfig({ ...resolvedEnv(service), K_SERVICE: name });
+      const used = stores.get(name)!;
+      expect(used.size, `${name} links no store at all`).toBeGreaterThan(0);
+      if (used.has("redis")) expect(config.redisUrl, name).not.toBe(local.redisUrl);
+      if (used.has("nats")) expect(config.natsUrl, name).not.toBe(local.natsUrl);
+      for (const region of REGIONS) {
+        if (!used.has("postgres")) continue;
+        expect(config.shards[region].primaryUrl, `${name} ${region}`).toContain(`@${poolerName(region)}.`);
+        expect(config.shards[region].replicaUrl, `${name} ${region}`).toContain(`@${clusterName(region)}-ro.`);
+      }
+    }
+  });
+
+  test("a function without its Secret refuses to start on Knative", () => {
+    for (const service of services) {
+      const { JWT_SECRET: _, ...rest } = resolvedEnv(service);
+      expect(() => loadConfig({ ...rest, K_SERVICE: service.metadata.name })).toThrow(/JWT_SECRET/);
+    }
+  });
+
+  test("the Secret's URLs carry the password URL-encoded, so any generated password works", () => {
+    for (const region of REGIONS) {
+      const url = new URL(secret.stringData![`DATABASE_URL_${region.toUpperCase()}`]!);
+      expect(decodeURIComponent(url.password)).toBe(`p@ss/word:${region}`);
+    }
+  });
+});
+
+describe("timing: ack wait > sink timeout > Knative timeout > cold start", () => {
+  test.each(CONSUMERS.map((c) => [`${c.stream}/${c.config.durable_name}`, c] as const))("%s", (_, consumer) => {
+    const source = sources.find((s) => s.spec.sink.ref.name === consumer.config.durable_name)!;
+    const sink = services.find((s) => s.metadata.name === consumer.config.durable_name)!;
+    const sinkTimeoutMs = loadSourceConfig({ ...resolvedEnv(source), K_SINK: "http://sink" }).sinkTimeoutMs;
+    const knativeTimeoutMs = sink.spec.template.spec.timeoutSeconds * 1000;
+    expect(firstAckWaitMs(consumer), "JetStream must not redeliver while the source still waits").toBeGreaterThan(sinkTimeoutMs);
+    expect(knativeTimeoutMs, "Knative ends the request no later than the source stops waiting").toBeLessThanOrEqual(sinkTimeoutMs);
+    expect(knativeTimeoutMs, "room for a scale-from-zero and the work").toBeGreaterThan(COLD_START_BUDGET_MS);
+  });
+
+  test("every pod's termination grace period (Knative's timeoutSeconds) outlasts the function's own drain", () => {
+    for (const service of services) {
+      const config = loadConfig({ ...resolvedEnv(service), K_SERVICE: service.metadata.name });
+      expect(service.spec.template.spec.timeoutSeconds * 1000, service.metadata.name).toBeGreaterThan(config.shutdownTimeoutMs);
+    }
+  });
+});
+
+describe("images", () => {
+  const built = images();
+
+  test("each function's and source's image is built from its own bundle", () => {
+    const expected = [
+      ...services.map((s) => ({ image: containers(s)[0].image, bundle: bundlePath("functions", s.metadata.name) })),
+      ...SOURCES.map((name) => ({ image: `${imageName("sources", name)}:${DEV_TAG}`, bundle: bundlePath("sources", name) })),
+    ];
+    for (const { image, bundle } of expected) {
+      const repository = image.slice(0, image.lastIndexOf(":"));
+      const entry = built.find((b) => b.image.startsWith(`${repository}:`));
+      expect(entry, `nothing builds ${image}`).toBeDefined();
+      expect(join(ROOT, entry!.bundle)).toBe(bundle);
+      expect(existsSync(bundle), `${bundle} (npm run build)`).toBe(true);
+      expect(image.endsWith(`:${DEV_TAG}`), `${image}: the committed manifests carry the :${DEV_TAG} tag`).toBe(true);
+    }
+    for (const source of sources) expect(containers(source)[0].image).toBe(`${imageName("sources", "jetstream")}:${DEV_TAG}`);
+  });
+
+  test("the Dockerfile copies one bundle onto a distroless Node.js 20 image and runs it as a non-root user", () => {
+    const dockerfile = readFileSync(join(ROOT, "infra/Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/^FROM gcr\.io\/distroless\/nodejs20-debian12:nonroot$/m);
+    expect(dockerfile).toMatch(/^ARG BUNDLE$/m);
+    expect(dockerfile).toMatch(/^COPY \$\{BUNDLE\} \/app\/index\.mjs$/m);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    for (const m of [...services, ...sources]) expect(containers(m)[0].securityContext.runAsNonRoot, m.file).toBe(true);
+  });
+
+  test(".dockerignore sends the builder the bundles and nothing else", () => {
+    const ignored = dockerIgnored(readFileSync(join(ROOT, ".dockerignore"), "utf8"));
+    for (const { bundle } of built) expect(ignored(bundle), bundle).toBe(false);
+    for (const path of ["dist/functions/get-trip/index.mjs.map", "node_modules/postgres/package.json", "shared/config.ts", ".local/logs/x.log"]) {
+      expect(ignored(path), path).toBe(true);
+    }
+  });
+});
+
+describe("the cluster's pieces agree", () => {
+  test("kind maps host port 80 to Kourier's node port, on a pinned node image", () => {
+    const kind = parse(readFileSync(join(ROOT, "infra/kind-config.yaml"), "utf8"));
+    const [node] = kind.nodes;
+    expect(node.image).toMatch(/^kindest\/node:v[\d.]+@sha256:[0-9a-f]{64}$/);
+    const [kourier] = readYaml("infra/knative/kourier-nodeport.yaml");
+    expect(node.extraPortMappings).toContainEqual(expect.objectContaining({ hostPort: 80, containerPort: kourier!.spec.ports[0].nodePort }));
+  });
+
+  test("NACK's controller and the functions talk to the same NATS server that the chart creates", () => {
+    const nack = parse(readFileSync(join(ROOT, "infra/values/nack.yaml"), "utf8"));
+    expect(nack.jetstream.nats.url).toBe(CONFIG_VALUES.NATS_URL);
+    const nats = parse(readFileSync(join(ROOT, "infra/values/nats.yaml"), "utf8"));
+    expect(nats.config.jetstream.enabled).toBe(true);
+    expect(CONFIG_VALUES.NATS_URL).toBe("nats://nats.nats.svc.cluster.local:4222");
+  });
+
+  test("Redis's Service is the one the ConfigMap names", () => {
+    const redisService = readYaml("infra/data/redis.yaml").find((m) => m.kind === "Service")!;
+    expect(CONFIG_VALUES.REDIS_URL).toBe(`redis://${redisService.metadata.name}.${redisService.metadata.namespace}.svc.cluster.local:${redisService.spec.ports[0].port}`);
+  });
+
+  test("each shard's pooler suits postgres.js: transaction mode with prepared statements tracked, statement_timeout let through", () => {
+    const postgresClient = readFileSync(join(ROOT, "shared/clients/postgres.ts"), "utf8");
+    const docs = readYaml("infra/data/postgres.yaml");
+    for (const region of REGIONS) {
+      const pooler = docs.find((m) => m.kind === "Pooler" && m.metadata.name === poolerName(region))!;
+      expect(pooler.spec.cluster.name).toBe(clusterName(region));
+      const { poolMode, parameters } = pooler.spec.pgbouncer;
+      if (poolMode === "transaction") expect(Number(parameters.max_prepared_statements), "postgres.js prepares by name").toBeGreaterThan(0);
+      if (/statement_timeout/.test(postgresClient)) {
+        expect(parameters.ignore_startup_parameters.split(","), "postgres.js sends statement_timeout at connect time").toContain("statement_timeout");
+      }
+      const cluster = docs.find((m) => m.kind === "Cluster" && m.metadata.name === clusterName(region))!;
+      expect(cluster.spec.instances, `${region}: a primary and a replica for DATABASE_REPLICA_URL`).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
+/** A .dockerignore's verdict on a path: the last matching pattern wins, `!` re-includes. Enough of Docker's rules for `*` patterns. */
+function dockerIgnored(text: string): (path: string) => boolean {
+  const rules = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"))
+    .map((line) => {
+      const include = line.startsWith("!");
+      const pattern = include ? line.slice(1) : line;
+      const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*")}(/.*)?$`);
+      return { include, regex };
+    });
+  return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.include : ignored), false);
+}
