@@ -338,7 +338,7 @@ async function install(binary: string, pkg: string, log: (line: string) => void)
   await task;
 }
 
-function findBinary(name: string): string | undefined {
+export function findBinary(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
   for (const dir of dirs) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
