@@ -28,6 +28,8 @@ export const FUNCTIONS_NAMESPACE = "default";
 export const NATS_NAMESPACE = "nats";
 export const DATA_NAMESPACE = "uitgo-data";
 export const CONFIG_MAP = "uitgo-config";
+/** On a source's pods, naming the consumer it delivers: `kubectl logs -l uitgo.dev/source=assign-driver`. */
+export const SOURCE_LABEL = "uitgo.dev/source";
 export const SECRET = "uitgo-secrets";
 /** Knative resolves tags to digests through a registry unless the name is in config-deployment's skip list, which has dev.local by default; kind-loaded images have no registry. */
 export const IMAGE_PREFIX = "dev.local/uitgo";
@@ -304,6 +306,7 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
     metadata: { name: `source-${name}`, namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF } },
     spec: {
       template: {
+        metadata: { labels: { ...PART_OF, [SOURCE_LABEL]: name } },
         spec: {
           containers: [
             {
