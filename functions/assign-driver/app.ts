@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { parseTripEvent } from "../../shared/events/trip-events";
+import { cloudEvent } from "../../shared/http/cloudevent";
 import { ApiError } from "../../shared/http/errors";
 import type { Matcher } from "../../shared/matching";
 
@@ -11,11 +12,7 @@ export interface AssignDriverDeps {
 // 2xx acks the message; 4xx sends it to the dead-letter stream; 5xx has it redelivered, after
 // Retry-After when the answer gives one (a trip that is still waiting for a driver).
 export function assignDriverApp({ matcher }: AssignDriverDeps) {
-  return new Hono().post("/", async (c) => {
-    if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
-    const type = c.req.header("ce-type");
-    if (type !== "trips.requested") throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${type}`);
-
+  return new Hono().post("/", cloudEvent("trips.requested"), async (c) => {
     const event = parseTripEvent(await c.req.text());
     if (!event) throw new ApiError(400, "invalid_event", "The body is not a trips.requested event this version understands");
 

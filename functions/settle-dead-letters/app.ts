@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
 import { parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
-import { ApiError } from "../../shared/http/errors";
+import { cloudEvent } from "../../shared/http/cloudevent";
 import { log } from "../../shared/log";
 import { endMatching } from "../../shared/matching";
 import { counter } from "../../shared/metrics";
@@ -20,8 +20,7 @@ const settled = counter("uitgo_dead_letters_settled_total", "Dead-lettered trip 
 // ends as no_driver here instead of staying requested forever, and a driver it had claimed is freed. What cannot be read is acknowledged: the
 // copy stays in DEAD_LETTERS for people to look at, and refusing it would only dead-letter it again.
 export function settleDeadLettersApp({ trips, events, drivers }: SettleDeadLettersDeps) {
-  return new Hono().post("/", async (c) => {
-    if (c.req.header("ce-specversion") !== "1.0") throw new ApiError(400, "not_a_cloudevent", "Expected a binary-mode CloudEvent 1.0");
+  return new Hono().post("/", cloudEvent("deadletter.TRIPS"), async (c) => {
     const subject = c.req.header("ce-subject") ?? "";
     const event = parseTripEvent(await c.req.text());
 

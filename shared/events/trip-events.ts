@@ -1,6 +1,6 @@
 // Trip lifecycle events on the TRIPS stream: subject trips.<type>.<region>, deduplicated by Nats-Msg-Id.
-import { DependencyUnavailable } from "../http/errors";
 import type { Nats } from "../clients/nats";
+import { publishEvent } from "./publish";
 import { regionOfTripId } from "../trips/trip-id";
 import type { Principal } from "../http/auth";
 import type { Trip } from "../trips/trip";
@@ -35,17 +35,12 @@ export function tripSubject(type: TripEventType, trip: Pick<Trip, "id">): string
 export class TripEvents {
   constructor(private readonly nats: Nats) {}
 
-  /** Publishes and waits for the stream to store it. The message id makes a repeated publish a no-op. */
+  /** Resolves once the stream has stored the event; a repeated publish of the same occurrence is a duplicate. */
   async publish(type: TripEventType, trip: Trip, { actor, occurrence }: PublishOptions = {}): Promise<void> {
     const event: TripEvent = { schemaVersion: TRIP_EVENT_SCHEMA_VERSION, type: `trips.${type}`, time: new Date().toISOString(), trip };
     if (actor) event.actor = actor;
     const msgID = occurrence ? `${trip.id}:${type}:${occurrence}` : `${trip.id}:${type}`;
-    const js = this.nats.jetstream();
-    try {
-      await js.publish(tripSubject(type, trip), JSON.stringify(event), { msgID });
-    } catch (err) {
-      throw new DependencyUnavailable("nats", err);
-    }
+    await publishEvent(this.nats, tripSubject(type, trip), event, msgID);
   }
 }
 
