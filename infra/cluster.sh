@@ -173,8 +173,13 @@ deploy() {
   log "functions and sources"
   apply -f knative/config.yaml
   # knative/ as committed, but each image at its content tag, so every code change is a new revision and
-  # an old revision keeps the image it was created with (rollback works).
-  manifests deploy | apply -f -
+  # an old revision keeps the image it was created with (rollback works). The tags come from the bundles
+  # in dist/, so run `images` first after any change. A file, not a pipe, so that apply can retry.
+  local rendered
+  rendered=$(mktemp)
+  manifests deploy >"$rendered"
+  apply -f "$rendered"
+  rm -f "$rendered"
   kubectl wait ksvc --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
   kubectl wait containersource --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
   status
