@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack";
 import type { TripEvent } from "../shared/events/trip-events";
 import type { Trip } from "../shared/trips/trip";
+import { newTripId } from "../shared/trips/trip-id";
 import { bearer } from "./support/auth";
 import { HCMC, offset, randomPointNear, tripRequest } from "./support/places";
 import { waitFor } from "./support/processes";
@@ -142,5 +143,67 @@ describe("300 trips booked at once around one point, 100 drivers nearby", () => 
         updatedAt: trip.updatedAt,
       });
     }
+  });
+});
+
+describe("the trip lifecycle through the entry point", () => {
+  async function act(tripId: string, action: string, role: "rider" | "driver", id: string) {
+    const response = await call(`/v1/trips/${tripId}/${action}`, { method: "POST", headers: bearer(role, id) });
+    return { status: response.status, body: (await response.json()) as Trip & { error?: { code: string } } };
+  }
+
+  it("takes a trip from booking to completed, and the driver is then matched again", async () => {
+    await reportLocation("d1", offset(HCMC, 250, 0));
+    const trip = await settled((await book("rider-life")).id, "rider-life");
+    expect(trip).toMatchObject({ status: "assigned", driverId: "d1" });
+
+    expect(await act(trip.id, "accept", "driver", "d1")).toMatchObject({ status: 200, body: { status: "accepted" } });
+    expect(await act(trip.id, "start", "driver", "d1")).toMatchObject({ status: 200, body: { status: "in_ride" } });
+    expect(await act(trip.id, "cancel", "rider", "rider-life")).toMatchObject({ status: 409, body: { error: { code: "illegal_transition" } } });
+    expect(await act(trip.id, "complete", "driver", "d1")).toMatchObject({ status: 200, body: { status: "completed" } });
+    expect(await getTrip(trip.id, "rider-life")).toMatchObject({ status: "completed", driverId: "d1" });
+
+    expect(await settled((await book("rider-next")).id, "rider-next")).toMatchObject({ status: "assigned", driverId: "d1" });
+  });
+
+  it("matches a declined trip with the next driver", async () => {
+    await reportLocation("near", offset(HCMC, 100, 0));
+    await reportLocation("farther", offset(HCMC, 700, 0));
+    const trip = await settled((await book("rider-decline")).id, "rider-decline");
+    expect(trip.driverId).toBe("near");
+
+    expect(await act(trip.id, "decline", "driver", "near")).toMatchObject({ status: 200, body: { status: "requested" } });
+    expect(await settled(trip.id, "rider-decline")).toMatchObject({ status: "assigned", driverId: "farther" });
+  });
+});
+
+describe("events the consumers cannot take", () => {
+  it("dead-letters a malformed and an unknown event without holding up the trips behind them", async () => {
+    await reportLocation("d1", offset(HCMC, 100, 0));
+    const js = jetstream(nc);
+    const run = Date.now();
+    await js.publish("trips.requested.vn", "{not json", { msgID: `malformed-${run}` });
+    await js.publish("trips.requested.vn", JSON.stringify({ schemaVersion: 99, type: "trips.requested" }), { msgID: `unknown-${run}` });
+    const trip = await settled((await book("rider-behind")).id, "rider-behind");
+    expect(trip).toMatchObject({ status: "assigned", driverId: "d1" });
+
+    await waitFor(consumerIdle, 10_000, "the assign-driver consumer to drain");
+    const dead = await jsm.streams.info("DEAD_LETTERS", { subjects_filter: "deadletter.TRIPS.assign-driver" });
+    expect(dead.state.subjects?.["deadletter.TRIPS.assign-driver"]).toBe(2);
+    expect((await fetch(`http://127.0.0.1:${stack.ports["assign-driver"]}/health/readiness`)).status).toBe(200);
+  });
+
+  it("ends a trip whose trips.requested was dead-lettered as no_driver", async () => {
+    const sql = shardSql("vn");
+    const id = newTripId("vn");
+    await sql`insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status)
+              values (${id}, 'rider-dead', 'car', 'a', 'b', ${HCMC.lat}, ${HCMC.lng}, ${HCMC.lat}, ${HCMC.lng}, 'requested')`;
+    await sql.end();
+    const trip = await getTrip(id, "rider-dead");
+    // What the JetStream source stores when a trips.requested runs out of deliveries.
+    const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
+    await jetstream(nc).publish("deadletter.TRIPS.assign-driver", JSON.stringify(event), { msgID: `dead-${id}` });
+
+    expect(await settled(id, "rider-dead")).toMatchObject({ status: "no_driver" });
   });
 });

@@ -158,8 +158,8 @@ async function verify(name: string, booking: Booking, natsUrl: string) {
     expect(busy).toEqual(Object.fromEntries(assigned.map((row) => [row.driver_id!, row.id])));
 
     const jsm = await jetstreamManager(nc);
-    const deadLettered = (await jsm.streams.info("DEAD_LETTERS", { subjects_filter: deadLetterSubject("TRIPS", "assign-driver") })).state
-      .messages;
+    const subject = deadLetterSubject("TRIPS", "assign-driver");
+    const deadLettered = (await jsm.streams.info("DEAD_LETTERS", { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
     const counts = {
       booked: booking.accepted.length + booking.refused,
       accepted: booking.accepted.length,

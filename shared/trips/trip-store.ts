@@ -175,7 +175,9 @@ export class TripStore {
 
   async forMatching(id: string): Promise<MatchingState | undefined> {
     const sql = this.shardOf(id).primary;
-    const [row] = await onPostgres(() => sql<TripRow[]>`select * from trips where id = ${id}`);
+    // FOR KEY SHARE waits for a transition in progress (a decline announces the trip again before it commits),
+    // so matching sees the trip as that transition leaves it.
+    const [row] = await onPostgres(() => sql<TripRow[]>`select * from trips where id = ${id} for key share`);
     // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
     return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
   }
