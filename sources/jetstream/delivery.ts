@@ -2,7 +2,7 @@
 // refusal or after the last allowed delivery, otherwise nak with a growing delay, or with the delay
 // the sink asked for in Retry-After (as Knative Eventing's dispatchers honour it on 429 and 503).
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { publishDeadLetter } from "../../shared/events/dead-letter";
+import { deadLettered, lostMessageOf, publishDeadLetter } from "../../shared/events/dead-letter";
 import { log } from "../../shared/log";
 import { counter } from "../../shared/metrics";
 import { cloudEventHeaders } from "./cloudevent";
@@ -15,11 +15,6 @@ export interface DeliveryOptions {
 }
 
 const settled = counter("uitgo_source_messages_total", "Messages settled by the JetStream source, by result", ["consumer", "result"]);
-const deadLettered = counter(
-  "uitgo_dead_letters_total",
-  "Messages sent to the dead-letter stream, by why: refused by the sink (4xx) or out of deliveries",
-  ["stream", "consumer", "cause"],
-);
 
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
@@ -83,7 +78,7 @@ export class Delivery {
   private async deadLetter(msg: JsMsg, reason: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await publishDeadLetter(this.js, msg, reason, this.options.publishTimeoutMs);
+        await publishDeadLetter(this.js, lostMessageOf(msg), reason, this.options.publishTimeoutMs);
         // No reason on term: servers before 2.10 do not parse one and would leave the message pending.
         msg.term();
         settled.inc({ consumer: msg.info.consumer, result: "dead_lettered" });

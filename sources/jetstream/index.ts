@@ -6,6 +6,7 @@ import { loadSourceConfig } from "../../shared/config";
 import { serveFunction } from "../../shared/http/server";
 import { log } from "../../shared/log";
 import { Delivery } from "./delivery";
+import { watchExhausted } from "./exhausted";
 import { JetStreamSource } from "./source";
 
 const config = loadSourceConfig();
@@ -20,6 +21,7 @@ const delivery = new Delivery(js, {
   publishTimeoutMs: config.dependencyTimeoutMs,
 });
 const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency);
+watchExhausted(await nats.connected, await nats.manager(), js, config.stream, config.consumer, config.dependencyTimeoutMs);
 
 await serveFunction(
   new Hono(),

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { bundlePath } from "../../esbuild.config";
 import { DEAD_LETTER_HEADERS, deadLetterSubject } from "../../shared/events/dead-letter";
 import { loadConfig } from "../../shared/config";
+import { LOST_REASON } from "./exhausted";
 import { freePort, startBundle, waitFor, type BundleProcess } from "../../tests/support/processes";
 
 const STREAM = "SOURCE_TEST";
@@ -28,6 +29,7 @@ type Answer = number | { status: number; headers: Record<string, string> };
 let answer: (request: Received) => Answer | Promise<Answer>;
 let source: BundleProcess;
 let sourcePort: number;
+let sourceEnv: Record<string, string>;
 
 beforeAll(async () => {
   nc = await connect({ servers: loadConfig().natsUrl });
@@ -62,13 +64,14 @@ beforeEach(async () => {
   await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: "explicit" as never, ack_wait: 5_000_000_000, max_deliver: MAX_DELIVER });
   await jsm.streams.purge("DEAD_LETTERS", { filter: deadLetterSubject(STREAM, CONSUMER) });
   sourcePort = await freePort();
-  source = startBundle(bundlePath("sources", "jetstream"), {
+  sourceEnv = {
     K_SINK: `http://127.0.0.1:${sinkPort}/`,
     JS_STREAM: STREAM,
     JS_CONSUMER: CONSUMER,
     PORT: String(sourcePort),
     K_CE_OVERRIDES: JSON.stringify({ extensions: { cluster: "test" } }),
-  });
+  };
+  source = startBundle(bundlePath("sources", "jetstream"), sourceEnv);
 });
 
 afterEach(async (context) => {
@@ -160,6 +163,22 @@ describe("JetStream source", () => {
     expect(dead!.header.get(DEAD_LETTER_HEADERS.deliveries)).toBe(String(MAX_DELIVER));
     expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^sink answered 500/);
     await waitFor(consumerSettled, 5000, "consumer settled");
+  });
+
+  it("dead-letters a message whose last delivery was lost with the source, from JetStream's advisory", async () => {
+    answer = (request) => (request.headers["ce-natsdeliveries"] === String(MAX_DELIVER) ? new Promise<Answer>(() => {}) : 500);
+    await publish("sourcetest.created.vn", { n: 1 }, "orphaned");
+    await waitFor(async () => received.length === MAX_DELIVER, 15_000, "the last delivery");
+
+    // The source dies in the middle of the last delivery; JetStream will not deliver the message again.
+    await source.stop("SIGKILL");
+    source = startBundle(bundlePath("sources", "jetstream"), sourceEnv);
+    await waitFor(async () => (await deadLetters()) === 1, 15_000, "dead letter from the advisory");
+
+    const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
+    expect(dead!.json()).toEqual({ n: 1 });
+    expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toBe(LOST_REASON);
+    expect(dead!.header.get(DEAD_LETTER_HEADERS.deliveries)).toBe(String(MAX_DELIVER));
   });
 
   it("on SIGTERM finishes the delivery in flight, acks it, and exits 0", async () => {
