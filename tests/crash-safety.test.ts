@@ -120,6 +120,14 @@ async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Bo
   return booking;
 }
 
+/** SIGKILL, as a crashed pod; Knative would start a new one, which the test does itself a second later. */
+async function killForASecond(stack: Stack, name: string): Promise<void> {
+  stack.kill(name);
+  await stack.exited(name);
+  await pause(1_000);
+  await stack.start(name);
+}
+
 /** Waits until no accepted trip is still being matched, then checks every invariant and returns the counts. */
 async function verify(name: string, booking: Booking, natsUrl: string) {
   const sql = shardSql("vn");
@@ -178,23 +186,13 @@ async function verify(name: string, booking: Booking, natsUrl: string) {
 describe("trips booked while a part of the system dies", () => {
   it("assign-driver killed mid-request", async () => {
     const { stack, natsUrl } = await startScenario();
-    const booking = await bookThrough(stack, async () => {
-      stack.kill("assign-driver");
-      await stack.exited("assign-driver");
-      await pause(1_000);
-      await stack.start("assign-driver");
-    });
+    const booking = await bookThrough(stack, () => killForASecond(stack, "assign-driver"));
     await verify("assign-driver killed", booking, natsUrl);
   });
 
   it("the JetStream source killed mid-delivery", async () => {
     const { stack, natsUrl } = await startScenario();
-    const booking = await bookThrough(stack, async () => {
-      stack.kill("source-assign-driver");
-      await stack.exited("source-assign-driver");
-      await pause(1_000);
-      await stack.start("source-assign-driver");
-    });
+    const booking = await bookThrough(stack, () => killForASecond(stack, "source-assign-driver"));
     await verify("source killed", booking, natsUrl);
   });
 
