@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     "cold-runs": { type: "string", default: "5" },
     burst: { type: "string", default: "10000" },
     "save-baseline": { type: "boolean", default: false },
+    // Every process of the stack under V8's profiler (slower); see bench/profile.ts to read the profiles.
+    profile: { type: "boolean", default: false },
   },
 });
 const only = new Set((args.only ?? STEPS.join(",")).split(",").map((s) => s.trim()));
@@ -88,7 +90,10 @@ try {
 
   const state = await import("../tests/support/state");
   await state.resetState();
-  stack = await startStack({ basePort: environment.basePort, env: environment.env, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  const profileDir = args.profile ? join(resultsDir, "profiles", new Date(started).toISOString().replace(/[:.]/g, "-")) : undefined;
+  const stackEnv = profileDir ? { ...environment.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : environment.env;
+  stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  if (profileDir) log(`profiling every process of the stack into ${profileDir} (read them with: node --import tsx bench/profile.ts show ${profileDir})`);
   const helloPort = await freePort();
   hello = await startHello(helloBundle, helloPort, environment.env);
   const ports: Record<HttpScenario, number> = {

@@ -12,7 +12,7 @@ import { Counter } from "k6/metrics";
 import { mintToken } from "./lib/auth.js";
 import { driverHome, pointNearCentre, tripRequest } from "./lib/city.js";
 import { params, url } from "./lib/config.js";
-import { summaryWriter } from "./lib/summary.js";
+import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, awaitDriver, book } from "./lib/trips.js";
 
 const IDLE = __ENV.IDLE || "150s";
@@ -27,6 +27,7 @@ const COLD_PHASE_MS = Number(__ENV.COLD_PHASE_MS || 15000);
 const unmatched = new Counter("trips_unmatched");
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   scenarios: {
     drivers: {
       executor: "constant-arrival-rate",

@@ -6,7 +6,7 @@ import exec from "k6/execution";
 import { mintToken } from "./lib/auth.js";
 import { driverHome } from "./lib/city.js";
 import { params, url } from "./lib/config.js";
-import { summaryWriter } from "./lib/summary.js";
+import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 
 const DRIVERS = Number(__ENV.DRIVERS || 50000);
 const INTERVAL_S = Number(__ENV.INTERVAL || 10);
@@ -14,6 +14,7 @@ const RATE = Math.ceil(DRIVERS / INTERVAL_S);
 const SPREAD_M = 8000;
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   scenarios: {
     flood: {
       executor: "ramping-arrival-rate",

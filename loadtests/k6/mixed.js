@@ -8,7 +8,7 @@ import { Rate } from "k6/metrics";
 import { mintToken } from "./lib/auth.js";
 import { driverHome, pointNearCentre, tripRequest } from "./lib/city.js";
 import { params, url } from "./lib/config.js";
-import { summaryWriter } from "./lib/summary.js";
+import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, awaitDriver, book } from "./lib/trips.js";
 
 const DURATION = __ENV.DURATION || "120s";
@@ -19,6 +19,7 @@ const SEARCHES = Number(__ENV.SEARCHES || 100);
 const ridesDone = new Rate("rides_completed");
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   scenarios: {
     locations: { executor: "constant-arrival-rate", exec: "driverReports", rate: Math.ceil(DRIVERS / 10), timeUnit: "1s", duration: DURATION, preAllocatedVUs: 20, maxVUs: 200 },
     searches: { executor: "constant-arrival-rate", exec: "search", rate: SEARCHES, timeUnit: "1s", duration: DURATION, preAllocatedVUs: 20, maxVUs: 200, startTime: "10s" },

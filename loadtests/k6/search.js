@@ -8,11 +8,12 @@ import { check } from "k6";
 import { mintToken } from "./lib/auth.js";
 import { pointNearCentre } from "./lib/city.js";
 import { params, url } from "./lib/config.js";
-import { summaryWriter } from "./lib/summary.js";
+import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 
 const RATE = Number(__ENV.RATE || 500);
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   scenarios: {
     search: {
       executor: "constant-arrival-rate",

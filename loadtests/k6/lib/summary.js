@@ -1,3 +1,6 @@
+/** Every script reports these for each trend; k6's default leaves out p(99), which the SLAs are written in. */
+export const TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"];
+
 // handleSummary for every script: the end-of-test summary as JSON under loadtests/results/ (run k6 from the
 // repository root), which bench/report.ts turns into charts, and a short verdict on stdout.
 export function summaryWriter(name) {
