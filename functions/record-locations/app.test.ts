@@ -163,11 +163,12 @@ describe("POST / (drivers.location)", () => {
 
       await proxy.cut();
       const next = eventBody(location(2));
-      const down = await Promise.all([deliver(next, {}, cutOff), deliver(eventBody(location(3)), {}, cutOff)]);
-      for (const response of down) {
-        expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
-        await expectError(response, 503, "service_unavailable");
-      }
+      const down = await Promise.all(
+        [1, 2, 3, 6, 30].map((delivery, i) => deliver(eventBody(location(10 + i)), { "ce-natsdeliveries": String(delivery) }, cutOff)),
+      );
+      // Twice as long after each failed delivery, so an outage of minutes does not use up max_deliver.
+      expect(down.map((response) => response.headers.get("retry-after"))).toEqual(["1", "2", "4", "30", "30"]);
+      for (const response of down) await expectError(response, 503, "service_unavailable");
 
       await proxy.open();
       await waitFor(async () => (await deliver(next, {}, cutOff)).status === 200, 15_000, "record-locations to recover");

@@ -11,3 +11,17 @@ export function cloudEvent(type: string): MiddlewareHandler {
     await next();
   };
 }
+
+/**
+ * While a store is down, asks the source to wait twice as long after each failed delivery (Retry-After 1 s, 2 s,
+ * 4 s … up to `maxSeconds`, by the ce-natsdeliveries the source sends). The source waits what Retry-After says,
+ * so without this an outage of a minute would use up a consumer's bounded deliveries and dead-letter everything.
+ */
+export function backOffWhileUnavailable(maxSeconds = 30): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    if (c.res.status !== 503) return;
+    const deliveries = Math.max(1, Number(c.req.header("ce-natsdeliveries")) || 1);
+    c.res.headers.set("Retry-After", String(Math.min(maxSeconds, 2 ** Math.min(deliveries - 1, 30))));
+  };
+}
