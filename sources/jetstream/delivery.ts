@@ -1,6 +1,6 @@
 // Delivers JetStream messages to the sink and settles each one: ack on 2xx, dead-letter on a
-// refusal or after the last allowed delivery, otherwise nak with a growing delay, or with the delay
-// the sink asked for in Retry-After (as Knative Eventing's dispatchers honour it on 429 and 503).
+// refusal or after the last allowed delivery, otherwise nak with a growing delay, or later when the
+// sink asks for it in Retry-After (as Knative Eventing's dispatchers honour it on 429 and 503).
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { deadLettered, lostMessageOf, publishDeadLetter } from "../../shared/events/dead-letter";
 import { log } from "../../shared/log";
@@ -45,7 +45,8 @@ export class Delivery {
       deadLettered.inc({ stream: msg.info.stream, consumer, cause: verdict.kind === "refused" ? "refused" : "out_of_deliveries" });
       return;
     }
-    msg.nak(verdict.retryAfterMs ?? retryDelay(deliveryCount));
+    // Never sooner than our own backoff: a dependency's fixed Retry-After would use up the deliveries in a minute.
+    msg.nak(Math.max(verdict.retryAfterMs ?? 0, retryDelay(deliveryCount)));
     settled.inc({ consumer, result: "retried" });
     // A sink that names its own retry time is working as designed (a trip waiting for a driver): no warning.
     const level = verdict.retryAfterMs === undefined ? "warn" : "info";
