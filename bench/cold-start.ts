@@ -1,6 +1,6 @@
 // Cold start as Knative sees it: from spawning `node <bundle>` to the first 200 from its readiness probe (the
 // moment the activator may route to it; every dependency has answered by then), and the process's resident
-// memory right after. Each bundle is started several times, one at a time, and the median reported.
+// memory right after. Each bundle is started several times, one process at a time, and the median reported.
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { freePort, startBundle } from "../tests/support/processes";
@@ -12,6 +12,8 @@ export interface ColdStart {
   /** spawn → readiness 200, ms: the median and the range over the runs. */
   readyMs: number;
   readyMsRange: [number, number];
+  /** Median over the rounds of this start ÷ the reference's in the same round (1 for the reference). */
+  vsReference: number;
   /** Resident memory after the first successful probe, MB (median). */
   rssMb: number;
   runs: number;
@@ -20,24 +22,35 @@ export interface ColdStart {
 const POLL_MS = 2;
 const GIVE_UP_MS = 15_000;
 
-export async function measureColdStart(name: string, bundle: string, env: Record<string, string>, runs: number): Promise<ColdStart> {
-  const times: number[] = [];
-  const rss: number[] = [];
-  // One start that is not counted, so that every counted one finds the bundle in the page cache.
-  await startOnce(bundle, env, name);
-  for (let i = 0; i < runs; i++) {
-    const { readyMs, rssMb } = await startOnce(bundle, env, name);
-    times.push(readyMs);
-    rss.push(rssMb);
+/**
+ * Starts every bundle once per round, in turn, for `runs` rounds: a busy spell on a shared machine then
+ * slows one start of each rather than every start of one, and each is compared with the reference
+ * (the first target, the bare node:http server) started in the same round.
+ */
+export async function measureColdStarts(targets: { name: string; bundle: string }[], env: Record<string, string>, runs: number): Promise<ColdStart[]> {
+  const times = targets.map(() => [] as number[]);
+  const ratios = targets.map(() => [] as number[]);
+  const rss = targets.map(() => [] as number[]);
+  // One start of each that is not counted, so that every counted one finds its bundle in the page cache.
+  for (const { name, bundle } of targets) await startOnce(bundle, env, name);
+  for (let round = 0; round < runs; round++) {
+    const results: { readyMs: number; rssMb: number }[] = [];
+    for (const { name, bundle } of targets) results.push(await startOnce(bundle, env, name));
+    results.forEach((result, i) => {
+      times[i]!.push(result.readyMs);
+      ratios[i]!.push(result.readyMs / results[0]!.readyMs);
+      rss[i]!.push(result.rssMb);
+    });
   }
-  return {
+  return targets.map(({ name, bundle }, i) => ({
     name,
     bundleKiB: Math.round(readFileSync(bundle).length / 1024),
-    readyMs: round(median(times), 1),
-    readyMsRange: [round(Math.min(...times), 1), round(Math.max(...times), 1)],
-    rssMb: round(median(rss), 1),
+    readyMs: round(median(times[i]!), 1),
+    readyMsRange: [round(Math.min(...times[i]!), 1), round(Math.max(...times[i]!), 1)],
+    vsReference: round(median(ratios[i]!), 2),
+    rssMb: round(median(rss[i]!), 1),
     runs,
-  };
+  }));
 }
 
 async function startOnce(bundle: string, env: Record<string, string>, name: string): Promise<{ readyMs: number; rssMb: number }> {

@@ -11,6 +11,8 @@ export interface BenchEnvironment {
   /** Given to every process of the run (and applied to this one, which provisions from it). */
   env: Record<string, string>;
   natsUrl: string;
+  /** The bench's own nats-server, when it started one. */
+  natsPid?: number;
   /** Where the local entry point listens; the functions take the ports after it. */
   basePort: number;
   /** How the NATS server was chosen, for the report. */
@@ -64,6 +66,7 @@ export async function benchEnvironment(log: (line: string) => void): Promise<Ben
     natsUrl,
     basePort: Number(process.env.UITGO_BENCH_PORT ?? 18_080),
     natsNote,
+    ...(nats?.pid && { natsPid: nats.pid }),
     async stop() {
       if (!nats) return;
       const exited = new Promise((resolve) => nats!.once("exit", resolve));

@@ -11,7 +11,7 @@
 // Open a .cpuprofile in Chrome DevTools (Performance → Load profile) or speedscope for its flame graph.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundlePath } from "../esbuild.config";
@@ -93,8 +93,7 @@ function printOwners(file: string, untilMs = Infinity): void {
     total += ms;
   }
   const busy = total - (selfMs.get("(idle)") ?? 0);
-  const bundle = profile.nodes.map((node) => /dist\/(\w+\/[\w-]+)\/index\.mjs$/.exec(node.callFrame.url)?.[1]).find(Boolean);
-  console.log(`\n${bundle ?? "?"}: ${total.toFixed(0)} ms sampled, ${busy.toFixed(0)} ms busy`);
+  console.log(`\n${basename(file)}: ${total.toFixed(0)} ms sampled, ${busy.toFixed(0)} ms busy`);
   for (const [key, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
     console.log(`${ms.toFixed(1).padStart(9)} ms ${((100 * ms) / busy).toFixed(1).padStart(5)} %  ${key}`);
   }

@@ -18,10 +18,11 @@ import { FUNCTIONS, buildAll, bundleFile, bundlePath } from "../esbuild.config";
 import { provision } from "../local/provision";
 import { startStack, type Stack } from "../local/stack";
 import { DriverIndex } from "../shared/drivers/driver-index";
-import { measureColdStart, type ColdStart } from "./cold-start";
+import { measureColdStarts, type ColdStart } from "./cold-start";
 import { CITY_CENTRE, DRIVER_COUNT, driverId, driverPositions } from "./city";
 import { benchEnvironment, type BenchEnvironment } from "./environment";
-import type { AssignmentResult, Plan } from "./load/generator";
+import type { Components } from "./cpu";
+import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
 import { HTTP_SCENARIOS, checkTargets, fixedRate, type BenchReport, type HttpScenario } from "./scenarios";
 import type { LoadResult } from "./stats";
 import { printTable } from "./table";
@@ -58,6 +59,7 @@ const log = (line: string) => console.error(`  ${line}`);
 let environment: BenchEnvironment | undefined;
 let stack: Stack | undefined;
 let hello: BundleProcess | undefined;
+let helloPort: number | undefined;
 
 try {
   const started = Date.now();
@@ -75,26 +77,24 @@ try {
   // Cold starts first, while nothing else runs; the stores are up and provisioned.
   const coldStarts: ColdStart[] = [];
   if (wants("cold-start")) {
-    const runs = Number(args["cold-runs"]);
-    const targets: [string, string][] = [
-      ["bare node:http", bareBundle],
-      ["hello (bootstrap)", helloBundle],
-      ...FUNCTIONS.map((name): [string, string] => [name, bundlePath("functions", name)]),
+    const targets = [
+      { name: "bare node:http", bundle: bareBundle },
+      { name: "hello (bootstrap)", bundle: helloBundle },
+      ...FUNCTIONS.map((name) => ({ name, bundle: bundlePath("functions", name) })),
     ];
-    for (const [name, bundle] of targets) {
-      const result = await measureColdStart(name, bundle, environment.env, runs);
-      log(`cold start ${name}: ${result.readyMs} ms, ${result.rssMb} MB`);
-      coldStarts.push(result);
-    }
+    coldStarts.push(...(await measureColdStarts(targets, environment.env, Number(args["cold-runs"]))));
+    for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
   }
 
   const state = await import("../tests/support/state");
   await state.resetState();
   const profileDir = args.profile ? join(resultsDir, "profiles", new Date(started).toISOString().replace(/[:.]/g, "-")) : undefined;
-  const stackEnv = profileDir ? { ...environment.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : environment.env;
+  const stackEnv = profileDir
+    ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
+    : environment.env;
   stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
   if (profileDir) log(`profiling every process of the stack into ${profileDir} (read them with: node --import tsx bench/profile.ts show ${profileDir})`);
-  const helloPort = await freePort();
+  helloPort = await freePort();
   hello = await startHello(helloBundle, helloPort, environment.env);
   const ports: Record<HttpScenario, number> = {
     hello: helloPort,
@@ -111,10 +111,10 @@ try {
   const peaks: BenchReport["peaks"] = {};
   const atRate: BenchReport["atRate"] = {};
   const measure = async (scenario: HttpScenario) => {
-    const peak = (await generate({ mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as LoadResult;
+    const peak = (await generate({ mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
     log(`${scenario}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
     const rate = fixedRate(scenario, peak.throughput);
-    const held = (await generate({ mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as LoadResult;
+    const held = (await generate({ mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
     log(`${scenario}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
     return { peak, held: { ...held, rate } };
   };
@@ -144,7 +144,7 @@ try {
   let assignment: BenchReport["assignment"];
   if (wants("assignment")) {
     await fresh();
-    const result = await generateAssignment({ rate: ASSIGNMENT_RATE, durationMs: measureMs, connections: OPEN_MAX_CONNECTIONS });
+    const result = await generateAssignment({ rate: ASSIGNMENT_RATE, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS });
     assignment = { ...result, rate: ASSIGNMENT_RATE };
     log(`assignment at ${ASSIGNMENT_RATE}/s: p99 ${result.assignLatency.p99} ms, ${result.assigned}/${result.booked} assigned`);
   }
@@ -205,9 +205,14 @@ try {
 process.exit();
 
 /** Runs one plan in a load-generator process of its own and returns what it measured. */
-function generate(plan: Plan): Promise<LoadResult | AssignmentResult> {
+function generate(plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
+  const cpu: Components = {
+    stackPorts: [...Object.values(stack?.ports ?? {}), helloPort].map(String),
+    ...(environment?.natsPid && { natsPid: environment.natsPid }),
+    databases: [environment!.env.DATABASE_URL_VN!, environment!.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
+  };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "load", "generator.ts"), JSON.stringify(plan)], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -215,14 +220,14 @@ function generate(plan: Plan): Promise<LoadResult | AssignmentResult> {
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     child.once("close", (code) => {
       if (code !== 0) return reject(new Error(`load generator exited with ${code} for ${JSON.stringify(plan)}`));
-      resolve(JSON.parse(out) as LoadResult | AssignmentResult);
+      resolve(JSON.parse(out) as WithCpu<LoadResult | AssignmentResult>);
     });
   });
 }
 
-function generateAssignment(options: { rate?: number; durationMs?: number; burst?: number; connections: number }): Promise<AssignmentResult> {
+function generateAssignment(options: { rate?: number; durationMs?: number; warmupMs?: number; burst?: number; connections: number }): Promise<WithCpu<AssignmentResult>> {
   const plan: Plan = { mode: "assignment", port: stack!.ports["create-trip"]!, natsUrl: environment!.natsUrl, settleTimeoutMs: 60_000, ...options };
-  return generate(plan) as Promise<AssignmentResult>;
+  return generate(plan) as Promise<WithCpu<AssignmentResult>>;
 }
 
 /** The hello function as its own process, like the stack's; killed with this process whatever happens. */

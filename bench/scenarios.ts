@@ -1,7 +1,7 @@
 // The scenarios of one bench run and the targets they are held to. Throughputs are compared with the
 // ceiling (the hello function) measured in the same run on the same machine, because the load generator
 // and every server share its cores and other work on it moves every figure.
-import type { AssignmentResult } from "./load/generator";
+import type { AssignmentResult, WithCpu } from "./load/generator";
 import type { ColdStart } from "./cold-start";
 import type { LoadResult } from "./stats";
 
@@ -13,11 +13,11 @@ export interface BenchReport {
   settings: Record<string, string | number>;
   /** The hello function's peak, measured before and after the scenarios; the ceiling is their mean. */
   ceiling: { before: LoadResult; after?: LoadResult; throughput: number };
-  peaks: Partial<Record<HttpScenario, LoadResult>>;
+  peaks: Partial<Record<HttpScenario, WithCpu<LoadResult>>>;
   /** Open-model runs at a fixed rate: the latency a user sees below saturation. */
-  atRate: Partial<Record<HttpScenario, LoadResult & { rate: number }>>;
-  assignment?: AssignmentResult & { rate: number };
-  burst?: AssignmentResult & { count: number };
+  atRate: Partial<Record<HttpScenario, WithCpu<LoadResult> & { rate: number }>>;
+  assignment?: WithCpu<AssignmentResult> & { rate: number };
+  burst?: WithCpu<AssignmentResult> & { count: number };
   coldStarts: ColdStart[];
   targets: TargetCheck[];
 }
@@ -96,10 +96,8 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
       met: b.drainSeconds <= 10 && b.assigned === b.count,
     });
   }
-  const bare = report.coldStarts.find((c) => c.name === "bare node:http");
-  for (const start of report.coldStarts) {
-    if (!bare || start === bare) continue;
-    const r = start.readyMs / bare.readyMs;
+  for (const start of report.coldStarts.slice(1)) {
+    const r = start.vsReference;
     checks.push({
       row: `cold:${start.name}`,
       what: `${start.name} cold start`,

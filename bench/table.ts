@@ -1,4 +1,5 @@
 // The one table a bench run prints: every scenario, its figures beside the ceiling, and each target met or missed.
+import type { CpuSeconds } from "./cpu";
 import type { BenchReport, TargetCheck } from "./scenarios";
 import type { Percentiles } from "./stats";
 
@@ -23,11 +24,19 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${peak.throughput}`,
       vsCeiling: (peak.throughput / ceiling).toFixed(2),
       latency: peak.latency,
-      note: errors(peak.errors, peak.errorKinds),
+      note: join(errors(peak.errors, peak.errorKinds), cpuPerRequest(peak.cpu, peak.requests)),
     });
     const held = report.atRate[scenario as keyof BenchReport["atRate"]];
     if (held) {
-      rows.push({ key: `rate:${scenario}`, scenario: "", load: `open, ${held.rate}/s`, throughput: `${held.throughput}`, vsCeiling: "", latency: held.latency, note: errors(held.errors, held.errorKinds) });
+      rows.push({
+        key: `rate:${scenario}`,
+        scenario: "",
+        load: `open, ${held.rate}/s`,
+        throughput: `${held.throughput}`,
+        vsCeiling: "",
+        latency: held.latency,
+        note: join(errors(held.errors, held.errorKinds), cpuPerRequest(held.cpu, held.requests)),
+      });
     }
   }
   if (report.assignment) {
@@ -39,7 +48,7 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${Math.round(a.booked / a.bookingSeconds)}`,
       vsCeiling: "",
       latency: a.assignLatency,
-      note: `${a.assigned}/${a.booked} assigned${a.noDriver ? `, ${a.noDriver} no_driver` : ""}${a.unsettled ? `, ${a.unsettled} unsettled` : ""}`,
+      note: join(`${a.assigned}/${a.booked} assigned${a.noDriver ? `, ${a.noDriver} no_driver` : ""}${a.unsettled ? `, ${a.unsettled} unsettled` : ""}`, cpuPerRequest(a.cpu, a.booked)),
     });
   }
   if (report.burst) {
@@ -52,17 +61,16 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${Math.round(b.booked / b.bookingSeconds)}`,
       vsCeiling: "",
       latency: b.assignLatency,
-      note: `booked in ${b.bookingSeconds.toFixed(2)} s, drained in ${b.drainSeconds.toFixed(2)} s, backlog peak ${peakBacklog}, ${b.assigned} assigned`,
+      note: join(`booked in ${b.bookingSeconds.toFixed(2)} s, drained in ${b.drainSeconds.toFixed(2)} s, backlog peak ${peakBacklog}, ${b.assigned} assigned`, cpuPerRequest(b.cpu, b.booked)),
     });
   }
-  const bare = report.coldStarts.find((c) => c.name === "bare node:http");
   for (const start of report.coldStarts) {
     rows.push({
       key: `cold:${start.name}`,
       scenario: `cold start ${start.name}`,
       load: `spawn → ready, ${start.runs} runs`,
       throughput: "",
-      vsCeiling: bare ? `${(start.readyMs / bare.readyMs).toFixed(2)}× bare` : "",
+      vsCeiling: `${start.vsReference.toFixed(2)}× bare`,
       latency: undefined,
       note: `median ${start.readyMs} ms (${start.readyMsRange[0]}–${start.readyMsRange[1]}), ${start.rssMb} MB RSS, bundle ${start.bundleKiB} KiB`,
     });
@@ -105,6 +113,17 @@ export function printTable(report: BenchReport): void {
 function ms(value: number | undefined): string {
   if (value === undefined) return "";
   return value < 10 ? value.toFixed(2) : value.toFixed(1);
+}
+
+/** The components that used the most CPU, in µs per request (per booking for the trip scenarios). */
+export function cpuPerRequest(cpu: CpuSeconds | undefined, requests: number): string {
+  if (!cpu || requests === 0) return "";
+  const top = Object.entries(cpu).slice(0, 4);
+  return `CPU µs/req: ${top.map(([group, seconds]) => `${group} ${Math.round((seconds * 1e6) / requests)}`).join(", ")}`;
+}
+
+function join(...notes: string[]): string {
+  return notes.filter(Boolean).join("; ");
 }
 
 function errors(count: number, kinds: Record<string, number>): string {

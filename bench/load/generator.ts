@@ -10,14 +10,22 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as connectNats } from "@nats-io/transport-node";
 import { CONSUMERS } from "../../shared/events/definitions";
+import { cpuBetween, cpuSnapshot, type Components, type CpuSeconds } from "../cpu";
 import { Recorder, percentiles, round, type LoadResult, type Percentiles } from "../stats";
 import { Connection, type HttpRequest } from "./connection";
 import { requestFactory, type RequestKind } from "./requests";
 
-export type Plan =
+export type Plan = (
   | { mode: "closed"; kind: RequestKind; port: number; connections: number; warmupMs: number; durationMs: number }
   | { mode: "open"; kind: RequestKind; port: number; rate: number; maxConnections: number; warmupMs: number; durationMs: number }
-  | AssignmentPlan;
+  | AssignmentPlan
+) & {
+  /** Whose CPU time to report over the measured window. */
+  cpu?: Components;
+};
+
+/** CPU seconds each component used while the load was measured. */
+export type WithCpu<T> = T & { cpu?: CpuSeconds };
 
 /** Books trips through create-trip and watches the TRIPS stream for each one's outcome. */
 export interface AssignmentPlan {
@@ -29,6 +37,8 @@ export interface AssignmentPlan {
   durationMs?: number;
   /** … or this many as fast as `connections` allow. */
   burst?: number;
+  /** Bookings at `rate` for this long first, not counted: JIT, connection pools and the source warm up. */
+  warmupMs?: number;
   connections: number;
   settleTimeoutMs: number;
 }
@@ -55,10 +65,13 @@ export interface AssignmentResult {
 const HOST = "127.0.0.1";
 const JWT_SECRET = process.env.JWT_SECRET ?? "";
 
-export async function runPlan(plan: Plan): Promise<LoadResult | AssignmentResult> {
-  if (plan.mode === "assignment") return runAssignment(plan);
+export async function runPlan(plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
+  const cpu = plan.cpu;
+  if (plan.mode === "assignment") return runAssignment(plan, cpu);
   const factory = requestFactory(plan.kind, JWT_SECRET);
   const start = performance.now() + plan.warmupMs;
+  let cpuBefore: CpuSeconds | undefined;
+  const warmedUp = cpu && setTimeout(() => (cpuBefore = cpuSnapshot(cpu)), plan.warmupMs);
   const recorder = new Recorder(start);
   const fire = async (connection: Connection, due: number) => {
     const request = factory.next();
@@ -75,7 +88,9 @@ export async function runPlan(plan: Plan): Promise<LoadResult | AssignmentResult
   const totalMs = plan.warmupMs + plan.durationMs;
   if (plan.mode === "closed") await closedLoop(plan.port, plan.connections, { untilMs: totalMs }, fire);
   else await openLoop(plan.port, plan.rate, totalMs, plan.maxConnections, fire);
-  return recorder.result(plan.durationMs / 1000);
+  clearTimeout(warmedUp);
+  const result = recorder.result(plan.durationMs / 1000);
+  return cpu && cpuBefore ? { ...result, cpu: cpuBetween(cpuBefore, cpuSnapshot(cpu)) } : result;
 }
 
 type Fire = (connection: Connection, due: number) => Promise<void>;
@@ -131,11 +146,23 @@ async function openLoop(port: number, rate: number, totalMs: number, maxConnecti
   for (const connection of all) connection.close();
 }
 
-async function runAssignment(plan: AssignmentPlan): Promise<AssignmentResult> {
+async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined): Promise<WithCpu<AssignmentResult>> {
   const factory = requestFactory("create-trip", JWT_SECRET);
   const nc = await connectNats({ servers: plan.natsUrl, name: "uitgo-bench" });
   const jsm = await jetstreamManager(nc);
   const consumer = CONSUMERS.find((c) => c.config.durable_name === "assign-driver")!;
+  const backlogDepth = async () => {
+    const info = await jsm.consumers.info(consumer.stream, consumer.config.durable_name);
+    return info.num_pending + info.num_ack_pending;
+  };
+
+  if (plan.warmupMs && plan.rate) {
+    await openLoop(plan.port, plan.rate, plan.warmupMs, plan.connections, async (connection) => {
+      await connection.send(factory.next()).catch(() => undefined);
+    });
+    while ((await backlogDepth()) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const cpuBefore = cpu && cpuSnapshot(cpu);
 
   const sentAt = new Map<string, number>();
   const settledEarly = new Map<string, { at: number; assigned: boolean }>();
@@ -182,8 +209,8 @@ async function runAssignment(plan: AssignmentPlan): Promise<AssignmentResult> {
   const backlog: { t: number; depth: number }[] = [];
   const sampler = setInterval(() => {
     const t = performance.now();
-    void jsm.consumers.info(consumer.stream, consumer.config.durable_name).then(
-      (info) => backlog.push({ t: round((t - start) / 1000, 2), depth: info.num_pending + info.num_ack_pending }),
+    void backlogDepth().then(
+      (depth) => backlog.push({ t: round((t - start) / 1000, 2), depth }),
       () => {},
     );
   }, 100);
@@ -221,6 +248,7 @@ async function runAssignment(plan: AssignmentPlan): Promise<AssignmentResult> {
   await new Promise((resolve) => setTimeout(resolve, 150));
   clearInterval(sampler);
   await nc.drain();
+  const cpuUsed = cpu && cpuBetween(cpuBefore!, cpuSnapshot(cpu));
 
   const timeline = recorder.result(Math.max(bookingSeconds, 1)).timeline;
   const round3 = (p: Percentiles): Percentiles => ({ p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max), mean: round(p.mean) });
@@ -236,6 +264,7 @@ async function runAssignment(plan: AssignmentPlan): Promise<AssignmentResult> {
     drainSeconds: round(((lastSettled || performance.now()) - start) / 1000),
     backlog: backlog.sort((a, b) => a.t - b.t),
     timeline,
+    ...(cpuUsed && { cpu: cpuUsed }),
   };
 }
 
