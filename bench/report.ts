@@ -149,6 +149,10 @@ export function renderReport(input: ReportInput): string {
 <p class="note">Peak throughput of each function (closed model, the load generator in its own process), beside a bare Hono
 “hello” function on the same HTTP bootstrap measured in the same run: the ratio is what to compare between runs and machines.</p>
 <div class="grid"><div class="chart"><canvas id="throughput"></canvas></div><div class="chart"><canvas id="ratios"></canvas></div></div>
+<h2>Where the CPU goes</h2>
+<p class="note">CPU time per request (per booking for the trip scenarios) of each process, read from /proc over the measured window.
+Everything shares the machine's cores, so these shares are what bounds each figure.</p>
+<div class="chart" style="height: 420px"><canvas id="cpu"></canvas></div>
 <h2>Latency over time at a fixed arrival rate</h2>
 <p class="note">Open model: each latency counts from when the request was due, so a stall is charged to every request it delayed.</p>
 <div class="grid" id="latency"></div>
@@ -231,6 +235,20 @@ chart(document.getElementById("ratios"), "bar", {
   labels: scenarios.filter((s) => s !== "hello"),
   datasets: runs.map(([label, run], i) => ({ label, backgroundColor: colours[i], data: scenarios.filter((s) => s !== "hello").map((s) => run.peaks[s] ? run.peaks[s].throughput / run.ceiling.throughput : null) })),
 }, { plugins: { title: { display: true, text: "× the hello ceiling of the same run" } } });
+
+{
+  const rows = [];
+  for (const [scenario, peak] of Object.entries(after.peaks)) if (peak.cpu) rows.push([scenario + " peak", peak.cpu, peak.requests]);
+  for (const [scenario, held] of Object.entries(after.atRate)) if (held.cpu) rows.push([scenario + " at " + held.rate + "/s", held.cpu, held.requests]);
+  if (after.assignment?.cpu) rows.push(["booked → assigned at " + after.assignment.rate + "/s", after.assignment.cpu, after.assignment.booked]);
+  if (after.burst?.cpu) rows.push(["burst of " + after.burst.count, after.burst.cpu, after.burst.booked]);
+  const groups = [...new Set(rows.flatMap(([, cpu]) => Object.keys(cpu)))];
+  const palette = ["#2f6fde", "#e0832f", "#17803d", "#c0262d", "#7a4fd0", "#9aa5b8", "#1a9fb0", "#b0781a", "#d04f9a", "#5b6475", "#3d3d99", "#8fb01a"];
+  chart(document.getElementById("cpu"), "bar", {
+    labels: rows.map(([label]) => label),
+    datasets: groups.map((group, i) => ({ label: group, backgroundColor: palette[i % palette.length], data: rows.map(([, cpu, n]) => ((cpu[group] ?? 0) * 1e6) / n) })),
+  }, { indexAxis: "y", scales: { x: { stacked: true, title: { display: true, text: "CPU µs per request" } }, y: { stacked: true } } });
+}
 
 const latency = document.getElementById("latency");
 for (const [scenario, held] of Object.entries(after.atRate)) {
