@@ -20,8 +20,29 @@ export interface BenchEnvironment {
   stop(): Promise<void>;
 }
 
-export async function benchEnvironment(log: (line: string) => void): Promise<BenchEnvironment> {
+/** Where a bench run keeps its data: the settings every process of the run is given. */
+export function storeEnv(natsUrl: string): Record<string, string> {
   const dbPrefix = process.env.UITGO_BENCH_DB_PREFIX ?? "uitgo_bench";
+  return {
+    NATS_URL: natsUrl,
+    REDIS_URL: process.env.UITGO_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14",
+    DATABASE_URL_VN: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_vn`,
+    DATABASE_URL_TH: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_th`,
+    JWT_SECRET: "uitgo-bench-secret",
+    // The seeded city must stay available for the whole run; freshness is checked all the same, so search
+    // and matching do the same work as with 30 s.
+    DRIVER_FRESH_MS: String(3_600_000),
+    // A trip with nobody in reach settles quickly instead of being retried for a minute.
+    MATCH_DEADLINE_MS: String(3_000),
+  };
+}
+
+/** A function started on its own (to profile it, or to compare two builds) only needs its stores to answer. */
+export function standaloneEnv(): Record<string, string> {
+  return storeEnv(process.env.NATS_URL ?? "nats://127.0.0.1:4222");
+}
+
+export async function benchEnvironment(log: (line: string) => void): Promise<BenchEnvironment> {
   let natsUrl = process.env.NATS_URL;
   let nats: ChildProcess | undefined;
   let storeDir: string | undefined;
@@ -47,18 +68,7 @@ export async function benchEnvironment(log: (line: string) => void): Promise<Ben
     log(`nats: started ${natsNote}`);
   }
 
-  const env: Record<string, string> = {
-    NATS_URL: natsUrl,
-    REDIS_URL: process.env.UITGO_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14",
-    DATABASE_URL_VN: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_vn`,
-    DATABASE_URL_TH: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_th`,
-    JWT_SECRET: "uitgo-bench-secret",
-    // The seeded city must stay available for the whole run; freshness is checked all the same, so search
-    // and matching do the same work as with 30 s.
-    DRIVER_FRESH_MS: String(3_600_000),
-    // A trip with nobody in reach settles quickly instead of being retried for a minute.
-    MATCH_DEADLINE_MS: String(3_000),
-  };
+  const env = storeEnv(natsUrl);
   Object.assign(process.env, env);
 
   return {

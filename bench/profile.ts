@@ -3,7 +3,7 @@
 //
 //   node --import tsx bench/profile.ts start assign-driver [--interval-us 200]
 //       starts the bundle under the profiler and stops it once readiness answers 200: its cold start.
-//       Needs the stores of a bench run (npm run bench provisions them).
+//       Needs the stores of a bench run (npm run bench provisions them), and NATS on NATS_URL or 4222.
 //   node --import tsx bench/profile.ts show bench/results/profiles/<run>/<file>.cpuprofile
 //       a profile, or every profile in a folder, e.g. those `npm run bench -- --profile` writes (every
 //       process of the stack, under the load of the scenarios chosen with --only).
@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundlePath } from "../esbuild.config";
 import { freePort, waitUntilReady } from "../tests/support/processes";
+import { standaloneEnv } from "./environment";
 
 interface CallFrame {
   functionName: string;
@@ -55,14 +56,7 @@ async function profileStart(name: string, intervalUs: string): Promise<{ file: s
   const tmp = join(outDir, `.${name}-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   const port = await freePort();
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    SERVICE_NAME: name,
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379/14",
-    DATABASE_URL_VN: process.env.DATABASE_URL_VN ?? "postgres://postgres@127.0.0.1:5432/uitgo_bench_vn",
-    DATABASE_URL_TH: process.env.DATABASE_URL_TH ?? "postgres://postgres@127.0.0.1:5432/uitgo_bench_th",
-  };
+  const env = { ...process.env, ...standaloneEnv(), PORT: String(port), SERVICE_NAME: name };
   const started = performance.now();
   const child = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir", tmp, "--cpu-prof-interval", intervalUs, bundlePath("functions", name)], { env, stdio: "ignore" });
   await waitUntilReady(port);

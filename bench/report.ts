@@ -243,7 +243,8 @@ chart(document.getElementById("ratios"), "bar", {
   if (after.assignment?.cpu) rows.push(["booked → assigned at " + after.assignment.rate + "/s", after.assignment.cpu, after.assignment.booked]);
   if (after.burst?.cpu) rows.push(["burst of " + after.burst.count, after.burst.cpu, after.burst.booked]);
   const groups = [...new Set(rows.flatMap(([, cpu]) => Object.keys(cpu)))];
-  const palette = ["#2f6fde", "#e0832f", "#17803d", "#c0262d", "#7a4fd0", "#9aa5b8", "#1a9fb0", "#b0781a", "#d04f9a", "#5b6475", "#3d3d99", "#8fb01a"];
+  // As many distinct colours as there are processes: hues a golden angle apart.
+  const palette = groups.map((_, i) => "hsl(" + Math.round((i * 137.5) % 360) + " 60% 50%)");
   chart(document.getElementById("cpu"), "bar", {
     labels: rows.map(([label]) => label),
     datasets: groups.map((group, i) => ({ label: group, backgroundColor: palette[i % palette.length], data: rows.map(([, cpu, n]) => ((cpu[group] ?? 0) * 1e6) / n) })),

@@ -7,12 +7,11 @@
 //
 // Locally (`npm start`, nothing scales to zero) IDLE=0s skips the wait.
 import { sleep } from "k6";
-import http from "k6/http";
 import exec from "k6/execution";
 import { Counter } from "k6/metrics";
 import { mintToken } from "./lib/auth.js";
-import { driverHome, pointNearCentre, tripRequest } from "./lib/city.js";
-import { params, url } from "./lib/config.js";
+import { pointNearCentre, tripRequest } from "./lib/city.js";
+import { reportLocation } from "./lib/drivers.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, awaitDriver, book } from "./lib/trips.js";
 
@@ -66,14 +65,8 @@ export const options = {
   },
 };
 
-const driverTokens = {};
-
 export function driverReports() {
-  const i = exec.scenario.iterationInTest % DRIVERS;
-  const id = `k6-driver-${i}`;
-  if (!driverTokens[id]) driverTokens[id] = mintToken(id, "driver", 24 * 3600);
-  const home = driverHome(i, DRIVERS, 4000);
-  http.post(url("/v1/drivers/me/location"), JSON.stringify({ lat: home.lat, lng: home.lng, status: "available" }), params("update-location", driverTokens[id]));
+  reportLocation(exec.scenario.iterationInTest, DRIVERS, 4000);
 }
 
 export function rider() {

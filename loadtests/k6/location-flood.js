@@ -1,11 +1,7 @@
 // Location-update flood: DRIVERS drivers around Ho Chi Minh City report their position, each every
 // INTERVAL seconds, ramped up to the full rate (DRIVERS / INTERVAL updates per second) and held there.
-import http from "k6/http";
-import { check } from "k6";
 import exec from "k6/execution";
-import { mintToken } from "./lib/auth.js";
-import { driverHome } from "./lib/city.js";
-import { params, url } from "./lib/config.js";
+import { reportLocation } from "./lib/drivers.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 
 const DRIVERS = Number(__ENV.DRIVERS || 50000);
@@ -37,18 +33,8 @@ export const options = {
   },
 };
 
-// Tokens are minted once per VU and driver, on first use: a VU serves many drivers over the run.
-const tokens = {};
-
 export default function () {
-  const i = exec.scenario.iterationInTest % DRIVERS;
-  const id = `k6-driver-${i}`;
-  if (!tokens[id]) tokens[id] = mintToken(id, "driver", 24 * 3600);
-  const home = driverHome(i, DRIVERS, SPREAD_M);
-  const jitter = () => (Math.random() - 0.5) * 0.0004;
-  const body = JSON.stringify({ lat: home.lat + jitter(), lng: home.lng + jitter(), heading: 90, speed: 8, status: "available" });
-  const res = http.post(url("/v1/drivers/me/location"), body, params("update-location", tokens[id]));
-  check(res, { "location accepted (202)": (r) => r.status === 202 });
+  reportLocation(exec.scenario.iterationInTest, DRIVERS, SPREAD_M, 0.0004);
 }
 
 export const handleSummary = summaryWriter("location-flood");

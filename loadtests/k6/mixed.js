@@ -6,8 +6,9 @@ import { check, sleep } from "k6";
 import exec from "k6/execution";
 import { Rate } from "k6/metrics";
 import { mintToken } from "./lib/auth.js";
-import { driverHome, pointNearCentre, tripRequest } from "./lib/city.js";
+import { pointNearCentre, tripRequest } from "./lib/city.js";
 import { params, url } from "./lib/config.js";
+import { reportLocation } from "./lib/drivers.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, awaitDriver, book } from "./lib/trips.js";
 
@@ -39,15 +40,8 @@ export const options = {
   },
 };
 
-const driverTokens = {};
-
 export function driverReports() {
-  const i = exec.scenario.iterationInTest % DRIVERS;
-  const id = `k6-driver-${i}`;
-  if (!driverTokens[id]) driverTokens[id] = mintToken(id, "driver", 24 * 3600);
-  const home = driverHome(i, DRIVERS, 4000);
-  const res = http.post(url("/v1/drivers/me/location"), JSON.stringify({ lat: home.lat, lng: home.lng, status: "available" }), params("update-location", driverTokens[id]));
-  check(res, { "location accepted (202)": (r) => r.status === 202 });
+  reportLocation(exec.scenario.iterationInTest, DRIVERS, 4000);
 }
 
 const riderToken = mintToken("k6-searching-rider", "rider", 24 * 3600);
