@@ -16,7 +16,16 @@ import { Connection, type HttpRequest } from "./connection";
 import { requestFactory, type RequestKind } from "./requests";
 
 export type Plan = (
-  | { mode: "closed"; kind: RequestKind; port: number; connections: number; warmupMs: number; durationMs: number }
+  | {
+      mode: "closed";
+      kind: RequestKind;
+      port: number;
+      connections: number;
+      warmupMs: number;
+      durationMs: number;
+      /** Keep going past durationMs until this many requests were measured (every driver of the city, say). */
+      minRequests?: number;
+    }
   | { mode: "open"; kind: RequestKind; port: number; rate: number; maxConnections: number; warmupMs: number; durationMs: number }
   | AssignmentPlan
 ) & {
@@ -86,23 +95,32 @@ export async function runPlan(plan: Plan): Promise<WithCpu<LoadResult | Assignme
     }
   };
   const totalMs = plan.warmupMs + plan.durationMs;
-  if (plan.mode === "closed") await closedLoop(plan.port, plan.connections, { untilMs: totalMs }, fire);
-  else await openLoop(plan.port, plan.rate, totalMs, plan.maxConnections, fire);
+  if (plan.mode === "closed") {
+    const end = performance.now() + totalMs;
+    const minRequests = plan.minRequests ?? 0;
+    let measured = 0;
+    const more = () => {
+      const now = performance.now();
+      if (now >= start) measured++;
+      return now < end || measured <= minRequests;
+    };
+    await closedLoop(plan.port, plan.connections, more, fire);
+  } else {
+    await openLoop(plan.port, plan.rate, totalMs, plan.maxConnections, fire);
+  }
   clearTimeout(warmedUp);
-  const result = recorder.result(plan.durationMs / 1000);
+  const result = recorder.result((performance.now() - start) / 1000);
   return cpu && cpuBefore ? { ...result, cpu: cpuBetween(cpuBefore, cpuSnapshot(cpu)) } : result;
 }
 
 type Fire = (connection: Connection, due: number) => Promise<void>;
 
-/** Each connection sends as soon as its last answer is in, until the time is up or `count` were sent. */
-async function closedLoop(port: number, connections: number, until: { untilMs?: number; count?: number }, fire: Fire): Promise<void> {
-  const end = until.untilMs === undefined ? Infinity : performance.now() + until.untilMs;
-  let left = until.count ?? Infinity;
+/** Each connection sends as soon as its last answer is in, for as long as `more()` says so. */
+async function closedLoop(port: number, connections: number, more: () => boolean, fire: Fire): Promise<void> {
   await Promise.all(
     Array.from({ length: connections }, async () => {
       const connection = new Connection(HOST, port);
-      while (performance.now() < end && left-- > 0) await fire(connection, performance.now());
+      while (more()) await fire(connection, performance.now());
       connection.close();
     }),
   );
@@ -238,7 +256,8 @@ async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined):
       bookingErrors[kind] = (bookingErrors[kind] ?? 0) + 1;
     }
   };
-  if (plan.burst !== undefined) await closedLoop(plan.port, plan.connections, { count: plan.burst }, fire);
+  let left = plan.burst ?? 0;
+  if (plan.burst !== undefined) await closedLoop(plan.port, plan.connections, () => left-- > 0, fire);
   else await openLoop(plan.port, plan.rate!, plan.durationMs!, plan.connections, fire);
   const bookingSeconds = (performance.now() - start) / 1000;
 
