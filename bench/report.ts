@@ -48,11 +48,16 @@ function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
-/** Summaries and sample files that share a name prefix are one run. */
+/**
+ * One entry per script: its summary (`<script>-<date>.json` from handleSummary, or `<script>-export.json`
+ * from --summary-export; the latest wins) and its samples (`<script>.ndjson`).
+ */
 export async function readK6Runs(paths: string[]): Promise<K6Run[]> {
   const runs = new Map<string, K6Run>();
   for (const path of paths.sort()) {
-    const name = basename(path).replace(/\.(nd)?json$/, "");
+    const name = basename(path)
+      .replace(/\.(nd)?json$/, "")
+      .replace(/-(export|\d{4}-\d\d-\d\dT[\d-]+Z)$/, "");
     if (path.endsWith(".ndjson")) {
       const run = runs.get(name) ?? { name, metrics: {} };
       run.series = await k6Series(path);
