@@ -17,8 +17,9 @@ const settled = counter("uitgo_dead_letters_settled_total", "Dead-lettered trip 
 
 // Called by the JetStream source with the trip events that assign-driver could not take (DEAD_LETTERS,
 // deadletter.TRIPS.>). A dead-lettered trips.requested means nobody will match that trip any more, so it
-// ends as no_driver here instead of staying requested forever, and a driver it had claimed is freed. What cannot be read is acknowledged: the
-// copy stays in DEAD_LETTERS for people to look at, and refusing it would only dead-letter it again.
+// ends as no_driver here instead of staying requested forever, and a driver it had claimed is freed.
+// What cannot be read is acknowledged: the copy stays in DEAD_LETTERS for people to look at, and
+// refusing it would only dead-letter it again.
 export function settleDeadLettersApp({ trips, events, drivers }: SettleDeadLettersDeps) {
   return new Hono().post("/", cloudEvent("deadletter.TRIPS"), async (c) => {
     const subject = c.req.header("ce-subject") ?? "";

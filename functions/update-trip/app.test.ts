@@ -1,5 +1,4 @@
 // update-trip on the real stores: the lifecycle of SPEC §3, its refusals, and what each step does to the driver.
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
@@ -18,6 +17,7 @@ import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HCMC, offset, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql } from "../../tests/support/state";
+import { storedEvents } from "../../tests/support/streams";
 import { updateTripApp } from "./app";
 
 const config = loadConfig();
@@ -26,7 +26,6 @@ const RIDER = "rider-lifecycle";
 let trips: TripStore;
 let redis: Redis;
 let nats: Nats;
-let jsm: JetStreamManager;
 let drivers: DriverIndex;
 let matcher: Matcher;
 let fn: TestFunction;
@@ -35,7 +34,6 @@ beforeAll(async () => {
   trips = TripStore.connect(config);
   redis = connectRedis(config.redisUrl, 2000);
   nats = new Nats(config.natsUrl, "update-trip-test", 2000);
-  jsm = await jetstreamManager(await nats.connected);
   drivers = new DriverIndex(redis, config.driverFreshMs);
   const events = new TripEvents(nats);
   matcher = new Matcher(trips, drivers, events, { radiusMeters: config.matchRadiusMeters, deadlineMs: 60_000 });
@@ -76,16 +74,8 @@ async function available(): Promise<string[]> {
   return (await drivers.search("vn", { ...HCMC, radiusMeters: 5000, limit: 50 })).map((d) => d.id);
 }
 
-async function events(type: string): Promise<TripEvent[]> {
-  const subject = `trips.${type}.vn`;
-  const info = await jsm.streams.info("TRIPS", { subjects_filter: subject });
-  const count = info.state.subjects?.[subject] ?? 0;
-  const found: TripEvent[] = [];
-  for (let seq = info.state.first_seq; found.length < count && seq <= info.state.last_seq; seq++) {
-    const message = await jsm.streams.getMessage("TRIPS", { seq }).catch(() => undefined);
-    if (message?.subject === subject) found.push(message.json<TripEvent>());
-  }
-  return found;
+function events(type: string): Promise<TripEvent[]> {
+  return nats.connected.then((nc) => storedEvents<TripEvent>(nc, "TRIPS", `trips.${type}.vn`));
 }
 
 describe("POST /v1/trips/:id/{accept,start,complete}", () => {

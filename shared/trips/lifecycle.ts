@@ -32,10 +32,6 @@ export const TRANSITIONS: Record<TripAction, Transition> = {
   cancel: { by: "rider", from: ["requested", "assigned", "accepted"], to: "cancelled", event: "cancelled", releasesDriver: true },
 };
 
-export function isTripAction(value: string): value is TripAction {
-  return (TRIP_ACTIONS as readonly string[]).includes(value);
-}
-
 export type ActionOutcome =
   | { kind: "done"; trip: Trip; replayed: boolean }
   | { kind: "conflict"; trip: Trip }
