@@ -24,6 +24,8 @@ import { TEST_ENV } from "./support/test-env";
 const DRIVERS = 60;
 const BOOKINGS_PER_SECOND = 40;
 const BOOKING_MS = 5_000;
+/** Booking goes on at least this long after the fault is over, so every scenario books through recovery. */
+const AFTER_RECOVERY_MS = 2_000;
 const FAULT_AFTER_MS = 1_500;
 /** A burst booked right before the fault, so that deliveries are in flight when it strikes. */
 const BURST = 30;
@@ -81,7 +83,10 @@ interface Booking {
   refused: number;
 }
 
-/** Books at a steady rate for BOOKING_MS; `fault` runs after FAULT_AFTER_MS, right after a burst. */
+/**
+ * Books at a steady rate for BOOKING_MS, and for AFTER_RECOVERY_MS at least once `fault` has returned;
+ * `fault` runs after FAULT_AFTER_MS, right after a burst.
+ */
 async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Booking> {
   const booking: Booking = { accepted: [], refused: 0 };
   const pending: Promise<void>[] = [];
@@ -113,9 +118,8 @@ async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Bo
     await pause(20);
     await fault();
   })();
-  await pause(BOOKING_MS);
+  await Promise.all([pause(BOOKING_MS), struck.then(() => pause(AFTER_RECOVERY_MS))]);
   clearInterval(steady);
-  await struck;
   await Promise.all(pending);
   return booking;
 }
