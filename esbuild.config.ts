@@ -23,8 +23,12 @@ const common: BuildOptions = {
   sourcemap: "linked",
   legalComments: "none",
   logLevel: "warning",
-  // Every function pays for its bundle at each cold start; see shared/clients/nkeys-unavailable.ts.
-  alias: { "@nats-io/nkeys": join(root, "shared", "clients", "nkeys-unavailable.ts") },
+  // Every function pays for its bundle at each cold start; see shared/clients/nkeys-unavailable.ts and
+  // shared/opentelemetry-unavailable.ts.
+  alias: {
+    "@nats-io/nkeys": join(root, "shared", "clients", "nkeys-unavailable.ts"),
+    "@opentelemetry/api": join(root, "shared", "opentelemetry-unavailable.ts"),
+  },
   // ioredis and postgres are CommonJS inside; in an ES module bundle they need a real require for Node's built-ins.
   banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
 };

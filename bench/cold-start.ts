@@ -19,26 +19,38 @@ export interface ColdStart {
   runs: number;
 }
 
+/** One bundle to start; by default on this process's Node with the run's env, compared with the first target. */
+export interface ColdStartTarget {
+  name: string;
+  bundle: string;
+  /** Another Node binary to start it with (to compare runtimes). */
+  node?: string;
+  /** Added to the run's env for this target only (NODE_COMPILE_CACHE, …). */
+  env?: Record<string, string>;
+  /** Index of the target this one is compared with in each round (a bare server on the same Node). */
+  reference?: number;
+}
+
 const POLL_MS = 2;
 const GIVE_UP_MS = 15_000;
 
 /**
  * Starts every bundle once per round, in turn, for `runs` rounds: a busy spell on a shared machine then
- * slows one start of each rather than every start of one, and each is compared with the reference
- * (the first target, the bare node:http server) started in the same round.
+ * slows one start of each rather than every start of one, and each is compared with its reference
+ * (the first target, the bare node:http server, unless it names another) started in the same round.
  */
-export async function measureColdStarts(targets: { name: string; bundle: string }[], env: Record<string, string>, runs: number): Promise<ColdStart[]> {
+export async function measureColdStarts(targets: ColdStartTarget[], env: Record<string, string>, runs: number): Promise<ColdStart[]> {
   const times = targets.map(() => [] as number[]);
   const ratios = targets.map(() => [] as number[]);
   const rss = targets.map(() => [] as number[]);
   // One start of each that is not counted, so that every counted one finds its bundle in the page cache.
-  for (const { name, bundle } of targets) await startOnce(bundle, env, name);
+  for (const target of targets) await startOnce(target, env);
   for (let round = 0; round < runs; round++) {
     const results: { readyMs: number; rssMb: number }[] = [];
-    for (const { name, bundle } of targets) results.push(await startOnce(bundle, env, name));
+    for (const target of targets) results.push(await startOnce(target, env));
     results.forEach((result, i) => {
       times[i]!.push(result.readyMs);
-      ratios[i]!.push(result.readyMs / results[0]!.readyMs);
+      ratios[i]!.push(result.readyMs / results[targets[i]!.reference ?? 0]!.readyMs);
       rss[i]!.push(result.rssMb);
     });
   }
@@ -53,14 +65,16 @@ export async function measureColdStarts(targets: { name: string; bundle: string 
   }));
 }
 
-async function startOnce(bundle: string, env: Record<string, string>, name: string): Promise<{ readyMs: number; rssMb: number }> {
+async function startOnce(target: ColdStartTarget, env: Record<string, string>): Promise<{ readyMs: number; rssMb: number }> {
+  const { name, bundle } = target;
   const port = await freePort();
   const started = performance.now();
-  const fn = startBundle(bundle, { ...env, PORT: String(port), SERVICE_NAME: name });
+  const fnEnv = { ...env, ...target.env, PORT: String(port), SERVICE_NAME: name };
+  const fn = startBundle(bundle, fnEnv, target.node);
   try {
     for (;;) {
       if (fn.child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${fn.output().slice(-2000)}`);
-      if ((await status(port)) === 200) break;
+      if ((await probeStatus(port)) === 200) break;
       if (performance.now() - started > GIVE_UP_MS) throw new Error(`${name} was not ready within ${GIVE_UP_MS} ms:\n${fn.output().slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
@@ -71,9 +85,10 @@ async function startOnce(bundle: string, env: Record<string, string>, name: stri
   }
 }
 
-function status(port: number): Promise<number> {
+/** The status a probe path answers with on a fresh connection, or 0 while nothing listens. */
+export function probeStatus(port: number, path = "/health/readiness"): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/health/readiness", agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -18,6 +18,8 @@ export interface BenchReport {
   atRate: Partial<Record<HttpScenario, WithCpu<LoadResult> & { rate: number }>>;
   assignment?: WithCpu<AssignmentResult> & { rate: number };
   burst?: WithCpu<AssignmentResult> & { count: number };
+  /** After update-location's peak run: updates the location history still had to write, and how long it took. */
+  history?: { backlog: number; drainSeconds: number };
   coldStarts: ColdStart[];
   targets: TargetCheck[];
 }

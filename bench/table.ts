@@ -26,6 +26,18 @@ export function tableRows(report: BenchReport): Row[] {
       latency: peak.latency,
       note: join(errors(peak.errors, peak.errorKinds), cpuPerRequest(peak.cpu, peak.requests)),
     });
+    if (scenario === "update-location" && report.history) {
+      const h = report.history;
+      rows.push({
+        key: "history",
+        scenario: "",
+        load: "history catch-up",
+        throughput: h.drainSeconds > 0 ? `${Math.round(h.backlog / h.drainSeconds)}` : "",
+        vsCeiling: "",
+        latency: undefined,
+        note: `${h.backlog} updates still to write when the load stopped, all written ${h.drainSeconds.toFixed(2)} s later`,
+      });
+    }
     const held = report.atRate[scenario as keyof BenchReport["atRate"]];
     if (held) {
       rows.push({

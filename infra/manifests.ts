@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Document, isMap, isScalar, isSeq } from "yaml";
 import { FUNCTIONS, SOURCES, bundlePath } from "../esbuild.config";
+import { SOURCE_SETTINGS, loadSourceConfig } from "../shared/config";
 import { CONSUMERS, STREAMS, type ConsumerDefinition } from "../shared/events/definitions";
 import { REGIONS } from "../shared/regions";
 import { PROFILES, type Profile } from "./profiles";
@@ -300,6 +301,10 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
 
 function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
   const name = consumer.config.durable_name;
+  const settings = Object.entries(SOURCE_SETTINGS[name] ?? {}).map(([key, value]) => ({ name: key, value }));
+  // The settings as the source will read them, for the comments' figures.
+  const delivered = loadSourceConfig({ ...SOURCE_SETTINGS[name], K_SINK: "http://sink", JS_STREAM: consumer.stream, JS_CONSUMER: name });
+  const held = delivered.concurrency * delivered.batchMax;
   const source = {
     apiVersion: "sources.knative.dev/v1",
     kind: "ContainerSource",
@@ -318,6 +323,7 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
                 { name: "JS_CONSUMER", value: name },
                 fromConfig("NATS_URL"),
                 { name: "SINK_TIMEOUT_MS", value: String(SINK_TIMEOUT_MS) },
+                ...settings,
               ],
               readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
@@ -332,16 +338,29 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
   };
   const container = ["spec", "template", "spec", "containers", 0];
   const ackWait = firstAckWaitMs(consumer) / 1000;
+  const batched = delivered.batchMax > 1;
+  const comments: [Path, string][] = [
+    [
+      [...container, "env", 3],
+      `The code's default, stated because it is one link of a chain: JetStream redelivers after ${ackWait}s (the consumer's ack wait) > ${batched ? `a message waits for its batch (at most ${delivered.batchWaitMs} ms) and ` : ""}the source gives up on the sink after ${SINK_TIMEOUT_MS / 1000}s > Knative cuts the request after ${CONSUMER_TIMEOUT_SECONDS}s. A scale-from-zero of the sink (0.2-0.35 s locally, a few seconds on kind) happens inside that wait.`,
+    ],
+    [
+      [...container, "resources"],
+      `One process pulling and forwarding; it delivers at most ${held} messages at once (SOURCE_CONCURRENCY ${delivered.concurrency}${batched ? ` × SOURCE_BATCH_MAX ${delivered.batchMax}` : ""}).`,
+    ],
+    [["spec", "sink"], "Knative resolves this to the function's address and injects it as K_SINK."],
+  ];
+  if (settings.length > 0) {
+    comments.push([
+      [...container, "env", 4],
+      batched
+        ? `From SOURCE_SETTINGS in shared/config.ts, as the local stack sets them: CloudEvents batched content mode, up to ${delivered.batchMax} events per request, sent when full or after ${delivered.batchWaitMs} ms, ${delivered.concurrency} requests in flight. A refused batch is delivered again one message at a time, so only the refused messages are dead-lettered.`
+        : "From SOURCE_SETTINGS in shared/config.ts, as the local stack sets them.",
+    ]);
+  }
   return commented(
     source,
-    [
-      [
-        [...container, "env", 3],
-        `The code's default, stated because it is one link of a chain: JetStream redelivers after ${ackWait}s (the consumer's ack wait) > the source gives up on the sink after ${SINK_TIMEOUT_MS / 1000}s > Knative cuts the request after ${CONSUMER_TIMEOUT_SECONDS}s. A scale-from-zero of the sink (0.2-0.35 s locally, a few seconds on kind) happens inside that wait.`,
-      ],
-      [[...container, "resources"], "One process pulling and forwarding; it holds at most SOURCE_CONCURRENCY (64) messages."],
-      [["spec", "sink"], "Knative resolves this to the function's address and injects it as K_SINK."],
-    ],
+    comments,
     `${HEADER}\nDelivers JetStream consumer ${consumer.stream}/${name} to the ${name} function as CloudEvents; always on (a Deployment), acking only on 2xx.`,
   );
 }

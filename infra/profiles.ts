@@ -53,13 +53,13 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     containerConcurrency: 16,
     target: 8,
     maxScale: 8,
-    why: "Each event is a Redis claim plus a PostgreSQL transaction. The source keeps up to 64 deliveries in flight (SOURCE_CONCURRENCY); at 8 per pod a full window spreads over 8 pods.",
+    why: "Each event is a Redis claim plus a PostgreSQL transaction. The source keeps up to 128 deliveries in flight (SOURCE_CONCURRENCY); at most 8 pods of 16 take a full window.",
   },
   "record-locations": {
     containerConcurrency: 64,
     target: 50,
     maxScale: 4,
-    why: "Writes location history in batches: the more deliveries one pod holds, the larger each batch and the fewer round trips, so it takes the source's whole window (64) and scales out little.",
+    why: "Writes location history in batches: the source sends batches of up to 250 events, 4 requests at a time (SOURCE_SETTINGS), so one pod takes the whole window; more pods only help if PostgreSQL falls behind.",
   },
   "settle-dead-letters": {
     containerConcurrency: 10,

@@ -8,13 +8,14 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FUNCTIONS, SOURCES, bundlePath, buildAll } from "../esbuild.config";
+import { SOURCE_SETTINGS } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
 import { startGateway, type Gateway } from "./gateway";
 
 export interface StackOptions {
   /** The gateway listens here and the processes on the ports after it; 8080 unless told otherwise. */
   basePort?: number;
-  /** Added to process.env for every process (functions and sources). */
+  /** Added to process.env for every process (functions and sources), over each source's SOURCE_SETTINGS. */
   env?: Record<string, string>;
   log?: (line: string) => void;
   /** Set to false when the caller has already run buildAll(). */
@@ -117,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       bundle: bundlePath("sources", "jetstream"),
       env: {
         ...process.env,
+        ...SOURCE_SETTINGS[config.durable_name],
         ...extraEnv,
         JS_STREAM: stream,
         JS_CONSUMER: config.durable_name,

@@ -93,4 +93,19 @@ describe("GroupCommit", () => {
     expect(batches).toEqual([[1, 2]]);
     expect(await Promise.all(results)).toEqual([2, 4]);
   });
+
+  it("with no wait, batches what is submitted in the same turn of the event loop and no more", async () => {
+    const { batches, write } = recorder();
+    const commit = new GroupCommit(write, { maxBatch: 100, maxWaitMs: 0 });
+
+    const first = [1, 2, 3].map((n) => commit.submit(n));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = [4, 5].map((n) => commit.submit(n));
+
+    expect(await Promise.all([...first, ...second])).toEqual([2, 4, 6, 8, 10]);
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+  });
 });

@@ -5,7 +5,10 @@
 export interface GroupCommitOptions {
   /** Items per write at most. */
   maxBatch: number;
-  /** How long the first item of a batch waits for others. */
+  /**
+   * How long the first item of a batch waits for others. 0 waits for nothing that is not already under way:
+   * the batch takes what is submitted in the same turn of the event loop (requests that arrived together).
+   */
   maxWaitMs: number;
   /**
    * Whether a failed write may be the fault of one of its items rather than of the store. Such a batch is
@@ -25,7 +28,7 @@ interface Waiting<T, R> {
 
 export class GroupCommit<T, R> {
   private batch: Waiting<T, R>[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private readonly writing = new Set<Promise<void>>();
 
   constructor(
@@ -37,7 +40,7 @@ export class GroupCommit<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.batch.push({ item, resolve, reject });
       if (this.batch.length >= this.options.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+      else this.timer ??= this.schedule();
     });
   }
 
@@ -48,7 +51,7 @@ export class GroupCommit<T, R> {
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.batch.length === 0) return;
     const batch = this.batch;
@@ -56,6 +59,15 @@ export class GroupCommit<T, R> {
     const writing = this.commit(batch);
     this.writing.add(writing);
     void writing.finally(() => this.writing.delete(writing));
+  }
+
+  private schedule(): { cancel(): void } {
+    if (this.options.maxWaitMs === 0) {
+      const immediate = setImmediate(() => this.flush());
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timeout = setTimeout(() => this.flush(), this.options.maxWaitMs);
+    return { cancel: () => clearTimeout(timeout) };
   }
 
   private async commit(batch: Waiting<T, R>[]): Promise<void> {

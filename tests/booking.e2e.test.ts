@@ -11,6 +11,7 @@ import { bearer } from "./support/auth";
 import { HCMC, offset, randomPointNear, tripRequest } from "./support/places";
 import { waitFor } from "./support/processes";
 import { resetState, shardSql } from "./support/state";
+import { consumerBacklog } from "./support/streams";
 
 let stack: Stack;
 let nc: NatsConnection;
@@ -65,8 +66,7 @@ async function settled(id: string, riderId: string): Promise<Trip> {
 }
 
 async function consumerIdle(): Promise<boolean> {
-  const info = await jsm.consumers.info("TRIPS", "assign-driver");
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  return (await consumerBacklog(jsm, "TRIPS", "assign-driver")) === 0;
 }
 
 describe("booking a trip", () => {

@@ -1,5 +1,6 @@
 // Location history end to end: updates in through update-location, rows out of record-locations, every
-// function and the JetStream source as their own processes over the real NATS and PostgreSQL.
+// function and the JetStream source as their own processes over the real NATS and PostgreSQL. The source
+// delivers to record-locations in batches, as configured for it in SOURCE_SETTINGS.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { HistoryTables } from "./support/location-history";
 import { BANGKOK, HCMC, randomPointNear, seededRandom } from "./support/places";
 import { waitFor } from "./support/processes";
 import { resetState } from "./support/state";
+import { consumerBacklog } from "./support/streams";
 
 const STREAM = "DRIVER_LOCATIONS";
 const CONSUMER = "record-locations";
@@ -72,13 +74,19 @@ async function reportMany(drivers: number, perDriver: number): Promise<Sent[]> {
 }
 
 async function consumerIdle(): Promise<boolean> {
-  const info = await jsm.consumers.info(STREAM, CONSUMER);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  return (await consumerBacklog(jsm, STREAM, CONSUMER)) === 0;
 }
 
 async function recordedKeys(): Promise<string[]> {
   const rows = [...(await tables.rows("vn")), ...(await tables.rows("th"))];
   return rows.map((row) => locationKey({ driverId: row.driver_id, recordedAt: row.recorded_at.getTime() })).sort();
+}
+
+/** Batched-mode requests the source has made with this result, from its metrics. */
+async function sourceBatches(result: string): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${stack.ports[`source-${CONSUMER}`]}/metrics`)).text();
+  const line = metrics.split("\n").find((l) => l.startsWith(`uitgo_source_batches_total{consumer="${CONSUMER}",result="${result}"}`));
+  return line ? Number(line.split(" ").pop()) : 0;
 }
 
 async function deadLetters(): Promise<number> {
@@ -116,6 +124,8 @@ describe("location history", () => {
 
     expect(await recordedKeys()).toEqual(expected);
     expect(await deadLetters()).toBe(0);
+    // The stack delivers this consumer in batches (SOURCE_SETTINGS), as it is deployed.
+    expect(await sourceBatches("delivered")).toBeGreaterThan(0);
   });
 
   it("dead-letters a malformed and an unknown event, and still records the updates behind them", async () => {
@@ -141,6 +151,8 @@ describe("location history", () => {
       const dead = await jsm.streams.getMessage("DEAD_LETTERS", { seq });
       if (dead?.subject === DEAD) reasons.push(dead.header.get(DEAD_LETTER_HEADERS.reason));
     }
+    // The unknown event came in a batch with good ones: the batch was refused and delivered again one by one.
+    expect(await sourceBatches("refused")).toBeGreaterThan(0);
     // The source delivers both at once, so either may be dead-lettered first.
     expect(reasons.sort()).toEqual([expect.stringMatching(/^sink answered 400: .*malformed_json/), expect.stringMatching(/^sink answered 400: .*unsupported_event_type/)]);
   });

@@ -10,6 +10,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as connectNats } from "@nats-io/transport-node";
 import { CONSUMERS } from "../../shared/events/definitions";
+import { consumerBacklog } from "../../tests/support/streams";
 import { cpuBetween, cpuSnapshot, type Components, type CpuSeconds } from "../cpu";
 import { Recorder, percentiles, round, type LoadResult, type Percentiles } from "../stats";
 import { Connection, type HttpRequest } from "./connection";
@@ -169,10 +170,7 @@ async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined):
   const nc = await connectNats({ servers: plan.natsUrl, name: "uitgo-bench" });
   const jsm = await jetstreamManager(nc);
   const consumer = CONSUMERS.find((c) => c.config.durable_name === "assign-driver")!;
-  const backlogDepth = async () => {
-    const info = await jsm.consumers.info(consumer.stream, consumer.config.durable_name);
-    return info.num_pending + info.num_ack_pending;
-  };
+  const backlogDepth = () => consumerBacklog(jsm, consumer.stream, consumer.config.durable_name);
 
   if (plan.warmupMs && plan.rate) {
     await openLoop(plan.port, plan.rate, plan.warmupMs, plan.connections, async (connection) => {

@@ -168,6 +168,20 @@ describe("POST /v1/trips", () => {
       expect(second.id).not.toBe(first.id);
       expect(await tripCount()).toBe(2);
     });
+
+    it("books every one of many concurrent requests (inserted together) as its own trip, each as stored", async () => {
+      const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => post({ ...tripRequest(), originText: `Stop ${i}` })));
+
+      expect(answers.every((res) => res.status === 201)).toBe(true);
+      const trips = await Promise.all(answers.map(readTrip));
+      expect(trips.map((trip) => trip.originText)).toEqual(trips.map((_, i) => `Stop ${i}`));
+      expect(new Set(trips.map((trip) => trip.id)).size).toBe(60);
+      expect(await tripCount()).toBe(60);
+      const stored = await shardSql("vn")<{ id: string; origin_text: string; origin_lat: number }[]>`select id, origin_text, origin_lat from trips`;
+      const byId = new Map(stored.map((row) => [row.id, row]));
+      for (const trip of trips) expect(byId.get(trip.id)).toMatchObject({ origin_text: trip.originText, origin_lat: trip.originLat });
+      expect(await streamMessages()).toBe(60);
+    });
   });
 
   describe("Idempotency-Key", () => {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig, type Config } from "../../shared/config";
 import { LocationHistory } from "../../shared/drivers/location-history";
 import type { DriverLocation, LocationEvent } from "../../shared/events/location-events";
+import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HistoryTables } from "../../tests/support/location-history";
@@ -57,6 +58,23 @@ function deliver(body: unknown, headers: Record<string, string> = {}, to = fn): 
     },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+}
+
+/** What the JetStream source sends for drivers.location messages with batching on: one request, one event each. */
+function deliverBatch(bodies: unknown[], to = fn, overrides: (i: number) => Partial<StructuredCloudEvent> = () => ({})): Promise<Response> {
+  const events = bodies.map((data, i) => ({
+    specversion: "1.0",
+    id: `b-${i}`,
+    source: "nats://jetstream/DRIVER_LOCATIONS",
+    type: "drivers.location",
+    subject: "drivers.location.vn",
+    time: new Date().toISOString(),
+    datacontenttype: "application/json",
+    data,
+    natsdeliveries: "1",
+    ...overrides(i),
+  }));
+  return to.request("/", { method: "POST", headers: { "content-type": BATCH_CONTENT_TYPE }, body: JSON.stringify(events) });
 }
 
 describe("POST / (drivers.location)", () => {
@@ -146,6 +164,71 @@ describe("POST / (drivers.location)", () => {
     expect(await tables.count()).toBe(2);
   });
 
+  describe("a batch of events (CloudEvents batched content mode)", () => {
+    it("records every event of the batch in its region's shard, one INSERT per shard, and answers with the counts", async () => {
+      const vn = Array.from({ length: 30 }, (_, i) => location(i));
+      const th = Array.from({ length: 20 }, (_, i) => location(i, { region: "th", ...offset(BANGKOK, i * 10, 0) }));
+
+      const response = await deliverBatch([...vn, ...th].map(eventBody));
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ recorded: 50, duplicate: 0 });
+      for (const [region, expected] of [["vn", vn], ["th", th]] as const) {
+        const rows = await tables.rows(region);
+        expect(rows.map((row) => row.recorded_at.getTime()).sort(), region).toEqual(expected.map((loc) => loc.recordedAt).sort());
+        expect(new Set(rows.map((row) => row.xmin)).size, region).toBe(1);
+      }
+    });
+
+    it("counts the events it already had, and an event twice in the batch, as duplicates", async () => {
+      await deliver(eventBody(location(1)));
+
+      const response = await deliverBatch([location(1), location(2), location(2), location(3)].map(eventBody));
+
+      expect(await response.json()).toEqual({ recorded: 2, duplicate: 2 });
+      expect(await tables.count()).toBe(3);
+    });
+
+    it("refuses with 400 a batch holding any event it cannot record, naming those events, and records none of it", async () => {
+      const good = eventBody(location(1));
+      const response = await deliverBatch(
+        [good, { ...good, schemaVersion: 2 }, eventBody(location(2)), { ...good, location: { ...good.location, lat: 91 } }, eventBody(location(3))],
+        fn,
+        (i) => (i === 4 ? { type: "trips.requested" } : {}),
+      );
+
+      const error = await expectError(response, 400, "invalid_events");
+      expect(error.details.map((detail) => detail.field)).toEqual(["b-1", "b-3", "b-4"]);
+      expect(error.message).toContain("b-1, b-3, b-4");
+      expect(await tables.count()).toBe(0);
+    });
+
+    it("refuses with 400 what is not a batch of CloudEvents 1.0, and with 413 one past the batch limit", async () => {
+      const request = (body: string) => fn.request("/", { method: "POST", headers: { "content-type": BATCH_CONTENT_TYPE }, body });
+      const good = { specversion: "1.0", id: "x", source: "s", type: "drivers.location", data: eventBody(location(1)) };
+      const cases: [string, Response, string][] = [
+        ["malformed JSON", await request("[{"), "malformed_json"],
+        ["not an array", await request(JSON.stringify(good)), "invalid_body"],
+        ["an event of another spec version", await request(JSON.stringify([good, { ...good, specversion: "0.3" }])), "not_a_cloudevent"],
+        ["an event without id", await request(JSON.stringify([{ ...good, id: undefined }])), "not_a_cloudevent"],
+        ["data that is not an object", await deliverBatch(["here"]), "invalid_events"],
+        ["data that is not JSON", await deliverBatch([eventBody(location(1))], fn, () => ({ datacontenttype: "text/plain" })), "invalid_events"],
+      ];
+      for (const [label, response, code] of cases) await expectError(response, 400, code, label);
+
+      const many = Array.from({ length: 3000 }, (_, i) => eventBody(location(i)));
+      await expectError(await deliverBatch(many), 413, "payload_too_large");
+      expect(await tables.count()).toBe(0);
+    });
+
+    it("takes event data as base64 too, as a structured event may carry it", async () => {
+      const data_base64 = Buffer.from(JSON.stringify(eventBody(location(1)))).toString("base64");
+      const response = await deliverBatch([undefined], fn, () => ({ data: undefined, data_base64 }));
+
+      expect(await response.json()).toEqual({ recorded: 1, duplicate: 0 });
+    });
+  });
+
   describe("PostgreSQL down", () => {
     let proxy: TcpProxy;
     afterEach(() => proxy.cut());
@@ -169,6 +252,10 @@ describe("POST / (drivers.location)", () => {
       // Twice as long after each failed delivery, so an outage of minutes does not use up max_deliver.
       expect(down.map((response) => response.headers.get("retry-after"))).toEqual(["1", "2", "4", "30", "30"]);
       for (const response of down) await expectError(response, 503, "service_unavailable");
+      // A batch backs off by its most delivered event.
+      const batch = await deliverBatch([eventBody(location(20)), eventBody(location(21))], cutOff, (i) => ({ natsdeliveries: String(i + 3) }));
+      expect(batch.headers.get("retry-after")).toBe("8");
+      await expectError(batch, 503, "service_unavailable");
 
       await proxy.open();
       await waitFor(async () => (await deliver(next, {}, cutOff)).status === 200, 15_000, "record-locations to recover");

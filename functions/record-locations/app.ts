@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { LocationHistory } from "../../shared/drivers/location-history";
 import { LOCATION_EVENT_TYPE, parseLocationEvent } from "../../shared/events/location-events";
+import { decodeEventBatch, isEventBatch, readEventBatch } from "../../shared/http/cloudevent-batch";
 import { backOffWhileUnavailable, cloudEvent } from "../../shared/http/cloudevent";
 import { readJsonObject } from "../../shared/http/json-body";
 import { counter } from "../../shared/metrics";
@@ -11,11 +12,21 @@ export interface RecordLocationsDeps {
   history: LocationHistory;
 }
 
-// Called by the JetStream source with one binary-mode CloudEvent per drivers.location message. The answer
-// comes once the row is committed with others of its batch: 2xx acks the message, 4xx dead-letters it,
-// 503 (PostgreSQL down) has it redelivered, later each time. A redelivered event is answered 200 and adds no row.
+// Called by the JetStream source with drivers.location messages: one binary-mode CloudEvent per request, or many in
+// a batch (CloudEvents batched content mode). The answer comes once the rows are committed with others of their
+// group: 2xx acks the messages, 4xx refuses them (one alone is dead-lettered; a batch is delivered again one event
+// at a time, so only the bad events are), 503 (PostgreSQL down) has them redelivered, later each time. A redelivered
+// event is answered 200 and adds no row.
 export function recordLocationsApp({ history }: RecordLocationsDeps) {
   return new Hono().post("/", backOffWhileUnavailable(), cloudEvent(LOCATION_EVENT_TYPE), async (c) => {
+    if (isEventBatch(c)) {
+      // Every event is checked before any is written, so a refused batch leaves nothing behind to be written twice.
+      const locations = decodeEventBatch(await readEventBatch(c), LOCATION_EVENT_TYPE, parseLocationEvent);
+      const fresh = (await Promise.all(locations.map((location) => history.record(location)))).filter(Boolean).length;
+      recorded.inc({ result: "recorded" }, fresh);
+      recorded.inc({ result: "duplicate" }, locations.length - fresh);
+      return c.json({ recorded: fresh, duplicate: locations.length - fresh });
+    }
     const location = parseLocationEvent(await readJsonObject(c));
     const outcome = (await history.record(location)) ? "recorded" : "duplicate";
     recorded.inc({ result: outcome });

@@ -21,6 +21,8 @@ export class Nats implements DependencyHandle {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: timeoutMs,
+      // An async stack trace is captured for every request (each JetStream publish), whether it fails or not.
+      noAsyncTraces: true,
     }).then((nc) => {
       this.connection = nc;
       this.js = jetstream(nc, { timeout: timeoutMs });
@@ -42,6 +44,9 @@ export class Nats implements DependencyHandle {
   }
 
   async ping(): Promise<void> {
+    // The first probe often comes while the first connection is still being made: wait for it (the probe's
+    // timeout bounds the wait) rather than answer "down" and cost the start another probe period.
+    if (!this.connection) await this.connected;
     if (!this.up || !this.connection) throw new Error("nats is not connected");
     await this.connection.flush();
   }

@@ -1,6 +1,7 @@
 // Redis for the live driver geo-index. Commands fail fast while disconnected, so a request
 // gets its 503 at once instead of waiting in an offline queue.
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { Redis, ReplyError } from "ioredis";
 import { DependencyUnavailable } from "../http/errors";
 import type { DependencyHandle } from "../http/server";
@@ -21,7 +22,13 @@ export function connectRedis(url: string, timeoutMs: number): Redis {
 export function redisHandle(redis: Redis): DependencyHandle {
   return {
     name: "redis",
-    ping: () => redis.ping(),
+    ping: async () => {
+      // A cold start's first readiness probe usually arrives while the first connection is still being made;
+      // answering "down" then only costs another probe. The wait ends at the first connection error, and the
+      // probe's timeout bounds it.
+      if (redis.status === "connecting" || redis.status === "connect") await once(redis, "ready");
+      return redis.ping();
+    },
     close: () => redis.quit().catch(() => redis.disconnect()),
   };
 }

@@ -39,7 +39,7 @@ export interface ClaimQuery extends LatLng {
 
 // The first radius tried; it doubles until enough drivers are found. In a dense city the nearest
 // drivers are a few hundred metres away, and a small first radius keeps Redis from sorting thousands.
-const START_RADIUS_M = 250;
+const START_RADIUS_M = 150;
 
 // Redis measures with an Earth radius of 6,372,797.56 m, shared/geo.ts with the mean 6,371,008.8 m,
 // and keeps positions as 52-bit geohashes (within about 0.6 m). Redis is asked for a little more

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { inProcess } from "../../tests/support/in-process";
 import { requireRole, signToken, verifyToken, type AuthEnv } from "./auth";
 import { ApiError } from "./errors";
@@ -165,5 +165,32 @@ describe("requireRole", () => {
   it("answers 401 unauthorized to an invalid token", async () => {
     await expectRefused(await fn.request("/riders-only", { headers: as(signToken("other", { id: "r", role: "rider" })) }), 401, "unauthorized");
     await expectRefused(await fn.request("/riders-only", { headers: as(signToken(SECRET, { id: "r", role: "rider" }, -1)) }), 401, "unauthorized");
+  });
+
+  describe("a token seen before", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("is refused once it expires, although it was accepted before", async () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(NOW);
+      const token = signToken(SECRET, { id: "rider-2", role: "rider" }, 60, NOW);
+      expect((await fn.request("/riders-only", { headers: as(token) })).status).toBe(200);
+
+      vi.setSystemTime(NOW + 59_000);
+      expect((await fn.request("/riders-only", { headers: as(token) })).status).toBe(200);
+      vi.setSystemTime(NOW + 60_000);
+      await expectRefused(await fn.request("/riders-only", { headers: as(token) }), 401, "unauthorized");
+    });
+
+    it("still gets 403 where its role is not allowed, and one changed character is checked afresh", async () => {
+      const token = valid("driver");
+      expect((await fn.request("/anyone", { headers: as(token) })).status).toBe(200);
+      await expectRefused(await fn.request("/riders-only", { headers: as(token) }), 403, "forbidden");
+
+      const last = token.at(-1) === "A" ? "B" : "A";
+      await expectRefused(await fn.request("/anyone", { headers: as(`${token.slice(0, -1)}${last}`) }), 401, "unauthorized");
+    });
   });
 });

@@ -25,6 +25,15 @@ export function signToken(secret: string, principal: Principal, ttlSeconds = 360
 }
 
 export function verifyToken(secret: string, token: string, now = Date.now()): Principal {
+  return verify(secret, token, now).principal;
+}
+
+interface Verified {
+  principal: Principal;
+  expiresAtMs: number;
+}
+
+function verify(secret: string, token: string, now: number): Verified {
   const parts = token.split(".");
   if (parts.length !== 3) throw unauthorized("Malformed token");
   const [header, payload, signature] = parts as [string, string, string];
@@ -43,15 +52,35 @@ export function verifyToken(secret: string, token: string, now = Date.now()): Pr
   if (claims.exp * 1000 <= now) throw unauthorized("Token has expired");
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 128) throw unauthorized("Token has no valid sub claim");
   if (!(ROLES as readonly unknown[]).includes(claims.role)) throw unauthorized("Token role must be rider or driver");
-  return { id: claims.sub, role: claims.role as Role };
+  return { principal: { id: claims.sub, role: claims.role as Role }, expiresAtMs: claims.exp * 1000 };
+}
+
+// A client sends the same token with every request until it expires, so a token verified once is remembered until
+// its expiry: a repeat costs a map lookup instead of an HMAC and two JSON parses. Only verified tokens are kept, and
+// at most MAX_REMEMBERED of them (the oldest is forgotten first), so a flood of distinct tokens cannot grow it.
+const MAX_REMEMBERED = 10_000;
+
+class VerifiedTokens {
+  private readonly byToken = new Map<string, Verified>();
+
+  verify(secret: string, token: string, now = Date.now()): Principal {
+    const known = this.byToken.get(token);
+    if (known && known.expiresAtMs > now) return known.principal;
+    if (known) this.byToken.delete(token);
+    const verified = verify(secret, token, now);
+    if (this.byToken.size >= MAX_REMEMBERED) this.byToken.delete(this.byToken.keys().next().value!);
+    this.byToken.set(token, verified);
+    return verified.principal;
+  }
 }
 
 /** Requires a valid bearer token whose role is one of `roles`. */
 export function requireRole(secret: string, ...roles: Role[]): MiddlewareHandler<AuthEnv> {
+  const tokens = new VerifiedTokens();
   return async (c, next) => {
     const credentials = BEARER.exec(c.req.header("authorization") ?? "");
     if (!credentials) throw unauthorized("Missing bearer token");
-    const principal = verifyToken(secret, credentials[1]!);
+    const principal = tokens.verify(secret, credentials[1]!);
     if (!roles.includes(principal.role)) {
       throw new ApiError(403, "forbidden", `This endpoint is for ${roles.join(" or ")}s, not ${principal.role}s`);
     }

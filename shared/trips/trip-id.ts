@@ -1,5 +1,5 @@
 // Trip ids name their shard: "vn_<uuidv7>". Reads route by prefix, with no lookup.
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { isRegion, type Region } from "../regions";
 
 const TRIP_ID = /^([a-z]{2})_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -14,9 +14,18 @@ export function regionOfTripId(id: string): Region | undefined {
   return match && isRegion(match[1]!) ? match[1] : undefined;
 }
 
+// Random bits come from a pool refilled 4 KiB at a time: one randomBytes() call per id cost more than the rest of it.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
 // RFC 9562 UUIDv7: 48-bit millisecond timestamp, then random bits; time-ordered ids keep the primary key index append-mostly.
 function uuidv7(now: number): string {
-  const bytes = randomBytes(16);
+  if (poolOffset + 16 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const bytes = Buffer.from(pool.subarray(poolOffset, poolOffset + 16));
+  poolOffset += 16;
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;

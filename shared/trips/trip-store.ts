@@ -1,6 +1,8 @@
 // Trips in PostgreSQL, one database per region shard, reads that tolerate lag on the shard's replica.
 import type { Config } from "../config";
 import { connectPostgres, onPostgres, postgresHandle, type Sql } from "../clients/postgres";
+import { GroupCommit } from "../group-commit";
+import { DependencyUnavailable } from "../http/errors";
 import type { DependencyHandle } from "../http/server";
 import { REGIONS, type Region } from "../regions";
 import type { Principal } from "../http/auth";
@@ -68,8 +70,26 @@ export type TransitionEffects = (result: Extract<TransitionResult, { kind: "done
 /** The driver already has an active trip in this shard: the unique index refused a second one. */
 export class DriverAlreadyOnTrip extends Error {}
 
+// Bookings that arrive together are inserted by one statement per shard: one commit (one fsync) and one round
+// trip for all of them. No wait beyond the current turn of the event loop, so a lone booking is not delayed.
+const INSERT_BATCH_MAX = 128;
+
 export class TripStore {
-  private constructor(private readonly shards: Record<Region, Shard>) {}
+  private readonly inserts: Record<Region, GroupCommit<NewTrip, TripRow | undefined>>;
+
+  private constructor(private readonly shards: Record<Region, Shard>) {
+    this.inserts = Object.fromEntries(
+      REGIONS.map((region) => [
+        region,
+        new GroupCommit<NewTrip, TripRow | undefined>((trips) => this.insertBatch(region, trips), {
+          maxBatch: INSERT_BATCH_MAX,
+          maxWaitMs: 0,
+          // Requests are validated before they get here, so only an unforeseen row can make PostgreSQL refuse a batch.
+          mayBeOneItem: (err) => !(err instanceof DependencyUnavailable),
+        }),
+      ]),
+    ) as Record<Region, GroupCommit<NewTrip, TripRow | undefined>>;
+  }
 
   static connect(config: Config): TripStore {
     const app = config.serviceName;
@@ -85,10 +105,12 @@ export class TripStore {
     return new TripStore(shards);
   }
 
+  /** Closing a primary first waits for the inserts under way, so that a draining function answers every booking it took. */
   handles(): DependencyHandle[] {
     return REGIONS.flatMap((region) => {
       const shard = this.shards[region];
-      const handles = [postgresHandle(`postgres-${region}`, shard.primary)];
+      const primary = postgresHandle(`postgres-${region}`, shard.primary);
+      const handles = [{ ...primary, close: () => this.inserts[region].drain().then(primary.close) }];
       if (shard.replica) handles.push(postgresHandle(`postgres-${region}-replica`, shard.replica));
       return handles;
     });
@@ -105,21 +127,43 @@ export class TripStore {
   }
 
   private async insertOrFindEarlier(region: Region, trip: NewTrip): Promise<CreateResult> {
-    const sql = this.shards[region].primary;
-    return onPostgres(async () => {
-      const [inserted] = await sql<TripRow[]>`
-        insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status, idempotency_key)
-        values (${trip.id}, ${trip.riderId}, ${trip.serviceId}, ${trip.originText}, ${trip.destText},
-                ${trip.originLat}, ${trip.originLng}, ${trip.destLat}, ${trip.destLng}, 'requested', ${trip.idempotencyKey ?? null})
-        on conflict (rider_id, idempotency_key) do nothing
-        returning *`;
-      if (inserted) return { trip: toTrip(inserted), replayed: false, sameRequest: true };
+    const inserted = await this.inserts[region].submit(trip);
+    if (inserted) return { trip: toTrip(inserted), replayed: false, sameRequest: true };
 
-      const [earlier] = await byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null);
-      if (!earlier) throw new Error("idempotency conflict without an earlier trip");
-      const original = toTrip(earlier);
-      return { trip: original, replayed: true, sameRequest: sameRequest(original, trip) };
-    });
+    const sql = this.shards[region].primary;
+    const [earlier] = await onPostgres(() => byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null));
+    if (!earlier) throw new Error("idempotency conflict without an earlier trip");
+    const original = toTrip(earlier);
+    return { trip: original, replayed: true, sameRequest: sameRequest(original, trip) };
+  }
+
+  /** Inserts the trips; a trip whose idempotency key was already used is not inserted and answers undefined. */
+  private async insertBatch(region: Region, trips: NewTrip[]): Promise<(TripRow | undefined)[]> {
+    const sql = this.shards[region].primary;
+    const rows = trips.map((t) => ({
+      id: t.id,
+      rider_id: t.riderId,
+      service_id: t.serviceId,
+      origin_text: t.originText,
+      dest_text: t.destText,
+      origin_lat: t.originLat,
+      origin_lng: t.originLng,
+      dest_lat: t.destLat,
+      dest_lng: t.destLng,
+      idempotency_key: t.idempotencyKey ?? null,
+    }));
+    // The rows as one jsonb parameter: one statement text whatever the batch size, so it is prepared once per connection.
+    const inserted = await onPostgres(
+      () => sql<TripRow[]>`
+        insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status, idempotency_key)
+        select id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, 'requested', idempotency_key
+        from jsonb_to_recordset(${sql.json(rows)}) as r(id text, rider_id text, service_id text, origin_text text, dest_text text,
+          origin_lat float8, origin_lng float8, dest_lat float8, dest_lng float8, idempotency_key text)
+        on conflict (rider_id, idempotency_key) do nothing
+        returning *`,
+    );
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    return trips.map((trip) => byId.get(trip.id));
   }
 
   private async findByKeyElsewhere(region: Region, trip: NewTrip): Promise<Trip | undefined> {
@@ -175,11 +219,17 @@ export class TripStore {
 
   async forMatching(id: string): Promise<MatchingState | undefined> {
     const sql = this.shardOf(id).primary;
-    // FOR KEY SHARE waits for a transition in progress (a decline announces the trip again before it commits),
-    // so matching sees the trip as that transition leaves it.
-    const [row] = await onPostgres(() => sql<TripRow[]>`select * from trips where id = ${id} for key share`);
-    // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
-    return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
+    return onPostgres(async () => {
+      // A plain read first: a requested trip can only leave requested through an UPDATE … WHERE status = 'requested',
+      // which waits for any transition in progress, so matching it needs no lock.
+      let [row] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+      // Any other status may be a transition in progress (a decline announces the trip again before it commits).
+      // FOR KEY SHARE waits for it, so matching sees the trip as that transition leaves it. The lock is a write
+      // (a transaction id and a commit), which is why the common case above goes without it.
+      if (row && row.status !== "requested") [row] = await sql<TripRow[]>`select * from trips where id = ${id} for key share`;
+      // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
+      return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
+    });
   }
 
   /**

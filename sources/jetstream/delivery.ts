@@ -1,11 +1,15 @@
 // Delivers JetStream messages to the sink and settles each one: ack on 2xx, dead-letter on a
 // refusal or after the last allowed delivery, otherwise nak with a growing delay, or later when the
 // sink asks for it in Retry-After (as Knative Eventing's dispatchers honour it on 429 and 503).
+// Messages go one per request (binary mode) or many per request (batched mode); a batch refused (4xx) or
+// failed with a 500 is delivered again one message at a time, so only the messages at fault stay at fault.
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { deadLettered, lostMessageOf, publishDeadLetter } from "../../shared/events/dead-letter";
+import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { log } from "../../shared/log";
-import { counter } from "../../shared/metrics";
-import { cloudEventHeaders } from "./cloudevent";
+import { counter, histogram } from "../../shared/metrics";
+import { cloudEventHeaders, structuredCloudEvent } from "./cloudevent";
+import { postToSink } from "./sink";
 
 export interface DeliveryOptions {
   sink: string;
@@ -15,6 +19,8 @@ export interface DeliveryOptions {
 }
 
 const settled = counter("uitgo_source_messages_total", "Messages settled by the JetStream source, by result", ["consumer", "result"]);
+const batches = counter("uitgo_source_batches_total", "Batched-mode requests made by the JetStream source, by result", ["consumer", "result"]);
+const batchSize = histogram("uitgo_source_batch_events", "Events per batched-mode request", ["consumer"], [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]);
 
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
@@ -22,7 +28,7 @@ const RETRY_MAX_MS = 30_000;
 export type Verdict =
   | { kind: "delivered" }
   | { kind: "refused"; reason: string }
-  | { kind: "failed"; reason: string; retryAfterMs?: number };
+  | { kind: "failed"; reason: string; retryAfterMs?: number; status?: number };
 
 export class Delivery {
   constructor(
@@ -32,7 +38,50 @@ export class Delivery {
 
   /** `maxDeliver` is the consumer's: the delivery after which JetStream will not redeliver (≤ 0: no limit). */
   async handle(msg: JsMsg, maxDeliver: number): Promise<void> {
-    const verdict = await this.deliver(msg);
+    await this.settle(msg, await this.post(cloudEventHeaders(msg, this.options.ceOverrides), msg.data), maxDeliver);
+  }
+
+  /** Delivers the messages in one batched-mode request, and settles each by the answer to it. */
+  async handleBatch(msgs: readonly JsMsg[], maxDeliver: number): Promise<void> {
+    const carried: JsMsg[] = [];
+    const events: StructuredCloudEvent[] = [];
+    const alone: JsMsg[] = [];
+    for (const msg of msgs) {
+      const event = structuredCloudEvent(msg, this.options.ceOverrides);
+      if (event) {
+        carried.push(msg);
+        events.push(event);
+      } else alone.push(msg);
+    }
+    await Promise.all([this.deliverBatch(carried, events, maxDeliver), ...alone.map((msg) => this.handle(msg, maxDeliver))]);
+  }
+
+  private async deliverBatch(msgs: JsMsg[], events: StructuredCloudEvent[], maxDeliver: number): Promise<void> {
+    if (msgs.length === 0) return;
+    const consumer = msgs[0]!.info.consumer;
+    batchSize.observe({ consumer }, msgs.length);
+    const verdict = await this.post({ "content-type": BATCH_CONTENT_TYPE }, Buffer.from(JSON.stringify(events)));
+    batches.inc({ consumer, result: verdict.kind });
+    // A refusal says something in the batch is unacceptable. A 500 says the sink broke on something it was given, which
+    // in a batch may be one event's doing (a row the store refuses); a 503, a 502 or no answer says nothing about the
+    // events, so those are retried as a batch.
+    const mayBeOneEvent = verdict.kind === "refused" || (verdict.kind === "failed" && verdict.status === 500);
+    if (!mayBeOneEvent) {
+      await Promise.all(msgs.map((msg) => this.settle(msg, verdict, maxDeliver)));
+      return;
+    }
+    // Delivered alone, each message is refused, failed or taken on its own merits. All at once, so a sink that writes
+    // in groups writes them together; working() restarts each ack wait, which the batch's own delivery has used part of.
+    log("warn", "batch not taken, delivering its messages one at a time", { consumer, messages: msgs.length, reason: verdict.reason });
+    await Promise.all(
+      msgs.map((msg) => {
+        msg.working();
+        return this.handle(msg, maxDeliver);
+      }),
+    );
+  }
+
+  private async settle(msg: JsMsg, verdict: Verdict, maxDeliver: number): Promise<void> {
     const { consumer, deliveryCount } = msg.info;
     if (verdict.kind === "delivered") {
       msg.ack();
@@ -53,22 +102,16 @@ export class Delivery {
     log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, reason: verdict.reason });
   }
 
-  private async deliver(msg: JsMsg): Promise<Verdict> {
+  private async post(headers: Record<string, string>, body: Uint8Array): Promise<Verdict> {
     try {
-      const response = await fetch(this.options.sink, {
-        method: "POST",
-        headers: cloudEventHeaders(msg, this.options.ceOverrides),
-        body: msg.data,
-        signal: AbortSignal.timeout(this.options.sinkTimeoutMs),
-      });
-      const body = await response.text();
-      if (response.ok) return { kind: "delivered" };
-      const reason = `sink answered ${response.status}: ${body.slice(0, 512)}`;
+      const response = await postToSink(this.options.sink, headers, body, this.options.sinkTimeoutMs);
+      if (response.status >= 200 && response.status < 300) return { kind: "delivered" };
+      const reason = `sink answered ${response.status}: ${response.body.slice(0, 512)}`;
       // A 4xx other than 408/429 says the event itself is unacceptable: retrying cannot help.
       const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
       if (permanent) return { kind: "refused", reason };
-      const retryAfterMs = retryAfter(response.headers.get("retry-after"));
-      return retryAfterMs === undefined ? { kind: "failed", reason } : { kind: "failed", reason, retryAfterMs };
+      const retryAfterMs = retryAfter(response.retryAfter);
+      return { kind: "failed", reason, status: response.status, ...(retryAfterMs !== undefined && { retryAfterMs }) };
     } catch (err) {
       return { kind: "failed", reason: `sink unreachable: ${err instanceof Error ? err.message : String(err)}` };
     }

@@ -20,7 +20,7 @@ const delivery = new Delivery(js, {
   sinkTimeoutMs: config.sinkTimeoutMs,
   publishTimeoutMs: config.dependencyTimeoutMs,
 });
-const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency);
+const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency, { max: config.batchMax, waitMs: config.batchWaitMs });
 watchExhausted(await nats.connected, await nats.manager(), js, config.stream, config.consumer, config.dependencyTimeoutMs);
 
 await serveFunction(

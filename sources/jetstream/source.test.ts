@@ -6,12 +6,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { bundlePath } from "../../esbuild.config";
 import { DEAD_LETTER_HEADERS, deadLetterSubject } from "../../shared/events/dead-letter";
 import { loadConfig } from "../../shared/config";
+import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { LOST_REASON } from "./exhausted";
 import { freePort, startBundle, waitFor, type BundleProcess } from "../../tests/support/processes";
+import { consumerBacklog } from "../../tests/support/streams";
 
 const STREAM = "SOURCE_TEST";
 const CONSUMER = "sink-test";
 const MAX_DELIVER = 3;
+const CONSUMER_CONFIG = { durable_name: CONSUMER, ack_policy: "explicit" as never, ack_wait: 5_000_000_000, max_deliver: MAX_DELIVER };
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -61,7 +64,7 @@ beforeEach(async () => {
   answer = () => 200;
   await jsm.streams.delete(STREAM).catch(() => undefined);
   await jsm.streams.add({ name: STREAM, subjects: ["sourcetest.>"] });
-  await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: "explicit" as never, ack_wait: 5_000_000_000, max_deliver: MAX_DELIVER });
+  await jsm.consumers.add(STREAM, CONSUMER_CONFIG);
   await jsm.streams.purge("DEAD_LETTERS", { filter: deadLetterSubject(STREAM, CONSUMER) });
   sourcePort = await freePort();
   sourceEnv = {
@@ -79,18 +82,41 @@ afterEach(async (context) => {
   if (context.task.result?.state === "fail") console.log(source.output());
 });
 
+/** Stops the source and gives the consumer a fresh start, without the pull requests of the source that is gone. */
+async function stopSource(): Promise<void> {
+  await source.stop();
+  await jsm.consumers.delete(STREAM, CONSUMER);
+  await jsm.consumers.add(STREAM, CONSUMER_CONFIG);
+}
+
+/** The source again, with batching: `max` events per request at most, the first waiting `waitMs` for the others. */
+function batchingSource(max: number, waitMs: number): void {
+  source = startBundle(bundlePath("sources", "jetstream"), { ...sourceEnv, SOURCE_BATCH_MAX: String(max), SOURCE_BATCH_WAIT_MS: String(waitMs) });
+}
+
+const isBatch = (request: Received) => request.headers["content-type"] === BATCH_CONTENT_TYPE;
+const eventsOf = (request: Received) => JSON.parse(request.body) as StructuredCloudEvent[];
+
 async function publish(subject: string, body: unknown, msgID: string): Promise<void> {
   await js.publish(subject, JSON.stringify(body), { msgID });
 }
 
 async function consumerSettled(): Promise<boolean> {
-  const info = await jsm.consumers.info(STREAM, CONSUMER);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  return (await consumerBacklog(jsm, STREAM, CONSUMER)) === 0;
 }
 
 async function deadLetters() {
   const info = await jsm.streams.info("DEAD_LETTERS", { subjects_filter: deadLetterSubject(STREAM, CONSUMER) });
   return info.state.subjects?.[deadLetterSubject(STREAM, CONSUMER)] ?? 0;
+}
+
+/** A sink that answers `status` to every request carrying an event whose data has `flag` set, alone or in a batch. */
+function failWhenCarrying(flag: string, status: number): (request: Received) => Answer {
+  const atFault = (data: unknown) => (data as Record<string, unknown>)[flag] === true;
+  return (request) => {
+    const carried = isBatch(request) ? eventsOf(request).map((event) => event.data) : [JSON.parse(request.body) as unknown];
+    return carried.some(atFault) ? status : 200;
+  };
 }
 
 describe("JetStream source", () => {
@@ -99,6 +125,7 @@ describe("JetStream source", () => {
     await waitFor(consumerSettled, 10_000, "all messages acked");
 
     expect(received).toHaveLength(20);
+    expect(received.filter(isBatch), "batching is off unless configured").toHaveLength(0);
     expect(received.map((r) => JSON.parse(r.body).n).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
     const first = received.find((r) => r.headers["ce-id"] === "m-0")!;
     expect(first.headers).toMatchObject({
@@ -179,6 +206,135 @@ describe("JetStream source", () => {
     expect(dead!.json()).toEqual({ n: 1 });
     expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toBe(LOST_REASON);
     expect(dead!.header.get(DEAD_LETTER_HEADERS.deliveries)).toBe(String(MAX_DELIVER));
+  });
+
+  describe("with batching on (CloudEvents batched content mode)", () => {
+    it("delivers the waiting messages in one request, as structured-mode events in stream order, and acks them all", async () => {
+      await stopSource();
+      for (let i = 0; i < 10; i++) await publish("sourcetest.created.vn", { n: i }, `m-${i}`);
+      batchingSource(10, 5000);
+      await waitFor(consumerSettled, 10_000, "all messages acked");
+
+      // Ten waiting messages fill the batch: it goes at once, without waiting out its 5 s.
+      expect(received).toHaveLength(1);
+      const [request] = received;
+      expect(request!.headers["content-type"]).toBe(BATCH_CONTENT_TYPE);
+      expect(request!.headers).not.toHaveProperty("ce-id");
+      const events = eventsOf(request!);
+      expect(events.map((event) => event.id)).toEqual([...Array(10).keys()].map((i) => `m-${i}`));
+      expect(events.map((event) => event.data)).toEqual([...Array(10).keys()].map((n) => ({ n })));
+      expect(events[0]).toEqual({
+        specversion: "1.0",
+        id: "m-0",
+        source: `nats://jetstream/${STREAM}`,
+        type: "sourcetest.created",
+        subject: "sourcetest.created.vn",
+        time: expect.any(String),
+        datacontenttype: "application/json",
+        data: { n: 0 },
+        natsdeliveries: "1",
+        cluster: "test",
+      });
+      expect(Date.parse(events[0]!.time!)).not.toBeNaN();
+    });
+
+    it("sends a batch that is not full once its first message has waited", async () => {
+      await stopSource();
+      batchingSource(100, 300);
+      const started = Date.now();
+      for (let i = 0; i < 3; i++) await publish("sourcetest.created.vn", { n: i }, `few-${i}`);
+      await waitFor(consumerSettled, 10_000, "all messages acked");
+
+      expect(received).toHaveLength(1);
+      expect(eventsOf(received[0]!).map((event) => event.id)).toEqual(["few-0", "few-1", "few-2"]);
+      expect(received[0]!.at - started).toBeGreaterThanOrEqual(250);
+    });
+
+    it("delivers a refused batch again one message at a time: only the refused one is dead-lettered, the others acked", async () => {
+      answer = failWhenCarrying("bad", 400);
+      await stopSource();
+      for (let i = 0; i < 5; i++) await publish("sourcetest.created.vn", i === 2 ? { n: i, bad: true } : { n: i }, `r-${i}`);
+      batchingSource(5, 5000);
+      await waitFor(async () => (await deadLetters()) === 1, 10_000, "dead letter");
+      await waitFor(consumerSettled, 5000, "the others acked");
+
+      expect(received.map((request) => (isBatch(request) ? "batch" : request.headers["ce-id"]))).toEqual(["batch", ...["r-0", "r-1", "r-2", "r-3", "r-4"].map(() => expect.stringMatching(/^r-\d$/))]);
+      expect(received.slice(1).map((request) => request.headers["ce-id"]).sort()).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
+      // Delivered alone as the same delivery, not as a redelivery.
+      expect(received.slice(1).map((request) => request.headers["ce-natsdeliveries"])).toEqual(Array(5).fill("1"));
+      const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
+      expect(dead!.json()).toEqual({ n: 2, bad: true });
+      expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^sink answered 400/);
+    });
+
+    it("delivers a batch that failed with 500 again one message at a time: the one at fault fails alone", async () => {
+      answer = failWhenCarrying("poison", 500);
+      await stopSource();
+      for (let i = 0; i < 4; i++) await publish("sourcetest.created.vn", i === 1 ? { n: i, poison: true } : { n: i }, `p-${i}`);
+      batchingSource(4, 5000);
+      await waitFor(async () => (await deadLetters()) === 1, 20_000, "dead letter");
+      await waitFor(consumerSettled, 5000, "the others acked");
+
+      // The three others were taken when delivered alone the first time; only the poison one came back.
+      const alone = received.filter((request) => !isBatch(request)).map((request) => request.headers["ce-id"]);
+      expect(alone.filter((id) => id !== "p-1").sort()).toEqual(["p-0", "p-2", "p-3"]);
+      expect(alone.filter((id) => id === "p-1").length).toBeGreaterThanOrEqual(1);
+      const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
+      expect(dead!.json()).toEqual({ n: 1, poison: true });
+    });
+
+    it("delivers a message whose data is not the JSON it claims alone, in binary mode, bytes untouched", async () => {
+      await stopSource();
+      await js.publish("sourcetest.created.vn", '{"n": ', { msgID: "truncated" });
+      await publish("sourcetest.created.vn", { n: 1 }, "whole");
+      batchingSource(2, 5000);
+      await waitFor(async () => received.length === 2 && consumerSettled(), 10_000, "both delivered");
+
+      const alone = received.find((request) => !isBatch(request))!;
+      expect(alone.headers["ce-id"]).toBe("truncated");
+      expect(alone.body).toBe('{"n": ');
+      expect(eventsOf(received.find(isBatch)!).map((event) => event.id)).toEqual(["whole"]);
+    });
+
+    it("redelivers the whole batch no sooner than the sink's Retry-After when it answers 503", async () => {
+      answer = (request) => (eventsOf(request).some((event) => event.natsdeliveries === "1") ? { status: 503, headers: { "Retry-After": "2" } } : 200);
+      await stopSource();
+      for (let i = 0; i < 4; i++) await publish("sourcetest.created.vn", { n: i }, `later-${i}`);
+      batchingSource(4, 1000);
+      await waitFor(consumerSettled, 15_000, "messages acked");
+
+      const [first, ...again] = received;
+      expect(eventsOf(first!).map((event) => event.id)).toEqual(["later-0", "later-1", "later-2", "later-3"]);
+      const redelivered = again.flatMap(eventsOf);
+      expect(redelivered.map((event) => event.id).sort()).toEqual(["later-0", "later-1", "later-2", "later-3"]);
+      expect(redelivered.map((event) => event.natsdeliveries)).toEqual(Array(4).fill("2"));
+      expect(again[0]!.at - first!.at).toBeGreaterThanOrEqual(1900);
+      expect(await deadLetters()).toBe(0);
+    });
+
+    it("on SIGTERM delivers the batch it is filling without waiting it out, acks it, and exits 0", async () => {
+      await stopSource();
+      batchingSource(100, 60_000);
+      for (let i = 0; i < 3; i++) await publish("sourcetest.created.vn", { n: i }, `last-${i}`);
+      await waitFor(async () => (await jsm.consumers.info(STREAM, CONSUMER)).num_ack_pending === 3, 5000, "the batch taken");
+
+      expect(await source.stop("SIGTERM")).toBe(0);
+      await waitFor(consumerSettled, 5000, "acked before exit");
+      expect(received.flatMap(eventsOf).map((event) => event.id)).toEqual(["last-0", "last-1", "last-2"]);
+    });
+
+    it("dead-letters each message of a batch the sink keeps failing after its last allowed delivery", async () => {
+      answer = () => 502;
+      await stopSource();
+      for (let i = 0; i < 3; i++) await publish("sourcetest.created.vn", { n: i }, `doomed-${i}`);
+      batchingSource(3, 1000);
+      await waitFor(async () => (await deadLetters()) === 3, 20_000, "dead letters");
+      await waitFor(consumerSettled, 5000, "consumer settled");
+
+      const deliveries = received.flatMap(eventsOf).map((event) => event.natsdeliveries);
+      expect(deliveries.filter((count) => count === String(MAX_DELIVER))).toHaveLength(3);
+      expect(received.every(isBatch)).toBe(true);
+    });
   });
 
   it("on SIGTERM finishes the delivery in flight, acks it, and exits 0", async () => {

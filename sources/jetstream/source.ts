@@ -1,12 +1,27 @@
-// Pulls from one durable consumer and hands each message to Delivery, at most `concurrency` at a time.
-import type { Consumer, ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+// Pulls from one durable consumer and hands the messages to Delivery, at most `concurrency` deliveries at a time.
+// A delivery is one message in binary mode, or with batching on (batch.max > 1) a batch of up to batch.max messages,
+// sent when it is full or when its first message has waited batch.waitMs, so a busy stream makes full batches and a
+// quiet one still delivers each message promptly.
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { log } from "../../shared/log";
 import type { Delivery } from "./delivery";
+
+export interface Batching {
+  /** Messages per delivery at most; 1 delivers each message alone in binary mode. */
+  max: number;
+  /** How long the first message of a batch waits for others. */
+  waitMs: number;
+}
+
+const NO_BATCHING: Batching = { max: 1, waitMs: 0 };
 
 export class JetStreamSource {
   private messages?: ConsumerMessages;
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private batch: JsMsg[] = [];
+  private due: NodeJS.Timeout | undefined;
+  private maxDeliver = -1;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -14,6 +29,7 @@ export class JetStreamSource {
     private readonly consumerName: string,
     private readonly delivery: Delivery,
     private readonly concurrency: number,
+    private readonly batching: Batching = NO_BATCHING,
   ) {}
 
   /** Runs until stop(); survives NATS restarts and waits for a consumer that does not exist yet. */
@@ -30,26 +46,48 @@ export class JetStreamSource {
     }
   }
 
-  /** Stops pulling and waits for the messages already being delivered. */
+  /** Stops pulling, delivers the batch being filled, and waits for the messages already being delivered. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.messages?.stop();
-    await Promise.allSettled([...this.inFlight]);
+    this.send();
+    // A message taken while stopping goes at once (see take), so this ends once the last delivery is settled.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   private async pump(consumer: Consumer): Promise<void> {
-    const maxDeliver = (await consumer.info(true)).config.max_deliver ?? -1;
-    this.messages = await consumer.consume({ max_messages: this.concurrency });
-    log("info", "delivering", { stream: this.stream, consumer: this.consumerName, maxDeliver });
+    this.maxDeliver = (await consumer.info(true)).config.max_deliver ?? -1;
+    // Enough to fill every delivery the window allows, and no more: each pulled message's ack wait is already running.
+    this.messages = await consumer.consume({ max_messages: this.concurrency * this.batching.max });
+    log("info", "delivering", { stream: this.stream, consumer: this.consumerName, maxDeliver: this.maxDeliver, batchMax: this.batching.max });
     for await (const msg of this.messages) {
-      const task = this.delivery.handle(msg, maxDeliver).catch((err: unknown) => {
-        log("error", "delivery crashed", { seq: msg.info.streamSequence, err: String(err) });
-        msg.nak(1000);
-      });
-      this.inFlight.add(task);
-      void task.finally(() => this.inFlight.delete(task));
+      this.take(msg);
+      // A message is taken only while a delivery slot is free, so the batch being filled always has one to go to,
+      // whether it fills up or its wait runs out.
       if (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
       if (this.stopping) break;
     }
+  }
+
+  private take(msg: JsMsg): void {
+    this.batch.push(msg);
+    if (this.batch.length >= this.batching.max || this.stopping) this.send();
+    else this.due ??= setTimeout(() => this.send(), this.batching.waitMs);
+  }
+
+  private send(): void {
+    clearTimeout(this.due);
+    this.due = undefined;
+    const msgs = this.batch;
+    if (msgs.length === 0) return;
+    this.batch = [];
+    const task = (this.batching.max === 1 ? this.delivery.handle(msgs[0]!, this.maxDeliver) : this.delivery.handleBatch(msgs, this.maxDeliver)).catch(
+      (err: unknown) => {
+        log("error", "delivery crashed", { seqs: msgs.map((msg) => msg.info.streamSequence), err: String(err) });
+        for (const msg of msgs) msg.nak(1000);
+      },
+    );
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
   }
 }

@@ -21,7 +21,7 @@ import {
   storesByFunction,
   type Store,
 } from "../../infra/manifests";
-import { loadConfig, loadSourceConfig } from "../../shared/config";
+import { SOURCE_SETTINGS, loadConfig, loadSourceConfig } from "../../shared/config";
 import { CONSUMERS } from "../../shared/events/definitions";
 import { REGIONS } from "../../shared/regions";
 import { containers, ofKind, parseText, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
@@ -82,7 +82,9 @@ describe("environment", () => {
     for (const name of ["JWT_SECRET", "NATS_URL", "REDIS_URL", ...REGIONS.map((r) => `DATABASE_URL_${r.toUpperCase()}`)]) {
       expect(FUNCTION_READS.has(name), name).toBe(true);
     }
-    for (const name of ["NATS_URL", "SINK_TIMEOUT_MS", "JS_STREAM", "JS_CONSUMER"]) expect(SOURCE_READS.has(name), name).toBe(true);
+    for (const name of ["NATS_URL", "SINK_TIMEOUT_MS", "JS_STREAM", "JS_CONSUMER", "SOURCE_CONCURRENCY", "SOURCE_BATCH_MAX", "SOURCE_BATCH_WAIT_MS"]) {
+      expect(SOURCE_READS.has(name), name).toBe(true);
+    }
   });
 
   test("every name a manifest sets is one shared/config.ts reads, and none is one Knative injects", () => {
@@ -98,6 +100,15 @@ describe("environment", () => {
       }
     }
     for (const key of Object.keys(configMap.data!)) expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
+  });
+
+  test("each source is deployed with its consumer's SOURCE_SETTINGS, which it accepts", () => {
+    for (const name of Object.keys(SOURCE_SETTINGS)) expect(CONSUMERS.map((c) => c.config.durable_name), `SOURCE_SETTINGS names ${name}`).toContain(name);
+    for (const source of sources) {
+      const env = resolvedEnv(source);
+      expect(env, source.file).toMatchObject(SOURCE_SETTINGS[source.spec.sink.ref.name] ?? {});
+      expect(() => loadSourceConfig({ ...env, K_SINK: "http://sink" }), source.file).not.toThrow();
+    }
   });
 
   test("each function starts with its environment and reaches the cluster's stores, not the local defaults", () => {
@@ -142,9 +153,11 @@ describe("timing: ack wait > sink timeout > Knative timeout > cold start", () =>
   test.each(CONSUMERS.map((c) => [`${c.stream}/${c.config.durable_name}`, c] as const))("%s", (_, consumer) => {
     const source = sources.find((s) => s.spec.sink.ref.name === consumer.config.durable_name)!;
     const sink = services.find((s) => s.metadata.name === consumer.config.durable_name)!;
-    const sinkTimeoutMs = loadSourceConfig({ ...resolvedEnv(source), K_SINK: "http://sink" }).sinkTimeoutMs;
+    const { sinkTimeoutMs, batchMax, batchWaitMs } = loadSourceConfig({ ...resolvedEnv(source), K_SINK: "http://sink" });
     const knativeTimeoutMs = sink.spec.template.spec.timeoutSeconds * 1000;
-    expect(firstAckWaitMs(consumer), "JetStream must not redeliver while the source still waits").toBeGreaterThan(sinkTimeoutMs);
+    // A message of a batch first waits for the batch to fill, then for the answer to it.
+    const batchingMs = batchMax > 1 ? batchWaitMs : 0;
+    expect(firstAckWaitMs(consumer), "JetStream must not redeliver while the source still waits").toBeGreaterThan(batchingMs + sinkTimeoutMs);
     expect(knativeTimeoutMs, "Knative ends the request no later than the source stops waiting").toBeLessThanOrEqual(sinkTimeoutMs);
     expect(knativeTimeoutMs, "room for a scale-from-zero and the work").toBeGreaterThan(COLD_START_BUDGET_MS);
   });

@@ -9,8 +9,9 @@ export interface BundleProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startBundle(bundle: string, env: Record<string, string>): BundleProcess {
-  const child = spawn(process.execPath, [bundle], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** `node` is the Node binary to run it with: this process's own unless given. */
+export function startBundle(bundle: string, env: Record<string, string>, node = process.execPath): BundleProcess {
+  const child = spawn(node, [bundle], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));

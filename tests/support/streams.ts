@@ -1,6 +1,12 @@
 // Reading what a stream holds, for assertions on the events a test caused.
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+
+/** What a consumer has still to settle: messages not yet delivered, and delivered ones not yet acknowledged. */
+export async function consumerBacklog(jsm: JetStreamManager, stream: string, consumer: string): Promise<number> {
+  const info = await jsm.consumers.info(stream, consumer);
+  return info.num_pending + info.num_ack_pending;
+}
 
 /** Every message now stored on `subject` in `stream`, oldest first, parsed as JSON. */
 export async function storedEvents<T>(nc: NatsConnection, stream: string, subject: string): Promise<T[]> {
