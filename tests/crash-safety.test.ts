@@ -80,7 +80,10 @@ async function startScenario(env: Record<string, string> = {}): Promise<{ stack:
 
 interface Booking {
   accepted: string[];
+  /** Answered 503 with Retry-After: the rider is asked to try again. */
   refused: number;
+  /** Any other answer, or none: each is a failure of the test. */
+  unexpected: string[];
 }
 
 /**
@@ -88,7 +91,7 @@ interface Booking {
  * `fault` runs after FAULT_AFTER_MS, right after a burst.
  */
 async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Booking> {
-  const booking: Booking = { accepted: [], refused: 0 };
+  const booking: Booking = { accepted: [], refused: 0, unexpected: [] };
   const pending: Promise<void>[] = [];
   let n = 0;
   const book = () => {
@@ -103,10 +106,11 @@ async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Bo
         .then(async (response) => {
           const body = (await response.json()) as { id?: string };
           if (response.status === 201 && body.id) booking.accepted.push(body.id);
-          else booking.refused++;
+          else if (response.status === 503 && response.headers.has("retry-after")) booking.refused++;
+          else booking.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
         })
-        .catch(() => {
-          booking.refused++;
+        .catch((err: unknown) => {
+          booking.unexpected.push(String(err));
         }),
     );
   };
@@ -138,6 +142,7 @@ async function verify(name: string, booking: Booking, natsUrl: string) {
   const nc: NatsConnection = await connect({ servers: natsUrl });
   const redis: Redis = await connectedRedis();
   try {
+    expect(booking.unexpected).toEqual([]);
     expect(booking.accepted.length).toBeGreaterThan(DRIVERS);
 
     type Row = { id: string; status: string; driver_id: string | null };

@@ -5,9 +5,22 @@ import type { DependencyHandle } from "../http/server";
 
 export type Sql = postgres.Sql;
 
+/** The longest a connection waits before trying the server again, in seconds. */
+const MAX_RECONNECT_DELAY_S = 0.5;
+
+/**
+ * Seconds before the next connection attempt after `failures` failed ones in a row (across the pool). postgres.js
+ * grows this to 20 s by default, and a query sent meanwhile waits it out: a three-second outage could keep a
+ * function refusing bookings for twenty seconds after the database came back.
+ */
+export function reconnectDelay(failures: number): number {
+  return Math.min(0.01 * 2 ** failures, MAX_RECONNECT_DELAY_S) * (0.5 + Math.random() / 2);
+}
+
 export function connectPostgres(url: string, applicationName: string, timeoutMs: number): Sql {
   return postgres(url, {
     max: 10,
+    backoff: reconnectDelay,
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
     idle_timeout: 60,
     onnotice: () => {},
