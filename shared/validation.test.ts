@@ -99,6 +99,14 @@ describe("parse", () => {
       expect(issueOf(schema, { s: "123456" })).toEqual([{ field: "s", issue: "must be at most 5 characters" }]);
     });
 
+    it("refuses what PostgreSQL text cannot hold: NUL and unpaired surrogates, wherever they are", () => {
+      const schema = { s: text(20) };
+      for (const s of ["a\u0000b", "\u0000", "a\ud83d", "\ud83da", "a\ude95", "\ude95\ud83d", "\ud83d\ud83d\ude95"]) {
+        expect(issueOf(schema, { s }), JSON.stringify(s)).toEqual([{ field: "s", issue: "must not contain NUL or an unpaired surrogate" }]);
+      }
+      for (const s of ["Bến Thành", "🚕", "a🚕b🚕", "\ud83d\ude95"]) expect(parse(schema, { s }), s).toEqual({ s });
+    });
+
     it("accepts only the listed values of oneOf, exactly", () => {
       const schema = { kind: oneOf(["bike", "car_xl"] as const) };
 

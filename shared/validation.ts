@@ -63,6 +63,17 @@ export function parse<S extends Schema>(schema: S, input: Record<string, unknown
   return out as Parsed<S>;
 }
 
+// PostgreSQL text holds neither NUL nor half of a UTF-16 surrogate pair (JSON can carry both as \u escapes). Let
+// through, such a string fails the insert of every row batched with it, which no retry can fix.
+export const UNSTORABLE_TEXT = "must not contain NUL or an unpaired surrogate";
+
+/** String.prototype.isWellFormed: in Node 20, but typed only by TypeScript's ES2024 lib, which would admit more than Node 20 has. */
+type WellFormedCheck = { isWellFormed(): boolean };
+
+export function isStorableText(text: string): boolean {
+  return !text.includes("\u0000") && (text as unknown as WellFormedCheck).isWellFormed();
+}
+
 /** Query strings carry text; numeric fields are converted before parsing so the same schema applies. */
 export function parseQuery<S extends Schema>(schema: S, query: Record<string, string>): Parsed<S> {
   const input: Record<string, unknown> = {};
@@ -86,6 +97,7 @@ function check(field: Field, raw: unknown): string | undefined {
       if (field.oneOf && !field.oneOf.includes(raw)) return `must be one of ${field.oneOf.join(", ")}`;
       if (raw.trim() === "") return "must not be empty";
       if (raw.length > field.maxLength) return `must be at most ${field.maxLength} characters`;
+      if (!isStorableText(raw)) return UNSTORABLE_TEXT;
       return undefined;
     case "timestamp":
       return typeof raw === "string" && isTimestamp(raw) ? undefined : "must be an ISO 8601 timestamp with a time zone";

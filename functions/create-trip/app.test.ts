@@ -334,6 +334,25 @@ describe("POST /v1/trips", () => {
       await expectNothingWritten();
     });
 
+    it("refuses text PostgreSQL cannot store (NUL, an unpaired surrogate) with 400 naming the field", async () => {
+      // JSON.stringify writes a lone surrogate as its \u escape, as a client's JSON would carry it.
+      for (const [label, field, value] of [
+        ["NUL", "originText", "Ben Thanh\u0000"],
+        ["a lone high surrogate", "destText", "Tan Son Nhat \ud83d"],
+        ["a lone low surrogate", "originText", "\ude95 Ben Thanh"],
+      ] as const) {
+        const error = await expectError(await post(tripRequest(HCMC, { [field]: value })), 400, "invalid_request", label);
+        expect(error.details.map((d) => d.field)).toEqual([field]);
+      }
+      await expectNothingWritten();
+    });
+
+    it("takes any well-formed text, emoji and accents included", async () => {
+      const response = await post(tripRequest(HCMC, { originText: "Chợ Bến Thành 🚕", destText: "Sân bay Tân Sơn Nhất ✈️" }));
+      expect(response.status).toBe(201);
+      expect(((await response.json()) as { originText: string }).originText).toBe("Chợ Bến Thành 🚕");
+    });
+
     it("refuses a pickup outside every service area with 422 outside_service_area", async () => {
       await expectError(await post(tripRequest(NOWHERE)), 422, "outside_service_area");
       await expectNothingWritten();

@@ -151,6 +151,7 @@ describe("POST / (drivers.location)", () => {
       ["an unknown status", await deliver({ ...good, location: { ...good.location, status: "busy" } })],
       ["a recordedAt that is not a timestamp", await deliver({ ...good, location: { ...good.location, recordedAt: 1_700_000_000_000 } })],
       ["a driverId with NUL", await deliver({ ...good, location: { ...good.location, driverId: "d\u0000" } })],
+      ["a driverId with an unpaired surrogate", await deliver({ ...good, location: { ...good.location, driverId: "d\ud800" } })],
     ];
     for (const [label, response] of cases) {
       expect(response.status, label).toBe(400);

@@ -101,8 +101,8 @@ describe("signToken / verifyToken", () => {
     refusal(craft({ typ: "JWT" }, validClaims()));
   });
 
-  it("refuses a missing, empty, non-string or over-long sub", () => {
-    for (const sub of [undefined, "", 42, "x".repeat(129)]) refusal(craft(HS256, validClaims({ sub })));
+  it("refuses a missing, empty, non-string, over-long or unstorable sub", () => {
+    for (const sub of [undefined, "", 42, "x".repeat(129), "rider\u0000", "rider-\ud800"]) refusal(craft(HS256, validClaims({ sub })));
     expect(verifyToken(SECRET, craft(HS256, validClaims({ sub: "x".repeat(128) })), NOW).id).toHaveLength(128);
   });
 

@@ -1,6 +1,7 @@
 // HS256 JWTs, the only algorithm accepted. Verification is synchronous and allocation-light: it runs on every request.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { isStorableText } from "../validation";
 import { ApiError } from "./errors";
 
 export const ROLES = ["rider", "driver"] as const;
@@ -50,7 +51,10 @@ function verify(secret: string, token: string, now: number): Verified {
   const claims = parseSegment(payload);
   if (typeof claims.exp !== "number") throw unauthorized("Token has no exp claim");
   if (claims.exp * 1000 <= now) throw unauthorized("Token has expired");
-  if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 128) throw unauthorized("Token has no valid sub claim");
+  // The sub becomes a rider or driver id in PostgreSQL, which must be able to store it.
+  if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 128 || !isStorableText(claims.sub)) {
+    throw unauthorized("Token has no valid sub claim");
+  }
   if (!(ROLES as readonly unknown[]).includes(claims.role)) throw unauthorized("Token role must be rider or driver");
   return { principal: { id: claims.sub, role: claims.role as Role }, expiresAtMs: claims.exp * 1000 };
 }
