@@ -113,6 +113,39 @@ describe("PostgreSQL down", () => {
   });
 });
 
+describe("PostgreSQL silent", () => {
+  it("create-trip and get-trip answer 503 by their deadline instead of hanging, then recover", async () => {
+    const postgres = await proxy(5432);
+    const throughProxy = (url: string) => url.replace(":5432/", `:${postgres.port}/`);
+    // A 500 ms dependency timeout: the server's statement_timeout is 1 s and the function's deadline 1.5 s.
+    const env = {
+      DATABASE_URL_VN: throughProxy(TEST_ENV.DATABASE_URL_VN),
+      DATABASE_URL_TH: throughProxy(TEST_ENV.DATABASE_URL_TH),
+      DEPENDENCY_TIMEOUT_MS: "500",
+    };
+    const create = await startFunction("create-trip", env);
+    const get = await startFunction("get-trip", env);
+    const booked = (await (await book(create)).json()) as { id: string };
+    const read = () => fetch(`${get}/v1/trips/${booked.id}`, { headers: bearer("rider", "rider-1") });
+    expect((await read()).status).toBe(200);
+
+    postgres.stall();
+    const [booking, reading] = await Promise.all([timed(() => book(create)), timed(read)]);
+    for (const { value, ms } of [booking, reading]) {
+      await expect503(value, "postgres");
+      expect(ms).toBeGreaterThanOrEqual(1_400);
+      expect(ms).toBeLessThan(3_000);
+    }
+    expect((await fetch(`${get}/health/readiness`)).status).toBe(503);
+    expect(await tripCount()).toBe(1);
+
+    // What was held back now reaches the server: the refused booking's insert may land, unannounced (see README, Known limits).
+    postgres.resume();
+    await waitFor(async () => (await book(create)).status === 201, 10_000, "create-trip to recover");
+    await waitFor(async () => (await read()).status === 200, 10_000, "get-trip to recover");
+  });
+});
+
 describe("NATS down", () => {
   it("create-trip answers 503 and leaves no trip behind, then recovers", async () => {
     const nats = await proxy(Number(new URL(TEST_ENV.NATS_URL).port));

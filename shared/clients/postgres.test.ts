@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
-import { connectPostgres, isUnavailable, type Sql } from "./postgres";
+import { DependencyUnavailable } from "../http/errors";
+import { connectPostgres, isUnavailable, onPostgres, type Sql } from "./postgres";
 
 let proxy: TcpProxy | undefined;
 let sql: Sql | undefined;
@@ -31,5 +32,24 @@ describe("connectPostgres", () => {
     const started = performance.now();
     await Promise.all(Array.from({ length: 10 }, () => sql!`select 1`));
     expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
+  it("answers DependencyUnavailable when the server goes silent, by the deadline, and carries on once it speaks again", async () => {
+    proxy = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
+    await proxy.open();
+    sql = connectPostgres(TEST_ENV.DATABASE_URL_VN.replace(":5432/", `:${proxy.port}/`), "postgres-test", 2_000);
+    await sql`select 1`;
+
+    proxy.stall();
+    const held = sql<{ n: number }[]>`select 7 as n`;
+    const started = performance.now();
+    const failure = await onPostgres(() => held, 300).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(DependencyUnavailable);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - started).toBeLessThan(1_000);
+
+    proxy.resume();
+    expect(await held).toEqual([{ n: 7 }]);
+    expect(await onPostgres(() => sql!`select 8 as n`, 300)).toEqual([{ n: 8 }]);
   });
 });

@@ -17,6 +17,15 @@ export function reconnectDelay(failures: number): number {
   return Math.min(0.01 * 2 ** failures, MAX_RECONNECT_DELAY_S) * (0.5 + Math.random() / 2);
 }
 
+/**
+ * How long PostgreSQL work may go unanswered before the caller gets 503: past the statement_timeout the server
+ * enforces (2 × the dependency timeout), so it only fires when the server or the network has gone silent, which
+ * would otherwise hold a request until TCP gives up, many minutes later.
+ */
+export function postgresDeadlineMs(timeoutMs: number): number {
+  return timeoutMs * 3;
+}
+
 export function connectPostgres(url: string, applicationName: string, timeoutMs: number): Sql {
   return postgres(url, {
     max: 10,
@@ -59,10 +68,21 @@ export function isUnavailable(err: unknown): boolean {
   return typeof code === "string" && UNAVAILABLE_CODES.has(code);
 }
 
-export async function onPostgres<T>(operation: () => Promise<T>): Promise<T> {
+/**
+ * Runs PostgreSQL work, turning "no server" into DependencyUnavailable, as is "no answer within deadlineMs". Work
+ * past its deadline may still complete later: callers already treat a 503 as "retry", and their writes are
+ * idempotent or undone on retry, as they must be for a connection lost after a commit.
+ */
+export async function onPostgres<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyUnavailable("postgres", new Error(`no answer within ${deadlineMs} ms`))), deadlineMs);
+  });
   try {
-    return await operation();
+    return await Promise.race([operation(), silence]);
   } catch (err) {
     throw isUnavailable(err) ? new DependencyUnavailable("postgres", err) : err;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,6 +1,6 @@
 // The location history in PostgreSQL, one table per region shard. Rows are written by group commit: the updates
 // that arrive together for one shard go in one INSERT, and each caller is answered once its row is committed.
-import { connectPostgres, onPostgres, postgresHandle, type Sql } from "../clients/postgres";
+import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type Sql } from "../clients/postgres";
 import type { Config } from "../config";
 import { locationKey, type DriverLocation } from "../events/location-events";
 import { GroupCommit } from "../group-commit";
@@ -11,15 +11,18 @@ import { REGIONS, type Region } from "../regions";
 
 const batchSize = histogram("uitgo_location_history_batch_rows", "Rows per history INSERT, by region", ["region"], [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]);
 
-export type BatchOptions = Pick<Config, "locationBatchMax" | "locationBatchWaitMs">;
+export type BatchOptions = Pick<Config, "locationBatchMax" | "locationBatchWaitMs" | "dependencyTimeoutMs">;
 
 export class LocationHistory {
   private readonly batches: Record<Region, GroupCommit<DriverLocation, boolean>>;
+
+  private readonly deadlineMs: number;
 
   constructor(
     private readonly shards: Record<Region, Sql>,
     options: BatchOptions,
   ) {
+    this.deadlineMs = postgresDeadlineMs(options.dependencyTimeoutMs);
     this.batches = Object.fromEntries(
       REGIONS.map((region) => [
         region,
@@ -66,6 +69,7 @@ export class LocationHistory {
           accuracy float8, heading float8, speed float8, status text)
         on conflict on constraint driver_locations_update do nothing
         returning driver_id, recorded_at`,
+      this.deadlineMs,
     );
     const fresh = new Set(inserted.map((row) => locationKey({ driverId: row.driver_id, recordedAt: row.recorded_at.getTime() })));
     // A key twice in one batch (a redelivery racing the first delivery) was inserted once: the first one takes it.

@@ -1,6 +1,6 @@
 // Trips in PostgreSQL, one database per region shard, reads that tolerate lag on the shard's replica.
 import type { Config } from "../config";
-import { connectPostgres, onPostgres, postgresHandle, type Sql } from "../clients/postgres";
+import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type Sql } from "../clients/postgres";
 import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../http/errors";
 import type { DependencyHandle } from "../http/server";
@@ -77,7 +77,10 @@ const INSERT_BATCH_MAX = 128;
 export class TripStore {
   private readonly inserts: Record<Region, GroupCommit<NewTrip, TripRow | undefined>>;
 
-  private constructor(private readonly shards: Record<Region, Shard>) {
+  private constructor(
+    private readonly shards: Record<Region, Shard>,
+    private readonly deadlineMs: number,
+  ) {
     this.inserts = Object.fromEntries(
       REGIONS.map((region) => [
         region,
@@ -102,7 +105,7 @@ export class TripStore {
         return [region, shard];
       }),
     ) as Record<Region, Shard>;
-    return new TripStore(shards);
+    return new TripStore(shards, postgresDeadlineMs(timeout));
   }
 
   /** Closing a primary first waits for the inserts under way, so that a draining function answers every booking it took. */
@@ -131,7 +134,7 @@ export class TripStore {
     if (inserted) return { trip: toTrip(inserted), replayed: false, sameRequest: true };
 
     const sql = this.shards[region].primary;
-    const [earlier] = await onPostgres(() => byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null));
+    const [earlier] = await onPostgres(() => byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null), this.deadlineMs);
     if (!earlier) throw new Error("idempotency conflict without an earlier trip");
     const original = toTrip(earlier);
     return { trip: original, replayed: true, sameRequest: sameRequest(original, trip) };
@@ -161,6 +164,7 @@ export class TripStore {
           origin_lat float8, origin_lng float8, dest_lat float8, dest_lng float8, idempotency_key text)
         on conflict (rider_id, idempotency_key) do nothing
         returning *`,
+      this.deadlineMs,
     );
     const byId = new Map(inserted.map((row) => [row.id, row]));
     return trips.map((trip) => byId.get(trip.id));
@@ -171,7 +175,7 @@ export class TripStore {
     if (key === undefined) return undefined;
     const others = REGIONS.filter((r) => r !== region);
     const found = await Promise.all(
-      others.map((r) => onPostgres(() => byIdempotencyKey(this.shards[r].primary, trip.riderId, key))),
+      others.map((r) => onPostgres(() => byIdempotencyKey(this.shards[r].primary, trip.riderId, key), this.deadlineMs)),
     );
     const row = found.flat()[0];
     return row && toTrip(row);
@@ -180,7 +184,7 @@ export class TripStore {
   /** Removes a trip that was never announced, so that a failed booking leaves nothing behind. */
   async discard(id: string): Promise<void> {
     const sql = this.shardOf(id).primary;
-    await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested'`);
+    await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested'`, this.deadlineMs);
   }
 
   /** Reads from the replica when `mayLag` and one is configured, falling back to the primary for trips it has not seen yet. */
@@ -193,7 +197,7 @@ export class TripStore {
       }
       const [row] = await shard.primary<TripRow[]>`select * from trips where id = ${id}`;
       return row && toTrip(row);
-    });
+    }, this.deadlineMs);
   }
 
   /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */
@@ -214,7 +218,7 @@ export class TripStore {
       }
       const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
       return current && toTrip(current);
-    });
+    }, this.deadlineMs);
   }
 
   async forMatching(id: string): Promise<MatchingState | undefined> {
@@ -229,7 +233,7 @@ export class TripStore {
       if (row && row.status !== "requested") [row] = await sql<TripRow[]>`select * from trips where id = ${id} for key share`;
       // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
       return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
-    });
+    }, this.deadlineMs);
   }
 
   /**
@@ -241,32 +245,34 @@ export class TripStore {
   async transition(id: string, action: TripAction, principal: Principal, effects: TransitionEffects): Promise<TransitionResult> {
     const rule = TRANSITIONS[action];
     const sql = this.shardOf(id).primary;
-    return onPostgres(() =>
-      sql.begin(async (tx): Promise<TransitionResult> => {
-        const [row] = await tx<TripRow[]>`select * from trips where id = ${id} for update`;
-        const before = row && toTrip(row);
-        if (!before || principal.role !== rule.by || !isParticipant(before, principal)) return { kind: "not_found" };
+    return onPostgres(
+      () =>
+        sql.begin(async (tx): Promise<TransitionResult> => {
+          const [row] = await tx<TripRow[]>`select * from trips where id = ${id} for update`;
+          const before = row && toTrip(row);
+          if (!before || principal.role !== rule.by || !isParticipant(before, principal)) return { kind: "not_found" };
 
-        if (before.status === rule.to && action !== "decline") {
-          const replay = { kind: "done", trip: before, before, declinedBy: row.declined_by, replayed: true } as const;
-          await effects(replay);
-          return replay;
-        }
-        if (!rule.from.includes(before.status)) return { kind: "conflict", trip: before };
+          if (before.status === rule.to && action !== "decline") {
+            const replay = { kind: "done", trip: before, before, declinedBy: row.declined_by, replayed: true } as const;
+            await effects(replay);
+            return replay;
+          }
+          if (!rule.from.includes(before.status)) return { kind: "conflict", trip: before };
 
-        const declining = action === "decline";
-        const [updated] = await tx<TripRow[]>`
-          update trips set
-            status = ${rule.to},
-            updated_at = now(),
-            driver_id = ${declining ? null : row.driver_id},
-            declined_by = ${declining ? tx`array_append(declined_by, driver_id)` : tx`declined_by`}
-          where id = ${id}
-          returning *`;
-        const done = { kind: "done", trip: toTrip(updated!), before, declinedBy: updated!.declined_by, replayed: false } as const;
-        await effects(done);
-        return done;
-      }),
+          const declining = action === "decline";
+          const [updated] = await tx<TripRow[]>`
+            update trips set
+              status = ${rule.to},
+              updated_at = now(),
+              driver_id = ${declining ? null : row.driver_id},
+              declined_by = ${declining ? tx`array_append(declined_by, driver_id)` : tx`declined_by`}
+            where id = ${id}
+            returning *`;
+          const done = { kind: "done", trip: toTrip(updated!), before, declinedBy: updated!.declined_by, replayed: false } as const;
+          await effects(done);
+          return done;
+        }),
+      this.deadlineMs,
     );
   }
 
@@ -281,7 +287,7 @@ export class TripStore {
       if (row) return toTrip(row);
       const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
       return current && toTrip(current);
-    });
+    }, this.deadlineMs);
   }
 
   private shardOf(id: string): Shard {
