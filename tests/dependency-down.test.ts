@@ -1,5 +1,6 @@
 // A dependency that goes away: the function answers 503 with Retry-After at once, writes nothing,
-// reports not ready, and recovers by itself when the dependency is back.
+// reports not ready, and recovers by itself when the dependency is back. One that goes silent (connections
+// open, nothing answered) gets the same 503 once its timeout has passed, never a request held indefinitely.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bundlePath } from "../esbuild.config";
 import { bearer } from "./support/auth";
@@ -143,6 +144,43 @@ describe("PostgreSQL silent", () => {
     postgres.resume();
     await waitFor(async () => (await book(create)).status === 201, 10_000, "create-trip to recover");
     await waitFor(async () => (await read()).status === 200, 10_000, "get-trip to recover");
+  });
+});
+
+describe("Redis silent", () => {
+  it("search-drivers answers 503 by its timeout instead of hanging, then recovers", async () => {
+    const redis = await proxy(6379);
+    const search = await startFunction("search-drivers", {
+      REDIS_URL: TEST_ENV.REDIS_URL.replace(":6379/", `:${redis.port}/`),
+      DEPENDENCY_TIMEOUT_MS: "500",
+    });
+    const find = () => fetch(`${search}/v1/drivers/search?lat=${HCMC.lat}&lng=${HCMC.lng}`, { headers: bearer("rider", "r1") });
+    expect((await find()).status).toBe(200);
+
+    redis.stall();
+    const down = await timed(find);
+    await expect503(down.value, "redis");
+    expect(down.ms).toBeLessThan(2_000);
+
+    redis.resume();
+    await waitFor(async () => (await find()).status === 200, 10_000, "search to recover");
+  });
+});
+
+describe("NATS silent", () => {
+  it("create-trip answers 503 by its timeout and undoes the booking, then recovers", async () => {
+    const nats = await proxy(Number(new URL(TEST_ENV.NATS_URL).port));
+    const create = await startFunction("create-trip", { NATS_URL: `nats://127.0.0.1:${nats.port}`, DEPENDENCY_TIMEOUT_MS: "500" });
+    expect((await book(create)).status).toBe(201);
+
+    nats.stall();
+    const down = await timed(() => book(create));
+    await expect503(down.value, "nats");
+    expect(down.ms).toBeLessThan(2_000);
+    expect(await tripCount()).toBe(1);
+
+    nats.resume();
+    await waitFor(async () => (await book(create)).status === 201, 15_000, "create-trip to recover");
   });
 });
 
