@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # UIT-Go on a local kind cluster with Knative Serving, Kourier and Knative Eventing (for the JetStream
-# sources), NATS with JetStream, the NACK controller, Redis, and PostgreSQL (a CloudNativePG cluster with a
-# read replica and a PgBouncer pooler per region shard). docs/runbook.md walks through it.
+# sources), Prometheus and Grafana, NATS with JetStream, the NACK controller, Redis, and PostgreSQL (a
+# CloudNativePG cluster, read replica and PgBouncer pooler per region shard). docs/runbook.md walks through it.
 #
 #   infra/cluster.sh up        create + install + images + deploy
 #   infra/cluster.sh create    the kind cluster (infra/kind-config.yaml)
-#   infra/cluster.sh install   Knative, NATS, NACK, CloudNativePG, the shard databases, Redis
+#   infra/cluster.sh install   Knative, Prometheus + Grafana, NATS, NACK, CloudNativePG, the shard databases, Redis
 #   infra/cluster.sh images    build one image per function and source, load them into kind
-#   infra/cluster.sh deploy    Secret, schema, streams and consumers, functions and sources
+#   infra/cluster.sh deploy    Secret, schema, streams and consumers, functions and sources, scrape targets, dashboards
 #   infra/cluster.sh status    what is running
 #   infra/cluster.sh down      delete the cluster
 #
@@ -22,11 +22,13 @@ KNATIVE_EVENTING_VERSION=1.23.0
 NATS_CHART_VERSION=2.14.6
 NACK_CHART_VERSION=0.36.0
 CNPG_VERSION=1.29.1
+KUBE_PROMETHEUS_STACK_VERSION=91.4.1
 
 CLUSTER=uitgo
 FUNCTIONS_NS=default
 DATA_NS=uitgo-data
 NATS_NS=nats
+MONITORING_NS=monitoring
 WAIT=600s
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -92,6 +94,31 @@ install_knative() {
   done
 }
 
+install_monitoring() {
+  log "Prometheus and Grafana (kube-prometheus-stack chart $KUBE_PROMETHEUS_STACK_VERSION)"
+  helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update >/dev/null
+  helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --version "$KUBE_PROMETHEUS_STACK_VERSION" \
+    -n "$MONITORING_NS" --create-namespace -f infra/values/monitoring.yaml --wait --timeout "$WAIT"
+  # Knative exports no metrics until told how: the control plane (autoscaler, activator) and the
+  # queue-proxies (request metrics, on each pod's http-usermetric port) both as Prometheus endpoints. The
+  # components read this at start-up, and a revision's queue-proxy when the revision is created.
+  kubectl patch configmap/config-observability -n knative-serving --type merge \
+    -p '{"data":{"metrics-protocol":"prometheus","request-metrics-protocol":"prometheus"}}'
+  kubectl rollout restart deployment -n knative-serving
+  kubectl rollout status deployment -n knative-serving --timeout="$WAIT"
+  monitoring_resources
+}
+
+# The scrape targets and the dashboard ConfigMaps (infra/monitoring), rendered from the code. A file, not
+# a pipe, so that apply can retry.
+monitoring_resources() {
+  local rendered
+  rendered=$(mktemp)
+  manifests monitoring >"$rendered"
+  apply -f "$rendered"
+  rm -f "$rendered"
+}
+
 install_nats() {
   log "NATS with JetStream (chart $NATS_CHART_VERSION) and NACK (chart $NACK_CHART_VERSION)"
   helm repo add nats https://nats-io.github.io/k8s/helm/charts/ --force-update >/dev/null
@@ -116,6 +143,8 @@ install_data() {
 install() {
   require kubectl helm
   install_knative
+  # Before NATS: the NATS chart's PodMonitor needs the CRDs this chart installs.
+  install_monitoring
   install_nats
   install_data
 }
@@ -182,6 +211,8 @@ deploy() {
   rm -f "$rendered"
   kubectl wait ksvc --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
   kubectl wait containersource --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
+  # Again on every deploy: the dashboards follow the code's functions and metrics.
+  monitoring_resources
   status
 }
 
@@ -190,6 +221,7 @@ status() {
   kubectl get containersource -n "$FUNCTIONS_NS"
   kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "$NATS_NS"
   kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "$DATA_NS"
+  kubectl get podmonitors,servicemonitors,configmaps -n "$MONITORING_NS" -l app.kubernetes.io/part-of=uitgo
 }
 
 down() {
