@@ -50,7 +50,7 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "Dependency 503s by dependency",
-            description: "Requests answered 503 because PostgreSQL, Redis or NATS did not answer within DEPENDENCY_TIMEOUT_MS.",
+            description: "Requests answered 503 because PostgreSQL, Redis or NATS was down or did not answer in time (DEPENDENCY_TIMEOUT_MS; 3 × it for PostgreSQL).",
             unit: "reqps",
             queries: [{ expr: sumBy(["dependency"], rate("uitgo_dependency_unavailable_total", { job: JOBS.functions })), legend: "{{dependency}}" }],
           },
