@@ -3,7 +3,7 @@
 import { readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build, type BuildOptions } from "esbuild";
+import { build, type BuildOptions, type Metafile } from "esbuild";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 
@@ -47,6 +47,12 @@ async function bundle(kind: "functions" | "sources", name: string): Promise<void
 /** One entry point bundled exactly as a deployed function is (the benchmark builds its reference servers with it). */
 export async function bundleFile(entry: string, outfile: string): Promise<void> {
   await build({ ...common, entryPoints: [entry], outfile });
+}
+
+/** What the bundles of these entry points link, bundled exactly as deployed; nothing is written. Paths are relative to the repository. */
+export async function bundleMetafile(entryPoints: string[]): Promise<Metafile> {
+  const result = await build({ ...common, entryPoints, outdir: join(root, "dist"), absWorkingDir: root, write: false, metafile: true, logLevel: "silent" });
+  return result.metafile;
 }
 
 function entries(kind: string): string[] {

@@ -17,9 +17,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { Document, isMap, isScalar, isSeq } from "yaml";
-import { FUNCTIONS, SOURCES, bundlePath } from "../esbuild.config";
+import { FUNCTIONS, SOURCES, bundleMetafile, bundlePath } from "../esbuild.config";
 import { SOURCE_SETTINGS, loadSourceConfig } from "../shared/config";
 import { CONSUMERS, STREAMS, type ConsumerDefinition } from "../shared/events/definitions";
 import { REGIONS } from "../shared/regions";
@@ -60,19 +59,8 @@ const STORE_CLIENTS: Record<Store, string> = {
 
 /** The stores an entry point's bundle links, as esbuild bundles it for deployment. */
 export async function storesUsedBy(kind: "functions" | "sources", name: string): Promise<Set<Store>> {
-  const result = await build({
-    entryPoints: [join(ROOT, kind, name, "index.ts")],
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    write: false,
-    metafile: true,
-    outfile: "out.mjs",
-    absWorkingDir: ROOT,
-    logLevel: "silent",
-  });
-  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const metafile = await bundleMetafile([join(ROOT, kind, name, "index.ts")]);
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (!output) throw new Error(`esbuild produced no bundle for ${kind}/${name}`);
   const linked = Object.entries(output.inputs)
     .filter(([, input]) => input.bytesInOutput > 0)

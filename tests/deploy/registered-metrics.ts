@@ -3,8 +3,7 @@
 // imported (registering its metrics as it loads), then shared/metrics.ts' registry is asked.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
-import { FUNCTIONS, SOURCES } from "../../esbuild.config";
+import { FUNCTIONS, SOURCES, bundleMetafile } from "../../esbuild.config";
 import { ROOT } from "../../infra/manifests";
 
 const METRICS_MODULE = "shared/metrics.ts";
@@ -21,19 +20,8 @@ async function registeringModules(): Promise<string[]> {
     ...FUNCTIONS.map((name) => join(ROOT, "functions", name, "index.ts")),
     ...SOURCES.map((name) => join(ROOT, "sources", name, "index.ts")),
   ];
-  const result = await build({
-    entryPoints,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    write: false,
-    metafile: true,
-    outdir: "out",
-    absWorkingDir: ROOT,
-    logLevel: "silent",
-  });
-  return Object.entries(result.metafile.inputs)
+  const { inputs } = await bundleMetafile(entryPoints);
+  return Object.entries(inputs)
     .filter(([, input]) => input.imports.some((i) => i.path === METRICS_MODULE))
     .map(([path]) => path);
 }
