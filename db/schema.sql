@@ -28,6 +28,10 @@ ALTER TABLE trips ADD COLUMN IF NOT EXISTS declined_by text[] NOT NULL DEFAULT '
 
 CREATE INDEX IF NOT EXISTS trips_rider_created ON trips (rider_id, created_at DESC);
 
+-- Trips waiting for a driver, by when they entered matching: how settle-dead-letters finds those matching will
+-- never end. Partial, so it holds only the trips being matched now.
+CREATE INDEX IF NOT EXISTS trips_requested_since ON trips (updated_at) WHERE status = 'requested';
+
 -- Location history: every accepted driver location update, written in batches by record-locations from the
 -- DRIVER_LOCATIONS stream. The key is the update's identity (its Nats-Msg-Id), so a redelivered event adds no row.
 CREATE TABLE IF NOT EXISTS driver_locations (

@@ -1,5 +1,6 @@
 // Renders every deploy manifest from the definitions the code itself uses, so none can drift from it:
-//   knative/                   a Knative Service per function (FUNCTIONS) and a ContainerSource per consumer (CONSUMERS)
+//   knative/                   a Knative Service per function (FUNCTIONS), a ContainerSource per consumer (CONSUMERS)
+//                              and a PingSource per schedule (SCHEDULES)
 //   nats/nack/                 the streams and consumers (STREAMS, CONSUMERS) as NACK resources
 //   infra/data/postgres.yaml   a CloudNativePG cluster and pooler per region shard (REGIONS)
 //   infra/monitoring/          scrape targets and Grafana dashboards (infra/monitoring/render.ts)
@@ -21,6 +22,7 @@ import { Document, isMap, isScalar, isSeq } from "yaml";
 import { FUNCTIONS, SOURCES, bundleMetafile, bundlePath } from "../esbuild.config";
 import { SOURCE_SETTINGS, loadSourceConfig } from "../shared/config";
 import { CONSUMERS, STREAMS, type ConsumerDefinition } from "../shared/events/definitions";
+import { SCHEDULES, cronOf, type Schedule } from "../shared/events/schedules";
 import { REGIONS } from "../shared/regions";
 import { PROFILES, type Profile } from "./profiles";
 
@@ -289,6 +291,26 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     ]);
   }
   return commented(service, comments, `${HEADER}\nThe ${name} function${consumer ? `: CloudEvents from ${consumer.stream} through consumer ${consumer.config.durable_name}` : ""}.`);
+}
+
+function pingSource(schedule: Schedule): Document {
+  const source = {
+    apiVersion: "sources.knative.dev/v1",
+    kind: "PingSource",
+    metadata: { name: schedule.name, namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF } },
+    spec: {
+      schedule: cronOf(schedule),
+      contentType: "application/json",
+      data: "{}",
+      sink: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: schedule.function }, uri: schedule.path },
+    },
+  };
+  return commented(
+    source,
+    [[["spec", "sink", "uri"], "Resolved against the function's address: the route that takes the ping."]],
+    `${HEADER}
+Every ${schedule.everyMinutes} minutes, a ping to ${schedule.function} ${schedule.path}.`,
+  );
 }
 
 function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
@@ -620,6 +642,7 @@ export async function renderAll(tag: TagFor = () => DEV_TAG): Promise<Map<string
   for (const consumer of CONSUMERS) {
     files.set(`knative/source-${consumer.config.durable_name}.yaml`, yamlFile([containerSource(consumer, tag)]));
   }
+  for (const schedule of SCHEDULES) files.set(`knative/ping-${schedule.name}.yaml`, yamlFile([pingSource(schedule)]));
   for (const stream of STREAMS) files.set(`nats/nack/stream-${kubeName(stream.name)}.yaml`, yamlFile([nackStream(stream)]));
   for (const consumer of CONSUMERS) {
     files.set(`nats/nack/consumer-${kubeName(consumer.stream)}-${consumer.config.durable_name}.yaml`, yamlFile([nackConsumer(consumer)]));

@@ -11,6 +11,7 @@ import { FUNCTIONS, SOURCES, bundlePath, buildAll } from "../esbuild.config";
 import { SOURCE_SETTINGS } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
 import { startGateway, type Gateway } from "./gateway";
+import { startSchedules } from "./schedules";
 
 export interface StackOptions {
   /** The gateway listens here and the processes on the ports after it; 8080 unless told otherwise. */
@@ -246,6 +247,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const ports: Record<string, number> = { gateway: gateway.port };
   for (const m of managed.values()) ports[m.name] = m.port;
+  const schedules = startSchedules(targets, log);
   log(`started ${[...managed.keys()].join(", ")} on ports ${basePort + 1}-${port}; logs in ${logDir}`);
 
   return {
@@ -255,6 +257,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     logDir,
     async stop() {
       stopping = true;
+      schedules.stop();
       await Promise.all([...managed.values()].map((m) => stopProcess(m)));
       await gateway?.close();
     },

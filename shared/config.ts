@@ -19,6 +19,11 @@ export interface Config {
   matchRadiusMeters: number;
   /** How long a trip keeps being matched (new drivers may come online) before it becomes no_driver. */
   matchDeadlineMs: number;
+  /**
+   * settle-dead-letters: a trip still requested this long after it entered matching is one matching will never
+   * end (its event was never stored), and is ended as no_driver. At least matchDeadlineMs.
+   */
+  staleTripMs: number;
   /** Grace period between SIGTERM and a forced exit. */
   shutdownTimeoutMs: number;
   /** How long a request may wait on Redis, PostgreSQL or NATS before it is answered 503. */
@@ -50,6 +55,11 @@ export function loadConfig(env: Env = process.env): Config {
     }),
   ) as Record<Region, ShardConfig>;
 
+  const matchDeadlineMs = int(env, "MATCH_DEADLINE_MS", 60_000);
+  // A minute past the deadline: matching ends its own trips at the deadline, the sweep only those it never saw.
+  const staleTripMs = int(env, "STALE_TRIP_MS", matchDeadlineMs + 60_000);
+  if (staleTripMs < matchDeadlineMs) throw new Error(`STALE_TRIP_MS (${staleTripMs}) must be at least MATCH_DEADLINE_MS (${matchDeadlineMs})`);
+
   return {
     serviceName: env.K_SERVICE ?? env.SERVICE_NAME ?? "uitgo",
     port: int(env, "PORT", 8080),
@@ -59,7 +69,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret,
     driverFreshMs: int(env, "DRIVER_FRESH_MS", 30_000),
     matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
-    matchDeadlineMs: int(env, "MATCH_DEADLINE_MS", 60_000),
+    matchDeadlineMs,
+    staleTripMs,
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
     locationBatchMax: int(env, "LOCATION_BATCH_MAX", 500),

@@ -4,6 +4,7 @@
 import type { DriverIndex } from "./drivers/driver-index";
 import type { TripEvents } from "./events/trip-events";
 import { counter, histogram } from "./metrics";
+import { REGIONS } from "./regions";
 import { regionOfTripId } from "./trips/trip-id";
 import { DriverAlreadyOnTrip, type TripStore } from "./trips/trip-store";
 import type { Trip } from "./trips/trip";
@@ -126,6 +127,26 @@ export async function endMatching(trips: TripStore, events: TripEvents, tripId: 
     return { outcome: "no_driver", trip: current };
   }
   return current ? { outcome: "not_requested", trip: current } : { outcome: "trip_not_found" };
+}
+
+/**
+ * Ends, as no_driver, the trips still requested `olderThanMs` after they entered matching: ones whose
+ * trips.requested was never stored (a booking refused with 503 whose insert landed anyway), so that matching
+ * never saw them. At most `limit` per shard per call, oldest first; the outcome of each.
+ */
+export async function endForgottenTrips(
+  trips: TripStore,
+  events: TripEvents,
+  drivers: DriverIndex,
+  { olderThanMs, limit }: { olderThanMs: number; limit: number },
+): Promise<MatchResult[]> {
+  const results: MatchResult[] = [];
+  for (const region of REGIONS) {
+    for (const id of await trips.requestedLongerThan(region, olderThanMs, limit)) {
+      results.push(await endMatching(trips, events, id, drivers));
+    }
+  }
+  return results;
 }
 
 /**

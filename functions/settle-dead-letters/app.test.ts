@@ -12,10 +12,13 @@ import { TripStore } from "../../shared/trips/trip-store";
 import type { Trip } from "../../shared/trips/trip";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HCMC, offset, tripRequest } from "../../tests/support/places";
-import { resetState } from "../../tests/support/state";
+import { resetState, shardSql } from "../../tests/support/state";
+import type { Region } from "../../shared/regions";
+import { PING_EVENT_TYPE } from "../../shared/events/schedules";
 import { settleDeadLettersApp } from "./app";
 
 const config = loadConfig();
+const STALE_TRIP_MS = 120_000;
 let trips: TripStore;
 let nats: Nats;
 let redis: Redis;
@@ -29,15 +32,15 @@ beforeAll(async () => {
   jsm = await jetstreamManager(await nats.connected);
   redis = connectRedis(config.redisUrl, 2000);
   drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(settleDeadLettersApp({ trips, events: new TripEvents(nats), drivers }));
+  fn = inProcess(settleDeadLettersApp({ trips, events: new TripEvents(nats), drivers, staleTripMs: STALE_TRIP_MS }));
 });
 afterAll(async () => {
   await Promise.all([...trips.handles().map((h) => h.close()), nats.close(), redis.quit()]);
 });
 beforeEach(resetState);
 
-async function bookedTrip(): Promise<Trip> {
-  return (await trips.create("vn", { ...(tripRequest(HCMC) as Trip), id: newTripId("vn"), riderId: "rider-1" })).trip;
+async function bookedTrip(region: Region = "vn"): Promise<Trip> {
+  return (await trips.create(region, { ...(tripRequest(HCMC) as Trip), id: newTripId(region), riderId: "rider-1" })).trip;
 }
 
 /** A dead letter as the JetStream source delivers it from DEAD_LETTERS. */
@@ -101,6 +104,78 @@ describe("POST / (dead-lettered trip events)", () => {
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ outcome });
     }
+    expect((await trips.get(trip.id))?.status).toBe("requested");
+  });
+});
+
+describe("POST /forgotten-trips (a PingSource's schedule)", () => {
+  function ping(type = PING_EVENT_TYPE) {
+    return fn.request("/forgotten-trips", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "ping-1",
+        "ce-source": "/apis/v1/namespaces/default/pingsources/forgotten-trips",
+        "ce-type": type,
+      },
+      body: "{}",
+    });
+  }
+
+  /** Moves the trip's entry into matching (updated_at) `ms` into the past, as if it had waited that long. */
+  async function waited(trip: Trip, ms: number): Promise<void> {
+    const sql = shardSql(trip.id.startsWith("th_") ? "th" : "vn");
+    try {
+      await sql`update trips set updated_at = now() - ${ms} * interval '1 millisecond' where id = ${trip.id}`;
+    } finally {
+      await sql.end();
+    }
+  }
+
+  async function unassignedEvents(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const region of ["vn", "th"]) {
+      const event = await jsm.streams.getMessage("TRIPS", { last_by_subj: `trips.unassigned.${region}` }).catch(() => undefined);
+      if (event) ids.push(event.json<TripEvent>().trip.id);
+    }
+    return ids.sort();
+  }
+
+  it("ends every trip still requested past STALE_TRIP_MS as no_driver, in every shard, announced, its claimed driver given back", async () => {
+    await drivers.update("vn", { driverId: "d1", ...offset(HCMC, 200, 0), status: "available", recordedAt: Date.now() });
+    const forgottenHere = await bookedTrip("vn");
+    const forgottenThere = await bookedTrip("th");
+    await drivers.claim("vn", { tripId: forgottenHere.id, ...HCMC, radiusMeters: 5000 });
+    await waited(forgottenHere, STALE_TRIP_MS + 1_000);
+    await waited(forgottenThere, STALE_TRIP_MS + 1_000);
+    // Still within matching's reach, and one that has moved on: both left alone.
+    const matching = await bookedTrip("vn");
+    await waited(matching, STALE_TRIP_MS - 10_000);
+    const assigned = await bookedTrip("vn");
+    await trips.assign(assigned.id, "d2");
+    await waited(assigned, STALE_TRIP_MS + 1_000);
+
+    const response = await ping();
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ outcomes: { no_driver: 2 } });
+    expect((await trips.get(forgottenHere.id))?.status).toBe("no_driver");
+    expect((await trips.get(forgottenThere.id))?.status).toBe("no_driver");
+    expect(await unassignedEvents()).toEqual([forgottenHere.id, forgottenThere.id].sort());
+    expect((await drivers.search("vn", { ...HCMC, radiusMeters: 5000, limit: 10 })).map((d) => d.id)).toEqual(["d1"]);
+    expect((await trips.get(matching.id))?.status).toBe("requested");
+    expect(await trips.get(assigned.id)).toMatchObject({ status: "assigned", driverId: "d2" });
+
+    // The next ping finds nothing left to do.
+    expect(await (await ping()).json()).toEqual({ outcomes: {} });
+  });
+
+  it("refuses anything but a ping with 400, and changes nothing", async () => {
+    const trip = await bookedTrip();
+    await waited(trip, STALE_TRIP_MS + 1_000);
+    expect((await ping("deadletter.TRIPS")).status).toBe(400);
+    const notAnEvent = await fn.request("/forgotten-trips", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(notAnEvent.status).toBe(400);
     expect((await trips.get(trip.id))?.status).toBe("requested");
   });
 });

@@ -276,6 +276,20 @@ export class TripStore {
     );
   }
 
+  /** Trips of the shard still requested `olderThanMs` after they entered matching (by the database's clock), oldest first. */
+  async requestedLongerThan(region: Region, olderThanMs: number, limit: number): Promise<string[]> {
+    const sql = this.shards[region].primary;
+    const rows = await onPostgres(
+      () => sql<{ id: string }[]>`
+        select id from trips
+        where status = 'requested' and updated_at < now() - ${olderThanMs} * interval '1 millisecond'
+        order by updated_at
+        limit ${limit}`,
+      this.deadlineMs,
+    );
+    return rows.map((row) => row.id);
+  }
+
   /** Moves a still-requested trip to no_driver. Returns the trip as it now stands. */
   async markNoDriver(id: string): Promise<Trip | undefined> {
     const sql = this.shardOf(id).primary;

@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Service as KnativeService } from "@kubernetes-models/knative/serving.knative.dev/v1";
-import { ContainerSource } from "@kubernetes-models/knative/sources.knative.dev/v1";
+import { ContainerSource, PingSource } from "@kubernetes-models/knative/sources.knative.dev/v1";
 import { Ajv, type AnySchema } from "ajv";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
@@ -13,6 +13,7 @@ import { parse } from "yaml";
 import { FUNCTIONS } from "../../esbuild.config";
 import { CONSUMER_FIELDS, ROOT, STREAM_FIELDS, drift, renderAll, secretManifest } from "../../infra/manifests";
 import { CONSUMERS, STREAMS } from "../../shared/events/definitions";
+import { SCHEDULES } from "../../shared/events/schedules";
 import { REGIONS } from "../../shared/regions";
 import { containers, ofKind, parseGoDuration, parseText, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
 
@@ -46,6 +47,17 @@ describe("manifests are what the code implies", () => {
     }
   });
 
+  test("every schedule has a PingSource that pings its function's route, and nothing else does", () => {
+    const pings = ofKind(knative(), "PingSource");
+    expect(pings.map((p) => p.metadata.name).sort()).toEqual(SCHEDULES.map((s) => s.name).sort());
+    for (const schedule of SCHEDULES) {
+      const ping = pings.find((p) => p.metadata.name === schedule.name)!;
+      expect(FUNCTIONS).toContain(schedule.function);
+      expect(ping.spec.schedule).toBe(`*/${schedule.everyMinutes} * * * *`);
+      expect(ping.spec.sink).toEqual({ ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: schedule.function }, uri: schedule.path });
+    }
+  });
+
   test("every stream and consumer JSON under nats/ is one the code uses", () => {
     const streamFiles = readdirSync(join(ROOT, "nats/streams")).filter((f) => f.endsWith(".json"));
     expect(streamFiles.map((f) => f.replace(/\.json$/, "")).sort()).toEqual(STREAMS.map((s) => s.name).sort());
@@ -65,10 +77,11 @@ describe("manifests are what the code implies", () => {
 });
 
 describe("schemas", () => {
-  test("Knative Services and ContainerSources validate against Knative's API", () => {
+  test("Knative Services, ContainerSources and PingSources validate against Knative's API", () => {
     for (const m of knative()) {
       if (m.kind === "Service") new KnativeService(m as never).validate();
       else if (m.kind === "ContainerSource") new ContainerSource(m as never).validate();
+      else if (m.kind === "PingSource") new PingSource(m as never).validate();
       else if (m.kind === "ConfigMap") new ConfigMap(m as never).validate();
       else throw new Error(`${m.file}: unexpected ${m.kind}`);
     }

@@ -1,0 +1,36 @@
+// The local stand-in for the PingSources a cluster runs (shared/events/schedules.ts): a timer per schedule that
+// sends its function the same CloudEvent a PingSource would.
+import { randomUUID } from "node:crypto";
+import { PING_EVENT_TYPE, SCHEDULES, type Schedule } from "../shared/events/schedules";
+
+/** Sends one ping for the schedule to the function listening on `port`; the function's answer. */
+export function ping(schedule: Schedule, port: number): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}${schedule.path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "ce-id": randomUUID(),
+      "ce-source": `local/schedules/${schedule.name}`,
+      "ce-type": PING_EVENT_TYPE,
+      "ce-time": new Date().toISOString(),
+    },
+    body: "{}",
+  });
+}
+
+/** Pings each scheduled function every `everyMinutes` while it runs; a failed ping is logged, as a PingSource would. */
+export function startSchedules(ports: Record<string, number>, log: (line: string) => void): { stop(): void } {
+  const timers = SCHEDULES.filter((schedule) => ports[schedule.function] !== undefined).map((schedule) => {
+    const timer = setInterval(() => {
+      ping(schedule, ports[schedule.function]!)
+        .then((response) => {
+          if (!response.ok) log(`schedule ${schedule.name}: ${schedule.function} answered ${response.status}`);
+        })
+        .catch((err: unknown) => log(`schedule ${schedule.name}: ${String(err)}`));
+    }, schedule.everyMinutes * 60_000);
+    timer.unref();
+    return timer;
+  });
+  return { stop: () => timers.forEach(clearInterval) };
+}
