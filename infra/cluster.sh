@@ -219,6 +219,7 @@ deploy() {
 status() {
   kubectl get ksvc -n "$FUNCTIONS_NS"
   kubectl get containersource -n "$FUNCTIONS_NS"
+  kubectl get pingsource -n "$FUNCTIONS_NS"
   kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "$NATS_NS"
   kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "$DATA_NS"
   kubectl get podmonitors,servicemonitors,configmaps -n "$MONITORING_NS" -l app.kubernetes.io/part-of=uitgo

@@ -98,6 +98,12 @@ export function overviewBoard(): BoardSpec {
             queries: [{ expr: sumBy(["region", "status"], rate("uitgo_location_updates_total")), legend: "{{region}} {{status}}" }],
           },
           {
+            title: "Trips matching never saw (last 15 min)",
+            description: "Trips still requested long past their matching deadline, ended as no_driver by settle-dead-letters' scheduled ping. Above zero, bookings were answered 503 while their inserts went through (PostgreSQL went silent).",
+            unit: "short",
+            queries: [{ expr: sumBy(["outcome"], increase("uitgo_forgotten_trips_total", "15m")), legend: "{{outcome}}" }],
+          },
+          {
             title: "Dead letters (last 5 min)",
             description: "Messages copied to DEAD_LETTERS instead of being delivered: refused by the function (4xx), out of deliveries, or lost with a source that stopped.",
             unit: "short",
