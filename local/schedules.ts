@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { PING_EVENT_TYPE, SCHEDULES, type Schedule } from "../shared/events/schedules";
 
 /** Sends one ping for the schedule to the function listening on `port`; the function's answer. */
-export function ping(schedule: Schedule, port: number): Promise<Response> {
+function ping(schedule: Schedule, port: number): Promise<Response> {
   return fetch(`http://127.0.0.1:${port}${schedule.path}`, {
     method: "POST",
     headers: {
