@@ -43,19 +43,6 @@ export async function onRedis<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * ioredis writes every command to the socket on its own, one system call each, and on loopback or a pod network
- * each write costs more CPU than the command itself. Corking the socket until the event loop's turn ends sends
- * the commands of all the requests handled in that turn in one writev, and Redis answers them in one read and
- * one write. (ioredis's auto-pipelining batches the same way at a far higher cost in JavaScript.)
- */
-function holdWritesForThisTurn(redis: Redis): void {
-  const socket = redis.stream;
-  if (redis.status !== "ready" || !socket || socket.writableCorked > 0) return;
-  socket.cork();
-  setImmediate(() => socket.uncork());
-}
-
 /** A Lua script run by its SHA, loading it on the first NOSCRIPT (after a Redis restart, say). */
 export class LuaScript {
   private readonly sha: string;
@@ -65,7 +52,6 @@ export class LuaScript {
   }
 
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    holdWritesForThisTurn(redis);
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
