@@ -17,13 +17,18 @@ export function reconnectDelay(failures: number): number {
   return Math.min(0.01 * 2 ** failures, MAX_RECONNECT_DELAY_S) * (0.5 + Math.random() / 2);
 }
 
+/** How long the server lets one statement run before it cancels it (PostgreSQL's statement_timeout). */
+function statementTimeoutMs(timeoutMs: number): number {
+  return timeoutMs * 2;
+}
+
 /**
  * How long PostgreSQL work may go unanswered before the caller gets 503: past the statement_timeout the server
- * enforces (2 × the dependency timeout), so it only fires when the server or the network has gone silent, which
- * would otherwise hold a request until TCP gives up, many minutes later.
+ * enforces, so it only fires when the server or the network has gone silent, which would otherwise hold a request
+ * until TCP gives up, many minutes later.
  */
 export function postgresDeadlineMs(timeoutMs: number): number {
-  return timeoutMs * 3;
+  return statementTimeoutMs(timeoutMs) + timeoutMs;
 }
 
 export function connectPostgres(url: string, applicationName: string, timeoutMs: number): Sql {
@@ -33,7 +38,7 @@ export function connectPostgres(url: string, applicationName: string, timeoutMs:
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
     idle_timeout: 60,
     onnotice: () => {},
-    connection: { application_name: applicationName, statement_timeout: timeoutMs * 2 },
+    connection: { application_name: applicationName, statement_timeout: statementTimeoutMs(timeoutMs) },
   });
 }
 
