@@ -62,10 +62,9 @@ export class Matcher {
       await this.events.publish("assigned", trip, { occurrence: trip.driverId });
       return { outcome: "assigned", trip };
     }
-    if (trip.status === "no_driver") {
-      await this.events.publish("unassigned", trip);
-      return { outcome: "no_driver", trip };
-    }
+    // Ended already: announce it again, and give back a driver claimed for it after it ended (a concurrent
+    // delivery whose claim landed in Redis but whose answer was lost, so it never released the driver).
+    if (trip.status === "no_driver") return endMatching(this.trips, this.events, tripId, this.drivers);
     if (trip.status !== "requested") return { outcome: "not_requested", trip };
 
     const skipped: string[] = [];

@@ -117,6 +117,19 @@ describe("POST / (trips.requested)", () => {
     expect(await lastEvent("trips.unassigned.vn")).toMatchObject({ type: "trips.unassigned", trip: { id: trip.id, status: "no_driver" } });
   });
 
+  it("gives back a driver claimed for a trip that had already ended no_driver, when its event comes again", async () => {
+    // Two deliveries of one trip at once: one finds nobody at the deadline and ends the trip; the other's claim
+    // lands in Redis after that, and its answer is lost (a command timeout), so it never learns to give it back.
+    await drivers.update("vn", { driverId: "d1", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
+    const trip = await bookedTrip();
+    await trips.markNoDriver(trip.id);
+    expect(await drivers.claim("vn", { tripId: trip.id, ...HCMC, radiusMeters: 5000 })).toBe("d1");
+
+    const response = await deliver(trip);
+    expect(await response.json()).toMatchObject({ outcome: "no_driver" });
+    expect((await drivers.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 })).map((d) => d.id)).toEqual(["d1"]);
+  });
+
   it("changes nothing when the same event is delivered again", async () => {
     await drivers.update("vn", { driverId: "d1", ...offset(HCMC, 100, 0), status: "available", recordedAt: Date.now() });
     await drivers.update("vn", { driverId: "d2", ...offset(HCMC, 300, 0), status: "available", recordedAt: Date.now() });
