@@ -19,7 +19,7 @@ import { freePort, waitFor } from "./support/processes";
 import { resetState, shardSql } from "./support/state";
 import { storedEvents } from "./support/streams";
 import { TcpProxy } from "./support/tcp-proxy";
-import { TEST_ENV } from "./support/test-env";
+import { TEST_ENV, TEST_PORT_OFFSET } from "./support/test-env";
 
 const DRIVERS = 60;
 const BOOKINGS_PER_SECOND = 40;
@@ -74,7 +74,7 @@ async function startScenario(env: Record<string, string> = {}): Promise<{ stack:
   }
   await redis.quit();
 
-  stack = await startStack({ basePort: 29080, build: false, logDir: ".local/test-logs", env: { ...STACK_ENV, ...env } });
+  stack = await startStack({ basePort: 29080 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs", env: { ...STACK_ENV, ...env } });
   return { stack, natsUrl };
 }
 
