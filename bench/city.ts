@@ -21,12 +21,27 @@ export function driverPositions(count = DRIVER_COUNT): LatLng[] {
   return Array.from({ length: count }, () => offset(CITY_CENTRE, gaussian() * DRIVER_SPREAD_M, gaussian() * DRIVER_SPREAD_M));
 }
 
-/** Every driver of the city into the geo-index, available and reporting now, 5,000 at a time. */
-export async function seedCity(index: DriverIndex, now = Date.now()): Promise<void> {
+/**
+ * A city where a share of the drivers stopped reporting (a city at night, a mobile-network blip): their last
+ * report is `silentForMs` old, the others report now.
+ */
+export interface Silence {
+  /** 0 to 1; every driver whose index falls in this share of each ten is silent. */
+  share: number;
+  silentForMs: number;
+}
+
+/** Every driver of the city into the geo-index, available, 5,000 at a time; reporting now unless silenced. */
+export async function seedCity(index: DriverIndex, now = Date.now(), silence?: Silence): Promise<void> {
   const positions = driverPositions();
+  // Positions are drawn independently, so taking the silent ones by index spreads them over the whole city.
+  const silent = (i: number) => silence !== undefined && i % 10 < Math.round(silence.share * 10);
   for (let i = 0; i < positions.length; i += 5_000) {
     await Promise.all(
-      positions.slice(i, i + 5_000).map((p, j) => index.update("vn", { driverId: driverId(i + j), ...p, status: "available", recordedAt: now }, now)),
+      positions.slice(i, i + 5_000).map((p, j) => {
+        const recordedAt = silent(i + j) ? now - silence!.silentForMs : now;
+        return index.update("vn", { driverId: driverId(i + j), ...p, status: "available", recordedAt }, now);
+      }),
     );
   }
 }

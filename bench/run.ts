@@ -20,11 +20,11 @@ import { provision } from "../local/provision";
 import { startStack, type Stack } from "../local/stack";
 import { DriverIndex } from "../shared/drivers/driver-index";
 import { measureColdStarts, type ColdStart } from "./cold-start";
-import { CITY_CENTRE, DRIVER_COUNT, seedCity } from "./city";
+import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./city";
 import { benchEnvironment, type BenchEnvironment } from "./environment";
 import type { Components } from "./cpu";
 import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
-import { HTTP_SCENARIOS, checkTargets, fixedRate, type BenchReport, type HttpScenario } from "./scenarios";
+import { HTTP_SCENARIOS, STALE_CITIES, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
 import type { LoadResult } from "./stats";
 import { printTable } from "./table";
 import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../tests/support/processes";
@@ -32,7 +32,7 @@ import { consumerBacklog } from "../tests/support/streams";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const resultsDir = join(root, "bench", "results");
-const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "assignment", "burst", "cold-start"] as const;
+const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "stale-city", "assignment", "burst", "cold-start"] as const;
 type Step = (typeof STEPS)[number];
 
 const { values: args } = parseArgs({
@@ -56,6 +56,8 @@ const OPEN_MAX_CONNECTIONS = 256;
 const ASSIGNMENT_RATE = 200;
 const BURST = Number(args.burst);
 const BURST_CONNECTIONS = 64;
+// The stale city's silent drivers last reported a minute before the freshness window ended.
+const SILENT_PAST_FRESH_MS = 60_000;
 
 const log = (line: string) => console.error(`  ${line}`);
 let environment: BenchEnvironment | undefined;
@@ -105,27 +107,32 @@ try {
     "create-trip": stack.ports["create-trip"]!,
   };
 
-  const fresh = async () => {
+  const fresh = async (silence?: Silence) => {
     await state.resetState();
-    await seedDrivers(environment!.env.REDIS_URL!);
+    await seedDrivers(environment!.env.REDIS_URL!, silence);
   };
 
   const peaks: BenchReport["peaks"] = {};
   const atRate: BenchReport["atRate"] = {};
   let history: BenchReport["history"];
-  const measure = async (scenario: HttpScenario) => {
+  const measure = async (scenario: HttpScenario, label: ScenarioName = scenario, heldRate?: number) => {
     // Every driver of the city reports once in the measured window, however long that takes.
     const minRequests = scenario === "update-location" ? DRIVER_COUNT : 0;
     const peak = (await generate({ mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs, minRequests })) as WithCpu<LoadResult>;
-    log(`${scenario}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
+    log(`${label}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
     if (scenario === "update-location") {
       // The history is written behind the 202s; the next run starts once it has caught up, so it does not share the machine with it.
       history = await historyCatchUp(environment!.natsUrl);
       log(`location history: ${history.backlog} updates still to write when the load stopped, written in ${history.drainSeconds} s`);
     }
-    const rate = fixedRate(scenario, peak.throughput);
+    const rate = heldRate ?? fixedRate(scenario, peak.throughput);
+    if (peak.throughput < rate / 2) {
+      // Far past its peak an open run only queues: it would last as long as the backlog takes to answer.
+      log(`${label}: not held at ${rate}/s, more than twice its peak`);
+      return { peak, held: undefined };
+    }
     const held = (await generate({ mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
-    log(`${scenario}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
+    log(`${label}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
     return { peak, held: { ...held, rate } };
   };
 
@@ -138,6 +145,14 @@ try {
     if (!wants(scenario)) continue;
     await fresh();
     ({ peak: peaks[scenario], held: atRate[scenario] } = await measure(scenario));
+  }
+
+  if (wants("stale-city")) {
+    // The same searches as search-drivers, held at the fresh city's rate when it ran, so the two compare directly.
+    for (const city of STALE_CITIES) {
+      await fresh({ share: city.silentShare, silentForMs: Number(environment.env.DRIVER_FRESH_MS) + SILENT_PAST_FRESH_MS });
+      ({ peak: peaks[city.name], held: atRate[city.name] } = await measure("search-drivers", city.name, atRate["search-drivers"]?.rate));
+    }
   }
 
   if (wants("create-trip")) {
@@ -269,12 +284,14 @@ async function startHello(bundle: string, port: number, env: Record<string, stri
 }
 
 /** The city's drivers into the bench's geo-index, as every scenario starts. */
-async function seedDrivers(redisUrl: string): Promise<void> {
+async function seedDrivers(redisUrl: string, silence?: Silence): Promise<void> {
   const redis = new Redis(redisUrl);
   const started = performance.now();
-  await seedCity(new DriverIndex(redis, 3_600_000));
+  // A freshness window longer than any silence: seeding must not itself clear the silent drivers away.
+  await seedCity(new DriverIndex(redis, 24 * 3_600_000), Date.now(), silence);
   await redis.quit();
-  log(`seeded ${DRIVER_COUNT} drivers around Ho Chi Minh City in ${Math.round(performance.now() - started)} ms`);
+  const silent = silence ? `, ${Math.round(silence.share * 100)} % of them silent` : "";
+  log(`seeded ${DRIVER_COUNT} drivers around Ho Chi Minh City${silent} in ${Math.round(performance.now() - started)} ms`);
 }
 
 async function versions(env: BenchEnvironment): Promise<Record<string, string>> {

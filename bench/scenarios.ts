@@ -13,9 +13,9 @@ export interface BenchReport {
   settings: Record<string, string | number>;
   /** The hello function's peak, measured before and after the scenarios; the ceiling is their mean. */
   ceiling: { before: LoadResult; after?: LoadResult; throughput: number };
-  peaks: Partial<Record<HttpScenario, WithCpu<LoadResult>>>;
+  peaks: Partial<Record<ScenarioName, WithCpu<LoadResult>>>;
   /** Open-model runs at a fixed rate: the latency a user sees below saturation. */
-  atRate: Partial<Record<HttpScenario, WithCpu<LoadResult> & { rate: number }>>;
+  atRate: Partial<Record<ScenarioName, WithCpu<LoadResult> & { rate: number }>>;
   assignment?: WithCpu<AssignmentResult> & { rate: number };
   burst?: WithCpu<AssignmentResult> & { count: number };
   /** After update-location's peak run: updates the location history still had to write, and how long it took. */
@@ -26,6 +26,18 @@ export interface BenchReport {
 
 export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip"] as const;
 export type HttpScenario = (typeof HTTP_SCENARIOS)[number];
+
+/**
+ * search-drivers again, in a city where most drivers stopped reporting: a city at night, or after a mobile
+ * network blip. Held to the fresh city's figures of the same run.
+ */
+export const STALE_CITIES = [
+  { name: "search-drivers, stale city 90 %", silentShare: 0.9 },
+  { name: "search-drivers, stale city 100 %", silentShare: 1 },
+] as const;
+export type ScenarioName = HttpScenario | (typeof STALE_CITIES)[number]["name"];
+/** How far a stale city's search may fall behind the fresh city's, in throughput and in p99 at the same rate. */
+const STALE_CITY_TOLERANCE = 0.2;
 
 export interface TargetCheck {
   /** The table row it belongs to: `peak:<scenario>`, `rate:<scenario>`, `assignment`, `burst` or `cold:<name>`. */
@@ -78,6 +90,32 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
     checks.push({ row: "peak:create-trip", what: "create-trip throughput", target: "≥ 4000 trips/s", measured: `${create.throughput}/s`, met: create.throughput >= 4000 && create.errors === 0 });
   }
   p99("create-trip", 25);
+  const freshPeak = report.peaks["search-drivers"];
+  const freshHeld = report.atRate["search-drivers"];
+  for (const { name } of STALE_CITIES) {
+    const peak = report.peaks[name];
+    const held = report.atRate[name];
+    if (freshPeak && peak) {
+      const r = peak.throughput / freshPeak.throughput;
+      checks.push({
+        row: `peak:${name}`,
+        what: `${name} throughput`,
+        target: `≥ ${(1 - STALE_CITY_TOLERANCE).toFixed(2)} × fresh city`,
+        measured: `${r.toFixed(2)} × (${peak.throughput}/s vs ${freshPeak.throughput}/s)`,
+        met: r >= 1 - STALE_CITY_TOLERANCE && peak.errors === 0,
+      });
+    }
+    if (freshHeld && held && held.rate === freshHeld.rate) {
+      const limit = freshHeld.latency.p99 * (1 + STALE_CITY_TOLERANCE);
+      checks.push({
+        row: `rate:${name}`,
+        what: `${name} p99 at ${held.rate}/s`,
+        target: `≤ ${limit.toFixed(2)} ms (fresh city + 20 %)`,
+        measured: `${held.latency.p99.toFixed(2)} ms`,
+        met: held.latency.p99 <= limit && held.errors === 0,
+      });
+    }
+  }
   if (report.assignment) {
     const a = report.assignment;
     checks.push({
