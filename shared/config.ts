@@ -9,10 +9,17 @@ export interface ShardConfig {
 export interface Config {
   serviceName: string;
   port: number;
+  /** Interface to listen on: loopback unless HOST says otherwise (a pod sets 0.0.0.0, for its probes and scrapes). */
+  host: string;
   natsUrl: string;
   redisUrl: string;
   shards: Record<Region, ShardConfig>;
   jwtSecret: string;
+  /**
+   * What the JetStream source and the schedules send in SENDER_HEADER, so an internal function can tell them from anyone
+   * else who reaches it. Undefined only when deployed without one, where an internal function refuses to start.
+   */
+  internalSecret: string | undefined;
   /** Drivers whose last update is older than this are not available. */
   driverFreshMs: number;
   /** How far from the pickup assign-driver looks for a driver. */
@@ -31,9 +38,23 @@ export interface Config {
   /** record-locations: rows in one INSERT at most, and how long the first row of a batch waits for others. */
   locationBatchMax: number;
   locationBatchWaitMs: number;
+  /** create-trip: trips a rider may have requested, assigned, accepted or in ride at once (per shard). */
+  maxActiveTripsPerRider: number;
+  /** Bookings per rider and location updates per driver: `limit` per `windowSeconds`, at most `limit` at once. 0 turns one off. */
+  bookingRate: RateLimit;
+  locationRate: RateLimit;
+  /** How long a request waits for the limiter's Redis before it goes ahead unlimited. */
+  rateLimitTimeoutMs: number;
+}
+
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
 }
 
 export const DEV_JWT_SECRET = "uitgo-local-development-secret";
+/** Only for a process run by hand: the local stack gives its processes a random one for each run. */
+export const DEV_INTERNAL_SECRET = "uitgo-local-development-internal-secret";
 
 type Env = Record<string, string | undefined>;
 
@@ -42,6 +63,7 @@ export function loadConfig(env: Env = process.env): Config {
   const deployed = env.K_SERVICE !== undefined;
   const jwtSecret = env.JWT_SECRET ?? (deployed ? undefined : DEV_JWT_SECRET);
   if (!jwtSecret) throw new Error("JWT_SECRET must be set");
+  const internalSecret = internalSecretOf(env, deployed);
 
   const shards = Object.fromEntries(
     REGIONS.map((region) => {
@@ -63,10 +85,12 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     serviceName: env.K_SERVICE ?? env.SERVICE_NAME ?? "uitgo",
     port: int(env, "PORT", 8080),
+    host: hostOf(env),
     natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     shards,
     jwtSecret,
+    internalSecret,
     driverFreshMs: int(env, "DRIVER_FRESH_MS", 30_000),
     matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
     matchDeadlineMs,
@@ -75,11 +99,25 @@ export function loadConfig(env: Env = process.env): Config {
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
     locationBatchMax: int(env, "LOCATION_BATCH_MAX", 500),
     locationBatchWaitMs: int(env, "LOCATION_BATCH_WAIT_MS", 10),
+    maxActiveTripsPerRider: atLeastOne(env, "MAX_ACTIVE_TRIPS_PER_RIDER", 1),
+    // The original UIT-Go's bucket: 10 bookings a minute. A driver's app reports every few seconds and may send what it
+    // buffered while offline at once, so two a second on average with a minute's worth at once.
+    bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
+    locationRate: { limit: int(env, "LOCATION_RATE_LIMIT", 120), windowSeconds: atLeastOne(env, "LOCATION_RATE_WINDOW_SECONDS", 60) },
+    rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
   };
 }
 
 export function usesDevSecret(config: Config): boolean {
   return config.jwtSecret === DEV_JWT_SECRET;
+}
+
+function hostOf(env: Env): string {
+  return env.HOST || "127.0.0.1";
+}
+
+function internalSecretOf(env: Env, deployed: boolean): string | undefined {
+  return env.INTERNAL_SECRET || (deployed ? undefined : DEV_INTERNAL_SECRET);
 }
 
 function int(env: Env, name: string, fallback: number): number {
@@ -94,11 +132,14 @@ function int(env: Env, name: string, fallback: number): number {
 export interface SourceConfig {
   serviceName: string;
   port: number;
+  host: string;
   natsUrl: string;
   stream: string;
   consumer: string;
   /** Where each message goes as a CloudEvent; Knative injects it as K_SINK. */
   sink: string;
+  /** Sent with every delivery, so the sink knows it is this source (see Config.internalSecret). */
+  internalSecret: string | undefined;
   /** Extensions Knative asks every event to carry (K_CE_OVERRIDES). */
   ceOverrides: Record<string, string>;
   /** Deliveries (requests to the sink) in flight at once; with batching, each carries up to batchMax messages. */
@@ -126,10 +167,12 @@ export function loadSourceConfig(env: Env = process.env): SourceConfig {
   return {
     serviceName: env.SERVICE_NAME ?? `source-${consumer}`,
     port: int(env, "PORT", 8080),
+    host: hostOf(env),
     natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
     stream,
     consumer,
     sink,
+    internalSecret: internalSecretOf(env, env.K_SERVICE !== undefined || env.KUBERNETES_SERVICE_HOST !== undefined),
     ceOverrides,
     concurrency: atLeastOne(env, "SOURCE_CONCURRENCY", 64),
     batchMax: atLeastOne(env, "SOURCE_BATCH_MAX", 1),
