@@ -3,7 +3,7 @@
 # sources), Prometheus and Grafana, NATS with JetStream, the NACK controller, Redis, and PostgreSQL (a
 # CloudNativePG cluster, read replica and PgBouncer pooler per region shard). docs/runbook.md walks through it.
 #
-#   infra/cluster.sh up        create + install + images + deploy
+#   infra/cluster.sh up        create + install + images + deploy, stopping at the first step that fails
 #   infra/cluster.sh create    the kind cluster (infra/kind-config.yaml)
 #   infra/cluster.sh install   Knative, Prometheus + Grafana, NATS, NACK, CloudNativePG, the shard databases, Redis
 #   infra/cluster.sh images    build one image per function and source, load them into kind
@@ -12,7 +12,13 @@
 #   infra/cluster.sh down      delete the cluster
 #
 # Needs docker, kind, kubectl and helm on PATH, and the npm dependencies (npm ci).
-set -euo pipefail
+#
+# Every step runs with errexit: steps are called as plain commands, never from an `&&` list, `||` or an
+# `if` (bash switches errexit off inside a function called there), and command output is captured into a
+# variable before it is used, so a failing command cannot hide behind a pipe or a process substitution.
+# The EXIT trap names the step that failed. tests/deploy/cluster-script.test.ts runs this file against
+# stand-in commands to hold it to that.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 # Pinned releases. Where each was found is in docs/runbook.md ("Versions").
@@ -31,116 +37,165 @@ NATS_NS=nats
 MONITORING_NS=monitoring
 WAIT=600s
 
+STEP=""
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# The unit a failure is reported by: the last step started.
+step() {
+  STEP=$*
+  log "$*"
+}
+report_failure() {
+  local status=$?
+  if [[ ${status} -ne 0 && -n ${STEP} ]]; then
+    printf 'infra/cluster.sh: step "%s" failed (exit %d); nothing after it ran\n' "${STEP}" "${status}" >&2
+  fi
+}
+trap report_failure EXIT
+
 manifests() { node --import tsx infra/manifests.ts "$@"; }
 
 require() {
-  local missing=()
-  for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-  if [ ${#missing[@]} -gt 0 ]; then
+  local missing=() tool
+  for tool in "$@"; do
+    command -v "${tool}" >/dev/null || missing+=("${tool}")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
     echo "missing on PATH: ${missing[*]} (see docs/runbook.md, \"Before you start\")" >&2
     exit 1
   fi
 }
 
-# kubectl apply with a few retries: right after a CRD or a webhook is installed, the API server can refuse for a moment.
-apply() {
+# A command with a few retries: right after a CRD or a webhook is installed, the API server can refuse
+# for a moment. Only for commands that are safe to repeat (apply, patch).
+retry() {
   local attempt
   for attempt in 1 2 3 4 5; do
-    if kubectl apply "$@"; then return 0; fi
-    echo "kubectl apply failed (attempt $attempt), retrying in 10 s" >&2
+    if "$@"; then return 0; fi
+    echo "$1 $2 failed (attempt ${attempt} of 5), retrying in 10 s" >&2
     sleep 10
   done
   return 1
 }
+apply() { retry kubectl apply "$@"; }
+
+# Rendered manifests go through a file, not a pipe, so that apply can retry them.
+apply_rendered() {
+  local rendered
+  rendered=$(mktemp)
+  manifests "$@" >"${rendered}"
+  apply -f "${rendered}"
+  rm -f "${rendered}"
+}
 
 create() {
+  step "create: kind cluster ${CLUSTER}"
   require docker kind kubectl
-  if kind get clusters | grep -qx "$CLUSTER"; then
-    log "kind cluster $CLUSTER exists"
+  local clusters
+  clusters=$(kind get clusters)
+  if grep -qx "${CLUSTER}" <<<"${clusters}"; then
+    log "kind cluster ${CLUSTER} exists"
   else
-    log "creating kind cluster $CLUSTER"
     kind create cluster --config infra/kind-config.yaml --wait 120s
   fi
-  kubectl config use-context "kind-$CLUSTER" >/dev/null
+  kubectl config use-context "kind-${CLUSTER}" >/dev/null
+}
+
+# A merge patch of one of Knative Serving's ConfigMaps. Its webhook validates them (failurePolicy: Fail),
+# so this runs only after wait_for_serving_webhook, and retries while the webhook's endpoints settle.
+patch_serving_config() {
+  retry kubectl patch "configmap/$1" -n knative-serving --type merge -p "$2"
+}
+
+wait_for_serving_webhook() {
+  kubectl wait deployment/webhook -n knative-serving --for=condition=Available --timeout="${WAIT}"
 }
 
 install_knative() {
-  local serving="https://github.com/knative/serving/releases/download/knative-v$KNATIVE_SERVING_VERSION"
-  local eventing="https://github.com/knative/eventing/releases/download/knative-v$KNATIVE_EVENTING_VERSION"
-  log "Knative Serving $KNATIVE_SERVING_VERSION and Kourier $KNATIVE_KOURIER_VERSION"
-  apply -f "$serving/serving-crds.yaml"
-  kubectl wait --for=condition=Established --all crd --timeout="$WAIT"
-  apply -f "$serving/serving-core.yaml"
-  apply -f "https://github.com/knative-extensions/net-kourier/releases/download/knative-v$KNATIVE_KOURIER_VERSION/kourier.yaml"
-  kubectl patch configmap/config-network -n knative-serving --type merge \
-    -p '{"data":{"ingress-class":"kourier.ingress.networking.knative.dev"}}'
+  local serving="https://github.com/knative/serving/releases/download/knative-v${KNATIVE_SERVING_VERSION}"
+  local eventing="https://github.com/knative/eventing/releases/download/knative-v${KNATIVE_EVENTING_VERSION}"
+  local kourier="https://github.com/knative-extensions/net-kourier/releases/download/knative-v${KNATIVE_KOURIER_VERSION}/kourier.yaml"
+
+  step "install: Knative Serving ${KNATIVE_SERVING_VERSION} CRDs"
+  apply -f "${serving}/serving-crds.yaml"
+  kubectl wait --for=condition=Established --all crd --timeout="${WAIT}"
+
+  step "install: Knative Serving ${KNATIVE_SERVING_VERSION} and Kourier ${KNATIVE_KOURIER_VERSION}"
+  apply -f "${serving}/serving-core.yaml"
+  apply -f "${kourier}"
   apply -f infra/knative/kourier-nodeport.yaml
+  kubectl wait deployment --all -n knative-serving --for=condition=Available --timeout="${WAIT}"
+  kubectl wait deployment --all -n kourier-system --for=condition=Available --timeout="${WAIT}"
+
+  # kn-plugin-quickstart does the same: the webhook first, then the ConfigMaps.
+  step "install: Knative Serving configuration (after its webhook is ready)"
+  wait_for_serving_webhook
+  patch_serving_config config-network '{"data":{"ingress-class":"kourier.ingress.networking.knative.dev"}}'
   # <function>.<namespace>.127.0.0.1.sslip.io resolves to 127.0.0.1, where kind's port 80 is.
-  kubectl patch configmap/config-domain -n knative-serving --type merge -p '{"data":{"127.0.0.1.sslip.io":""}}'
+  patch_serving_config config-domain '{"data":{"127.0.0.1.sslip.io":""}}'
   # Images are loaded into kind, not pushed: Knative must not try to resolve their tags through a registry.
   # (This is Knative's default list, stated because the image names in knative/ depend on it.)
-  kubectl patch configmap/config-deployment -n knative-serving --type merge \
-    -p '{"data":{"registries-skipping-tag-resolving":"kind.local,ko.local,dev.local"}}'
+  patch_serving_config config-deployment '{"data":{"registries-skipping-tag-resolving":"kind.local,ko.local,dev.local"}}'
+  # Knative exports no metrics until told how: the control plane (autoscaler, activator) and the
+  # queue-proxies (request metrics, on each pod's http-usermetric port) both as Prometheus endpoints. The
+  # components read this at start-up, hence the restart, and a revision's queue-proxy when the revision
+  # is created, so this comes before any function is deployed.
+  patch_serving_config config-observability '{"data":{"metrics-protocol":"prometheus","request-metrics-protocol":"prometheus"}}'
+  kubectl rollout restart deployment -n knative-serving
+  kubectl rollout status deployment -n knative-serving --timeout="${WAIT}"
+  wait_for_serving_webhook
 
   # ContainerSource, which runs the JetStream sources, is part of Eventing core; no broker or channel is needed.
-  log "Knative Eventing $KNATIVE_EVENTING_VERSION (core)"
-  apply -f "$eventing/eventing-crds.yaml"
-  kubectl wait --for=condition=Established --all crd --timeout="$WAIT"
-  apply -f "$eventing/eventing-core.yaml"
-
-  for ns in knative-serving kourier-system knative-eventing; do
-    kubectl wait deployment --all -n "$ns" --for=condition=Available --timeout="$WAIT"
-  done
+  step "install: Knative Eventing ${KNATIVE_EVENTING_VERSION} CRDs"
+  apply -f "${eventing}/eventing-crds.yaml"
+  kubectl wait --for=condition=Established --all crd --timeout="${WAIT}"
+  step "install: Knative Eventing ${KNATIVE_EVENTING_VERSION} core"
+  apply -f "${eventing}/eventing-core.yaml"
+  kubectl wait deployment --all -n knative-eventing --for=condition=Available --timeout="${WAIT}"
 }
 
 install_monitoring() {
-  log "Prometheus and Grafana (kube-prometheus-stack chart $KUBE_PROMETHEUS_STACK_VERSION)"
+  step "install: Prometheus and Grafana (kube-prometheus-stack chart ${KUBE_PROMETHEUS_STACK_VERSION})"
   helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update >/dev/null
-  helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --version "$KUBE_PROMETHEUS_STACK_VERSION" \
-    -n "$MONITORING_NS" --create-namespace -f infra/values/monitoring.yaml --wait --timeout "$WAIT"
-  # Knative exports no metrics until told how: the control plane (autoscaler, activator) and the
-  # queue-proxies (request metrics, on each pod's http-usermetric port) both as Prometheus endpoints. The
-  # components read this at start-up, and a revision's queue-proxy when the revision is created.
-  kubectl patch configmap/config-observability -n knative-serving --type merge \
-    -p '{"data":{"metrics-protocol":"prometheus","request-metrics-protocol":"prometheus"}}'
-  kubectl rollout restart deployment -n knative-serving
-  kubectl rollout status deployment -n knative-serving --timeout="$WAIT"
+  # --wait: the chart brings prometheus-operator's CRDs (PodMonitor, ServiceMonitor) that the NATS chart
+  # and monitoring_resources create objects of.
+  helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --version "${KUBE_PROMETHEUS_STACK_VERSION}" \
+    -n "${MONITORING_NS}" --create-namespace -f infra/values/monitoring.yaml --wait --timeout "${WAIT}"
   monitoring_resources
 }
 
-# The scrape targets and the dashboard ConfigMaps (infra/monitoring), rendered from the code. A file, not
-# a pipe, so that apply can retry.
+# The scrape targets and the dashboard ConfigMaps (infra/monitoring), rendered from the code.
 monitoring_resources() {
-  local rendered
-  rendered=$(mktemp)
-  manifests monitoring >"$rendered"
-  apply -f "$rendered"
-  rm -f "$rendered"
+  step "scrape targets and dashboards"
+  apply_rendered monitoring
 }
 
 install_nats() {
-  log "NATS with JetStream (chart $NATS_CHART_VERSION) and NACK (chart $NACK_CHART_VERSION)"
+  step "install: NATS with JetStream (chart ${NATS_CHART_VERSION})"
   helm repo add nats https://nats-io.github.io/k8s/helm/charts/ --force-update >/dev/null
-  helm upgrade --install nats nats/nats --version "$NATS_CHART_VERSION" \
-    -n "$NATS_NS" --create-namespace -f infra/values/nats.yaml --wait --timeout "$WAIT"
-  helm upgrade --install nack nats/nack --version "$NACK_CHART_VERSION" \
-    -n "$NATS_NS" -f infra/values/nack.yaml --wait --timeout "$WAIT"
+  helm upgrade --install nats nats/nats --version "${NATS_CHART_VERSION}" \
+    -n "${NATS_NS}" --create-namespace -f infra/values/nats.yaml --wait --timeout "${WAIT}"
+  step "install: NACK (chart ${NACK_CHART_VERSION})"
+  helm upgrade --install nack nats/nack --version "${NACK_CHART_VERSION}" \
+    -n "${NATS_NS}" -f infra/values/nack.yaml --wait --timeout "${WAIT}"
 }
 
 install_data() {
-  log "CloudNativePG $CNPG_VERSION, the shard databases, Redis"
+  step "install: CloudNativePG ${CNPG_VERSION}"
   # Server-side apply, as CloudNativePG's install instructions say: its CRDs are too large for a client-side apply's annotation.
-  apply --server-side -f "https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/release-${CNPG_VERSION%.*}/releases/cnpg-$CNPG_VERSION.yaml"
-  kubectl rollout status deployment/cnpg-controller-manager -n cnpg-system --timeout="$WAIT"
-  kubectl create namespace "$DATA_NS" --dry-run=client -o yaml | kubectl apply -f -
+  apply --server-side -f "https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/release-${CNPG_VERSION%.*}/releases/cnpg-${CNPG_VERSION}.yaml"
+  kubectl rollout status deployment/cnpg-controller-manager -n cnpg-system --timeout="${WAIT}"
+  step "install: the shard databases and Redis"
+  local namespace
+  namespace=$(kubectl create namespace "${DATA_NS}" --dry-run=client -o yaml)
+  printf '%s\n' "${namespace}" | apply -f -
   apply -f infra/data/postgres.yaml
   apply -f infra/data/redis.yaml
-  kubectl wait cluster.postgresql.cnpg.io --all -n "$DATA_NS" --for=condition=Ready --timeout="$WAIT"
-  kubectl rollout status deployment/redis -n "$DATA_NS" --timeout="$WAIT"
+  kubectl wait cluster.postgresql.cnpg.io --all -n "${DATA_NS}" --for=condition=Ready --timeout="${WAIT}"
+  kubectl rollout status deployment/redis -n "${DATA_NS}" --timeout="${WAIT}"
 }
 
 install() {
+  step "install: tools"
   require kubectl helm
   install_knative
   # Before NATS: the NATS chart's PodMonitor needs the CRDs this chart installs.
@@ -150,32 +205,42 @@ install() {
 }
 
 images() {
+  step "images: the bundles"
   require docker kind
-  log "building the bundles"
   npm run -s build
   # One image per bundle, tagged by content (infra/manifests.ts images) and also :dev for knative/ as committed.
-  local image bundle loaded=()
+  local list image bundle loaded=()
+  list=$(manifests images)
   while read -r image bundle; do
-    log "image $image"
-    docker build -q -f infra/Dockerfile --build-arg "BUNDLE=$bundle" -t "$image" -t "${image%:*}:dev" . >/dev/null
-    loaded+=("$image" "${image%:*}:dev")
-  done < <(manifests images)
-  log "loading ${#loaded[@]} image tags into kind"
-  kind load docker-image --name "$CLUSTER" "${loaded[@]}"
+    step "images: ${image}"
+    docker build -q -f infra/Dockerfile --build-arg "BUNDLE=${bundle}" -t "${image}" -t "${image%:*}:dev" . >/dev/null
+    loaded+=("${image}" "${image%:*}:dev")
+  done <<<"${list}"
+  step "images: loading ${#loaded[@]} image tags into kind"
+  kind load docker-image --name "${CLUSTER}" "${loaded[@]}"
 }
 
 # The Secret the functions read: a JWT secret (kept across deploys, so tokens stay valid) and each
 # shard's URLs, built from the password CloudNativePG generated for the owner (<cluster>-app).
 secret() {
-  local jwt region cluster
-  jwt=$(kubectl get secret uitgo-secrets -n "$FUNCTIONS_NS" -o jsonpath='{.data.JWT_SECRET}' 2>/dev/null | base64 -d || true)
-  [ -n "$jwt" ] || jwt=$(node -e 'console.log(require("node:crypto").randomBytes(32).toString("hex"))')
-  {
-    echo "JWT_SECRET=$jwt"
-    while read -r region cluster; do
-      echo "password.$region=$(kubectl get secret "$cluster-app" -n "$DATA_NS" -o jsonpath='{.data.password}' | base64 -d)"
-    done < <(manifests regions)
-  } | manifests secret | kubectl apply -f -
+  step "deploy: Secret ${FUNCTIONS_NS}/uitgo-secrets"
+  local jwt regions region cluster password lines rendered
+  # --ignore-not-found: a missing Secret (the first deploy) is an empty answer, any other error stops here.
+  jwt=$(kubectl get secret uitgo-secrets -n "${FUNCTIONS_NS}" --ignore-not-found -o jsonpath='{.data.JWT_SECRET}')
+  if [[ -n ${jwt} ]]; then
+    jwt=$(base64 -d <<<"${jwt}")
+  else
+    jwt=$(node -e 'console.log(require("node:crypto").randomBytes(32).toString("hex"))')
+  fi
+  lines="JWT_SECRET=${jwt}"
+  regions=$(manifests regions)
+  while read -r region cluster; do
+    password=$(kubectl get secret "${cluster}-app" -n "${DATA_NS}" -o jsonpath='{.data.password}')
+    password=$(base64 -d <<<"${password}")
+    lines+=$'\n'"password.${region}=${password}"
+  done <<<"${regions}"
+  rendered=$(manifests secret <<<"${lines}")
+  printf '%s\n' "${rendered}" | kubectl apply -f -
 }
 
 # db/schema.sql on each shard's primary, as the owner (SET ROLE) so the tables belong to the role the
@@ -184,58 +249,67 @@ secret() {
 # shared/clients/postgres.ts), which PgBouncer ignores (infra/data/postgres.yaml); the role default
 # keeps the same limit behind the pooler.
 schema() {
-  local region cluster primary
+  local regions region cluster primary
+  regions=$(manifests regions)
   while read -r region cluster; do
-    primary=$(kubectl get cluster.postgresql.cnpg.io "$cluster" -n "$DATA_NS" -o jsonpath='{.status.currentPrimary}')
-    log "schema on $cluster ($primary)"
-    kubectl exec -i -n "$DATA_NS" "$primary" -c postgres -- psql -q -v ON_ERROR_STOP=1 -d uitgo \
+    step "deploy: schema on ${cluster}"
+    primary=$(kubectl get cluster.postgresql.cnpg.io "${cluster}" -n "${DATA_NS}" -o jsonpath='{.status.currentPrimary}')
+    kubectl exec -i -n "${DATA_NS}" "${primary}" -c postgres -- psql -q -v ON_ERROR_STOP=1 -d uitgo \
       -c "ALTER ROLE uitgo SET statement_timeout = '4s'" -c "SET ROLE uitgo" -f - <db/schema.sql
-  done < <(manifests regions)
+  done <<<"${regions}"
 }
 
 deploy() {
+  step "deploy: tools"
   require kubectl
-  log "Secret, schema, streams and consumers"
   secret
   schema
+  step "deploy: streams and consumers (NACK)"
   apply -f nats/nack/
-  log "functions and sources"
+  step "deploy: functions and sources"
   apply -f knative/config.yaml
   # knative/ as committed, but each image at its content tag, so every code change is a new revision and
   # an old revision keeps the image it was created with (rollback works). The tags come from the bundles
-  # in dist/, so run `images` first after any change. A file, not a pipe, so that apply can retry.
-  local rendered
-  rendered=$(mktemp)
-  manifests deploy >"$rendered"
-  apply -f "$rendered"
-  rm -f "$rendered"
-  kubectl wait ksvc --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
-  kubectl wait containersource --all -n "$FUNCTIONS_NS" --for=condition=Ready --timeout="$WAIT"
+  # in dist/, so run `images` first after any change.
+  apply_rendered deploy
+  step "deploy: waiting for functions and sources to be Ready"
+  kubectl wait ksvc --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
+  kubectl wait containersource --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
   # Again on every deploy: the dashboards follow the code's functions and metrics.
   monitoring_resources
   status
 }
 
 status() {
-  kubectl get ksvc -n "$FUNCTIONS_NS"
-  kubectl get containersource -n "$FUNCTIONS_NS"
-  kubectl get pingsource -n "$FUNCTIONS_NS"
-  kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "$NATS_NS"
-  kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "$DATA_NS"
-  kubectl get podmonitors,servicemonitors,configmaps -n "$MONITORING_NS" -l app.kubernetes.io/part-of=uitgo
+  step "status"
+  kubectl get ksvc -n "${FUNCTIONS_NS}"
+  kubectl get containersource -n "${FUNCTIONS_NS}"
+  kubectl get pingsource -n "${FUNCTIONS_NS}"
+  kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "${NATS_NS}"
+  kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "${DATA_NS}"
+  kubectl get podmonitors,servicemonitors,configmaps -n "${MONITORING_NS}" -l app.kubernetes.io/part-of=uitgo
 }
 
 down() {
+  step "down: deleting kind cluster ${CLUSTER}"
   require kind
-  log "deleting kind cluster $CLUSTER"
-  kind delete cluster --name "$CLUSTER"
+  kind delete cluster --name "${CLUSTER}"
+}
+
+usage() {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in
-  up) create && install && images && deploy ;;
+  up)
+    create
+    install
+    images
+    deploy
+    ;;
   create | install | images | deploy | status | down) "$1" ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    usage
     exit 2
     ;;
 esac
