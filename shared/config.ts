@@ -22,6 +22,9 @@ export interface Config {
   internalSecret: string | undefined;
   /** Drivers whose last update is older than this are not available. */
   driverFreshMs: number;
+  /** How often a function on the geo-index takes silent drivers out of it (0: never), and how many per Lua run. */
+  driverSweepIntervalMs: number;
+  driverSweepBatch: number;
   /** How far from the pickup assign-driver looks for a driver. */
   matchRadiusMeters: number;
   /** How long a trip keeps being matched (new drivers may come online) before it becomes no_driver. */
@@ -92,6 +95,10 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret,
     internalSecret,
     driverFreshMs: int(env, "DRIVER_FRESH_MS", 30_000),
+    // Each second, a few hundred at a time: a silent driver is gone within a second of the freshness window, and one
+    // batch holds Redis for well under a millisecond.
+    driverSweepIntervalMs: int(env, "DRIVER_SWEEP_INTERVAL_MS", 1_000),
+    driverSweepBatch: atLeastOne(env, "DRIVER_SWEEP_BATCH", 500),
     matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
     matchDeadlineMs,
     staleTripMs,
