@@ -2,6 +2,7 @@ import { Nats } from "../../shared/clients/nats";
 import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
+import { sweepSilentDrivers } from "../../shared/drivers/driver-sweeper";
 import { LocationEvents } from "../../shared/events/location-events";
 import { serveFunction } from "../../shared/http/server";
 import { updateLocationApp } from "./app";
@@ -10,8 +11,11 @@ const config = loadConfig();
 const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
 const nats = new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
 
+const drivers = new DriverIndex(redis, config.driverFreshMs);
+sweepSilentDrivers(drivers, config);
+
 await serveFunction(
-  updateLocationApp({ drivers: new DriverIndex(redis, config.driverFreshMs), events: new LocationEvents(nats), jwtSecret: config.jwtSecret }),
+  updateLocationApp({ drivers, events: new LocationEvents(nats), jwtSecret: config.jwtSecret }),
   [redisHandle(redis), nats],
   config,
 );

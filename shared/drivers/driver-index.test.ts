@@ -6,7 +6,9 @@ import { loadConfig } from "../config";
 import { HCMC, offset, randomPointNear, referenceMeters, seededRandom } from "../../tests/support/places";
 import { resetState } from "../../tests/support/state";
 import type { LatLng } from "../geo";
-import { DriverIndex } from "./driver-index";
+import { connectRedis } from "../clients/redis";
+import { DriverIndex, MAX_CANDIDATES } from "./driver-index";
+import { sweepSilentDrivers } from "./driver-sweeper";
 
 const config = loadConfig();
 let redis: Redis;
@@ -23,8 +25,13 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
+// Each update is made as at its own time, so that seeding silent drivers does not itself prune them.
 async function addDrivers(points: LatLng[], prefix = "d", recordedAt = Date.now()): Promise<void> {
-  await Promise.all(points.map((p, i) => index.update("vn", { driverId: `${prefix}${i}`, ...p, status: "available", recordedAt })));
+  for (let i = 0; i < points.length; i += 5_000) {
+    await Promise.all(
+      points.slice(i, i + 5_000).map((p, j) => index.update("vn", { driverId: `${prefix}${i + j}`, ...p, status: "available", recordedAt }, recordedAt)),
+    );
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -158,5 +165,110 @@ describe("claim", () => {
     await index.claim("vn", { tripId: "vn_a", ...HCMC, radiusMeters: 5000 });
     await index.update("vn", { driverId: "d", ...offset(HCMC, 120, 0), status: "available", recordedAt: Date.now() + 1 });
     expect(await index.search("vn", { ...HCMC, radiusMeters: 3000, limit: 10 })).toEqual([]);
+  });
+});
+
+describe("a stale city", () => {
+  const STALE = 20_000;
+  const random = seededRandom(11);
+  // Every silent driver within 3 km of the centre, the fresh ones among them within 1 km: about 2,200 silent
+  // drivers are nearer the centre than the farthest fresh one.
+  const silentPoints = Array.from({ length: STALE }, () => randomPointNear(HCMC, 3000, random));
+  const freshPoints = Array.from({ length: 30 }, () => randomPointNear(HCMC, 1000, random));
+  const query = { ...HCMC, radiusMeters: 3000, limit: 10 };
+  const sweepOptions = { driverSweepIntervalMs: 0, driverSweepBatch: 500, serviceName: "driver-index-test" };
+  const expectedFresh = () =>
+    freshPoints
+      .map((p, i) => ({ id: `fresh${i}`, distance: referenceMeters(HCMC, p) }))
+      .sort((a, b) => a.distance - b.distance)
+      .slice(0, 10)
+      .map((d) => d.id);
+
+  beforeEach(async () => {
+    await addDrivers(freshPoints, "fresh");
+    await addDrivers(silentPoints, "silent", Date.now() - 60_000);
+    expect(await redis.zcard("drivers:{vn}:geo")).toBe(STALE + freshPoints.length);
+  });
+
+  it("a search looks at most at MAX_CANDIDATES entries, answers only fresh drivers, and drops the silent ones it saw", async () => {
+    const first = await index.searchReport("vn", query);
+    expect(first.examined).toBeLessThanOrEqual(MAX_CANDIDATES);
+    expect(first.dropped).toBeGreaterThan(0);
+    expect(first.drivers.every((d) => d.id.startsWith("fresh"))).toBe(true);
+    expect(await redis.zcard("drivers:{vn}:geo")).toBe(STALE + freshPoints.length - first.dropped);
+
+    // Searches alone clear the way: each drops what it looked at, until the fresh answer is complete.
+    let report = first;
+    let searches = 1;
+    while (report.drivers.length < 10 && searches < 30) {
+      report = await index.searchReport("vn", query);
+      expect(report.examined).toBeLessThanOrEqual(MAX_CANDIDATES);
+      searches++;
+    }
+    expect(report.drivers.map((d) => d.id)).toEqual(expectedFresh());
+    console.log(`stale city: the first search looked at ${first.examined} entries; ${searches} searches gave the full answer`);
+  });
+
+  it("a claim looks at most at MAX_CANDIDATES entries and never takes a silent driver", async () => {
+    for (let i = 0; i < 30; i++) {
+      const driver = await index.claim("vn", { tripId: `vn_t${i}`, ...HCMC, radiusMeters: 3000 });
+      if (driver !== undefined) expect(driver).toMatch(/^fresh/);
+    }
+    // Each claim that found nobody fresh in its budget still dropped what it looked at.
+    expect(await redis.zcard("drivers:{vn}:geo")).toBeLessThan(STALE);
+  });
+
+  it("the sweep takes every silent driver out, a bounded number per run, and leaves the fresh answer as it was", async () => {
+    const sweeper = sweepSilentDrivers(index, sweepOptions);
+    const runs: number[] = [];
+    for (let taken = -1; taken !== 0; ) runs.push((taken = await sweeper.runOnce()));
+    // 20 batches of 500 per region per run at most.
+    expect(runs).toEqual([10_000, 10_000, 0]);
+    expect(await redis.zcard("drivers:{vn}:geo")).toBe(freshPoints.length);
+    expect(await redis.zcard("drivers:{vn}:seen")).toBe(freshPoints.length);
+    // Their last positions stay: a driver who reports again, or is given back by a trip, is placed from them.
+    expect(await redis.hlen("drivers:{vn}:pos")).toBe(STALE + freshPoints.length);
+
+    const report = await index.searchReport("vn", query);
+    expect(report.drivers.map((d) => d.id)).toEqual(expectedFresh());
+    expect(report).toMatchObject({ dropped: 0 });
+    expect(report.examined).toBeLessThanOrEqual(20);
+
+    await index.update("vn", { driverId: "silent0", ...HCMC, status: "available", recordedAt: Date.now() });
+    expect((await index.search("vn", { ...query, limit: 1 })).map((d) => d.id)).toEqual(["silent0"]);
+  });
+});
+
+describe("the sweep beside claims", () => {
+  it("leaves a driver on a trip on it, and one given back after going silent is swept later", async () => {
+    const now = Date.now();
+    await index.update("vn", { driverId: "busy", ...offset(HCMC, 50, 0), status: "available", recordedAt: now });
+    await index.update("vn", { driverId: "idle", ...offset(HCMC, 80, 0), status: "available", recordedAt: now });
+    expect(await index.claim("vn", { tripId: "vn_trip", ...HCMC, radiusMeters: 500 })).toBe("busy");
+
+    // A minute later neither has reported: the idle one is swept, the one on the trip stays claimed.
+    const later = now + 60_000;
+    expect(await index.sweep("vn", 500, later)).toBe(1);
+    expect(await redis.hget("drivers:{vn}:busy", "busy")).toBe("vn_trip");
+    expect(await redis.hget("drivers:{vn}:claims", "vn_trip")).toBe("busy");
+    expect(await index.claim("vn", { tripId: "vn_trip", ...HCMC, radiusMeters: 500 }, later)).toBe("busy");
+
+    // The trip ends: the driver goes back at their last report, too old to be offered; the first search to see it drops it.
+    await index.release("vn", "vn_trip", "busy", { available: true });
+    expect(await index.search("vn", { ...HCMC, radiusMeters: 500, limit: 10 }, later)).toEqual([]);
+    expect(await index.claim("vn", { tripId: "vn_other", ...HCMC, radiusMeters: 500 }, later)).toBeUndefined();
+    expect(await index.sweep("vn", 500, later)).toBe(0);
+    expect(await redis.zcard("drivers:{vn}:geo")).toBe(0);
+    expect(await redis.hexists("drivers:{vn}:busy", "busy")).toBe(0);
+  });
+
+  it("keeps sweeping, without failing the process, while Redis does not answer", async () => {
+    const unreachable = connectRedis("redis://127.0.0.1:1", 200);
+    const sweeper = sweepSilentDrivers(new DriverIndex(unreachable, 30_000), { driverSweepIntervalMs: 20, driverSweepBatch: 500, serviceName: "driver-index-test" });
+    await expect(sweeper.runOnce()).rejects.toThrow(/redis/i);
+    // Several timed runs fail in the meantime; an unhandled rejection would fail this test.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    sweeper.stop();
+    unreachable.disconnect();
   });
 });

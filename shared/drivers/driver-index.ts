@@ -8,9 +8,15 @@
 //
 // Every change of availability runs as one Lua script, which is what makes assignment atomic:
 // Redis runs scripts one at a time, so two trips can never claim the same driver.
+//
+// A driver who stops reporting leaves the geo and freshness sets (never pos, busy or claims) once silent for
+// longer than the freshness window: the sweep takes the oldest from the freshness set, a batch at a time, and
+// a search or claim drops any silent driver it comes across. Neither touches a driver on a trip, who is in
+// neither set. So what a search costs follows the drivers who still report, not every driver who ever did.
 import type { Redis } from "ioredis";
 import { LuaScript, onRedis } from "../clients/redis";
 import { haversineMeters, type LatLng } from "../geo";
+import { counter } from "../metrics";
 import type { Region } from "../regions";
 
 export type DriverStatus = "available" | "offline";
@@ -31,6 +37,14 @@ export interface SearchQuery extends LatLng {
   limit: number;
 }
 
+export interface SearchReport {
+  drivers: NearbyDriver[];
+  /** Geo-set entries looked at. */
+  examined: number;
+  /** Silent drivers among them, taken out of the geo set. */
+  dropped: number;
+}
+
 export interface ClaimQuery extends LatLng {
   tripId: string;
   radiusMeters: number;
@@ -41,6 +55,13 @@ export interface ClaimQuery extends LatLng {
 // drivers are a few hundred metres away, and a small first radius keeps Redis from sorting thousands.
 const START_RADIUS_M = 150;
 
+/**
+ * Most geo-set entries one search or claim looks at, whatever the set holds: four times the largest page a
+ * search may ask for (50). Past it the answer is what was found; the silent drivers among those looked at
+ * are gone by then, so the next search starts past them.
+ */
+export const MAX_CANDIDATES = 200;
+
 // Redis measures with an Earth radius of 6,372,797.56 m, shared/geo.ts with the mean 6,371,008.8 m,
 // and keeps positions as 52-bit geohashes (within about 0.6 m). Redis is asked for a little more
 // than the radius, and the answer is cut to the exact radius from the reported positions.
@@ -50,27 +71,51 @@ function searchRadii(meters: number): [start: number, max: number] {
   return [Math.min(START_RADIUS_M, max), max];
 }
 
+// Each candidate's verdict is kept for the script's run: a wider GEOSEARCH returns the nearer ones again, and
+// they are not looked up twice. So the candidates looked up are at most the last COUNT asked, MAX_CANDIDATES.
+// Returns the picked drivers, how many candidates were looked up, and how many silent ones were dropped.
 const NEAREST = `
 local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit, accept)
-  local want = limit * 2
+  local budget = ${MAX_CANDIDATES}
+  local want = math.min(limit * 2, budget)
+  local verdicts, examined, silent = {}, 0, {}
+  local picked
   while true do
     local found = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lng, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', want)
-    local picked = {}
+    picked = {}
     for _, id in ipairs(found) do
-      local at = tonumber(redis.call('ZSCORE', seen, id))
-      if at and at >= freshAfter and accept(id) then
+      local ok = verdicts[id]
+      if ok == nil then
+        examined = examined + 1
+        local at = tonumber(redis.call('ZSCORE', seen, id))
+        if at and at >= freshAfter then
+          ok = accept(id)
+        else
+          ok = false
+          silent[#silent + 1] = id
+        end
+        verdicts[id] = ok
+      end
+      if ok then
         picked[#picked + 1] = id
-        if #picked == limit then return picked end
+        if #picked == limit then break end
       end
     end
+    if #picked == limit then break end
     if #found == want then
-      want = want * 4
+      if want >= budget then break end
+      want = math.min(want * 4, budget)
     elseif radius >= maxRadius then
-      return picked
+      break
     else
       radius = math.min(radius * 2, maxRadius)
     end
   end
+  if #silent > 0 then
+    redis.call('ZREM', geo, unpack(silent))
+    redis.call('ZREM', seen, unpack(silent))
+  end
+  return picked, examined, #silent
 end
 `;
 
@@ -95,13 +140,24 @@ end
 return 1
 `);
 
+// The drivers silent longest first, at most ARGV[2] of them: one batch keeps Redis's other clients waiting
+// well under a millisecond.
+const SWEEP = new LuaScript(`
+local geo, seen = KEYS[1], KEYS[2]
+local silent = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #silent == 0 then return 0 end
+redis.call('ZREM', geo, unpack(silent))
+redis.call('ZREM', seen, unpack(silent))
+return #silent
+`);
+
 const SEARCH = new LuaScript(`${NEAREST}
 local geo, seen, pos = KEYS[1], KEYS[2], KEYS[3]
-local ids = nearest(geo, seen, ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
-  function() return true end)
-if #ids == 0 then return {} end
+local ids, examined, dropped = nearest(geo, seen, ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), function() return true end)
+local out = {examined, dropped}
+if #ids == 0 then return out end
 local positions = redis.call('HMGET', pos, unpack(ids))
-local out = {}
 for i, id in ipairs(ids) do
   out[#out + 1] = id
   out[#out + 1] = positions[i]
@@ -146,6 +202,12 @@ end
 return 1
 `);
 
+const silentDropped = counter(
+  "uitgo_silent_drivers_dropped_total",
+  "Drivers taken out of the geo-index for being silent past the freshness window, by the sweep or by a search or claim",
+  ["by"],
+);
+
 function keys(region: Region) {
   const tag = `drivers:{${region}}`;
   return { geo: `${tag}:geo`, seen: `${tag}:seen`, pos: `${tag}:pos`, busy: `${tag}:busy`, claims: `${tag}:claims` };
@@ -167,6 +229,11 @@ export class DriverIndex {
 
   /** The nearest available drivers within the radius, nearest first, distances from their reported positions. */
   async search(region: Region, query: SearchQuery, now = Date.now()): Promise<NearbyDriver[]> {
+    return (await this.searchReport(region, query, now)).drivers;
+  }
+
+  /** A search, with how many geo-set entries it looked at (at most MAX_CANDIDATES) and how many silent ones it dropped. */
+  async searchReport(region: Region, query: SearchQuery, now = Date.now()): Promise<SearchReport> {
     const k = keys(region);
     const args = [
       query.lng,
@@ -175,7 +242,12 @@ export class DriverIndex {
       now - this.freshMs,
       query.limit,
     ];
-    const flat = (await onRedis(() => SEARCH.run(this.redis, [k.geo, k.seen, k.pos], args))) as (string | null)[];
+    const [examined, dropped, ...flat] = (await onRedis(() => SEARCH.run(this.redis, [k.geo, k.seen, k.pos], args))) as [
+      number,
+      number,
+      ...(string | null)[],
+    ];
+    if (dropped > 0) silentDropped.inc({ by: "search" }, dropped);
 
     const drivers: NearbyDriver[] = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -190,7 +262,19 @@ export class DriverIndex {
       });
     }
     // Redis orders by its geohash-rounded positions; the answer is ordered by the reported ones.
-    return drivers.sort((a, b) => a.location.distanceMeters - b.location.distanceMeters);
+    drivers.sort((a, b) => a.location.distanceMeters - b.location.distanceMeters);
+    return { drivers, examined, dropped };
+  }
+
+  /**
+   * Takes up to `batch` of the drivers silent longest, who have been silent past the freshness window, out of the
+   * geo set; the number taken. Safe beside claims: a driver on a trip is not in the freshness set.
+   */
+  async sweep(region: Region, batch: number, now = Date.now()): Promise<number> {
+    const k = keys(region);
+    const taken = Number(await onRedis(() => SWEEP.run(this.redis, [k.geo, k.seen], [now - this.freshMs, batch])));
+    if (taken > 0) silentDropped.inc({ by: "sweep" }, taken);
+    return taken;
   }
 
   /**
