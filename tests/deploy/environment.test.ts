@@ -21,10 +21,11 @@ import {
   storesByFunction,
   type Store,
 } from "../../infra/manifests";
+import { RUNTIME_IMAGE, runtimeMajor } from "../../infra/runtime";
 import { SOURCE_SETTINGS, loadConfig, loadSourceConfig } from "../../shared/config";
 import { CONSUMERS } from "../../shared/events/definitions";
 import { REGIONS } from "../../shared/regions";
-import { containers, ofKind, parseText, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
+import { containers, ofKind, parseText, podEnv, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
 
 type Env = Record<string, string | undefined>;
 
@@ -52,25 +53,7 @@ const sources = ofKind(knative, "ContainerSource");
 const configMap = ofKind(knative, "ConfigMap")[0]!;
 const secret = parseText(secretManifest(sampleSecretInput()), "secret")[0]!;
 
-/** A container's environment as the pod would see it, resolving ConfigMap and Secret references. */
-function resolvedEnv(manifest: Manifest): Env {
-  const env: Env = {};
-  for (const v of containers(manifest)[0].env) {
-    if (v.value !== undefined) env[v.name] = v.value;
-    else if (v.valueFrom?.configMapKeyRef) {
-      const { name, key } = v.valueFrom.configMapKeyRef;
-      expect(name, `${manifest.file}: ${v.name}`).toBe(configMap.metadata.name);
-      expect(configMap.data, `${manifest.file}: ${v.name} names a key the ConfigMap lacks`).toHaveProperty([key]);
-      env[v.name] = configMap.data![key];
-    } else if (v.valueFrom?.secretKeyRef) {
-      const { name, key } = v.valueFrom.secretKeyRef;
-      expect(name, `${manifest.file}: ${v.name}`).toBe(secret.metadata.name);
-      expect(secret.stringData, `${manifest.file}: ${v.name} names a key infra/cluster.sh does not put in the Secret`).toHaveProperty([key]);
-      env[v.name] = secret.stringData![key];
-    } else throw new Error(`${manifest.file}: ${v.name} has neither a value nor a reference`);
-  }
-  return env;
-}
+const resolvedEnv = (manifest: Manifest): Env => podEnv(manifest, configMap, secret);
 
 let stores: Map<string, Set<Store>>;
 beforeAll(async () => {
@@ -189,9 +172,14 @@ describe("images", () => {
     for (const source of sources) expect(containers(source)[0].image).toBe(`${imageName("sources", "jetstream")}:${DEV_TAG}`);
   });
 
-  test("the Dockerfile copies one bundle onto a distroless Node.js 20 image and runs it as a non-root user", () => {
+  test("the Dockerfile copies one bundle onto infra/runtime.ts's distroless Node LTS image and runs it as a non-root user", () => {
     const dockerfile = readFileSync(join(ROOT, "infra/Dockerfile"), "utf8");
-    expect(dockerfile).toMatch(/^FROM gcr\.io\/distroless\/nodejs20-debian12:nonroot$/m);
+    expect(dockerfile.match(/^FROM (.*)$/gm)).toEqual([`FROM ${RUNTIME_IMAGE}`]);
+    expect(RUNTIME_IMAGE).toMatch(/^gcr\.io\/distroless\/nodejs(\d+)-debian\d+:nonroot$/);
+    expect(RUNTIME_IMAGE).toContain(`/nodejs${runtimeMajor()}-`);
+    // Even-numbered releases are the LTS lines; 20 is past its end of life.
+    expect(runtimeMajor() % 2).toBe(0);
+    expect(runtimeMajor()).toBeGreaterThanOrEqual(22);
     expect(dockerfile).toMatch(/^ARG BUNDLE$/m);
     expect(dockerfile).toMatch(/^COPY \$\{BUNDLE\} \/app\/index\.mjs$/m);
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);

@@ -1,6 +1,7 @@
 // The deploy manifests as the tests read them: every YAML document under a folder, with the file it came from.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "../../infra/manifests";
 import { REGIONS } from "../../shared/regions";
@@ -58,4 +59,24 @@ export function parseGoDuration(text: string): number {
 /** What infra/cluster.sh feeds `infra/manifests.ts secret`, with passwords full of URL-special characters. */
 export function sampleSecretInput(): string {
   return ["JWT_SECRET=test-secret", ...REGIONS.map((r) => `password.${r}=p@ss/word:${r}`)].join("\n");
+}
+
+/** A container's environment as the pod would see it, resolving its ConfigMap and Secret references. */
+export function podEnv(manifest: Manifest, configMap: Manifest, secret: Manifest): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const v of containers(manifest)[0].env) {
+    if (v.value !== undefined) env[v.name] = v.value;
+    else if (v.valueFrom?.configMapKeyRef) {
+      const { name, key } = v.valueFrom.configMapKeyRef;
+      expect(name, `${manifest.file}: ${v.name}`).toBe(configMap.metadata.name);
+      expect(configMap.data, `${manifest.file}: ${v.name} names a key the ConfigMap lacks`).toHaveProperty([key]);
+      env[v.name] = configMap.data![key];
+    } else if (v.valueFrom?.secretKeyRef) {
+      const { name, key } = v.valueFrom.secretKeyRef;
+      expect(name, `${manifest.file}: ${v.name}`).toBe(secret.metadata.name);
+      expect(secret.stringData, `${manifest.file}: ${v.name} names a key infra/cluster.sh does not put in the Secret`).toHaveProperty([key]);
+      env[v.name] = secret.stringData![key];
+    } else throw new Error(`${manifest.file}: ${v.name} has neither a value nor a reference`);
+  }
+  return env;
 }
