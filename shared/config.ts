@@ -115,6 +115,26 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+/** When a function refuses requests with 503 instead of queueing them (shared/http/overload.ts). 0 turns a limit off. */
+export interface OverloadLimits {
+  /** Requests in flight in one process at most. */
+  maxInFlight: number;
+  /** How late the event loop may run before new requests are refused, ms. */
+  maxLagMs: number;
+  retryAfterSeconds: number;
+}
+
+export function loadOverloadLimits(env: Env = process.env): OverloadLimits {
+  return {
+    // Above every function's containerConcurrency (infra/profiles.ts, 100 at most), so that on Knative, where
+    // queue-proxy already holds a pod to that many, only the event loop's lateness refuses; locally, with no
+    // queue-proxy, this is the bound.
+    maxInFlight: int(env, "OVERLOAD_MAX_IN_FLIGHT", 256),
+    maxLagMs: int(env, "OVERLOAD_MAX_LAG_MS", 100),
+    retryAfterSeconds: atLeastOne(env, "OVERLOAD_RETRY_AFTER_SECONDS", 1),
+  };
+}
+
 export function usesDevSecret(config: Config): boolean {
   return config.jwtSecret === DEV_JWT_SECRET;
 }
