@@ -8,6 +8,7 @@ import type { Config } from "../config";
 import { dependencyUnavailable, httpRequestDuration, registry } from "../metrics";
 import { log } from "../log";
 import { DependencyUnavailable, errorBody, errorResponse } from "./errors";
+import { shedOverload } from "./overload";
 
 /** A client the function holds open: probed for readiness, closed on shutdown. */
 export interface DependencyHandle {
@@ -32,6 +33,7 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
       (performance.now() - start) / 1000,
     );
   });
+  root.use(shedOverload());
 
   root.get("/health/liveness", (c) => c.json({ status: "ok" }));
   root.get("/health/readiness", async (c) => {

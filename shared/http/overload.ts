@@ -1,0 +1,62 @@
+// Overload is refused at once instead of queued. A rider's app gives up after a few seconds; a booking
+// answered after twenty is worse than a 503 now, which the app retries after Retry-After. Two signs of
+// overload, either enough:
+//   - requests in flight in this process past a limit: they wait on a pool, a store or the CPU, and every
+//     one more only waits longer;
+//   - the event loop running late: a request read now has already waited that long in the socket, and the
+//     requests ahead of it will take as long again.
+// Probes and metrics are never refused: a busy process is alive and ready, and refusing its probes would only
+// restart it or take it out of rotation when it is needed most.
+import type { MiddlewareHandler } from "hono";
+import { loadOverloadLimits, type OverloadLimits } from "../config";
+import { counter } from "../metrics";
+import { errorBody } from "./errors";
+
+const shed = counter("uitgo_requests_shed_total", "Requests refused with 503 because this process was overloaded, by which sign", ["reason"]);
+
+const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/metrics"]);
+
+// How often the event loop's lateness is sampled: fine enough to catch a backlog of a few tens of
+// milliseconds, coarse enough to cost nothing (50 timer runs a second per process).
+const LAG_SAMPLE_MS = 20;
+let lagMs = 0;
+let sampling: NodeJS.Timeout | undefined;
+
+/** How late the last timer of the sampler ran: about how long a request read now has waited for the loop. */
+export function eventLoopLagMs(): number {
+  return lagMs;
+}
+
+function sampleLag(): void {
+  if (sampling) return;
+  let due = performance.now() + LAG_SAMPLE_MS;
+  sampling = setInterval(() => {
+    const now = performance.now();
+    lagMs = Math.max(0, now - due);
+    due = now + LAG_SAMPLE_MS;
+  }, LAG_SAMPLE_MS);
+  sampling.unref();
+}
+
+/** Answers 503 with Retry-After past either limit (0 turns one off); probe and metrics paths always go through. */
+export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): MiddlewareHandler {
+  const { maxInFlight, maxLagMs, retryAfterSeconds } = limits;
+  if (maxLagMs > 0) sampleLag();
+  let inFlight = 0;
+
+  return async (c, next) => {
+    if (PROBE_PATHS.has(c.req.path)) return next();
+    const reason = maxInFlight > 0 && inFlight >= maxInFlight ? "in_flight" : maxLagMs > 0 && lagMs > maxLagMs ? "event_loop_lag" : undefined;
+    if (reason) {
+      shed.inc({ reason });
+      c.header("Retry-After", String(retryAfterSeconds));
+      return c.json(errorBody("overloaded", "The service is busy, retry shortly"), 503);
+    }
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  };
+}
