@@ -1,0 +1,108 @@
+// Overload shedding on a real running function (search-drivers, its own process, on the real Redis behind a
+// relay that can go silent), and the event loop's lateness as a second sign, on a Hono app in this process.
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundlePath } from "../../esbuild.config";
+import { PROFILES } from "../../infra/profiles";
+import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../../tests/support/processes";
+import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { TEST_ENV } from "../../tests/support/test-env";
+import { loadOverloadLimits } from "../config";
+import { signToken } from "./auth";
+import { shedOverload } from "./overload";
+
+const MAX_IN_FLIGHT = 4;
+
+describe("a function past its requests in flight", () => {
+  let proxy: TcpProxy;
+  let fn: BundleProcess;
+  let base: string;
+  const token = signToken(TEST_ENV.JWT_SECRET, { id: "overload-rider", role: "rider" });
+  const search = () =>
+    fetch(`${base}/v1/drivers/search?lat=10.7769&lng=106.7009`, { headers: { authorization: `Bearer ${token}` } }).then(async (res) => ({
+      status: res.status,
+      retryAfter: res.headers.get("retry-after"),
+      body: (await res.json()) as unknown,
+      at: performance.now(),
+    }));
+
+  beforeAll(async () => {
+    const redis = new URL(TEST_ENV.REDIS_URL);
+    proxy = new TcpProxy(await freePort(), { host: redis.hostname, port: Number(redis.port) });
+    await proxy.open();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    fn = startBundle(bundlePath("functions", "search-drivers"), {
+      ...TEST_ENV,
+      PORT: String(port),
+      SERVICE_NAME: "search-drivers",
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}${redis.pathname}`,
+      OVERLOAD_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+      // Long enough that the requests held by the silent Redis are still in flight when the others arrive.
+      DEPENDENCY_TIMEOUT_MS: "10000",
+    });
+    await waitUntilReady(port);
+  });
+
+  afterAll(async () => {
+    proxy?.resume();
+    await fn?.stop();
+    await proxy?.cut();
+  });
+
+  it("answers the requests past the limit 503 overloaded with Retry-After at once, its probes 200, and takes requests again once they finish", async () => {
+    proxy.stall();
+    const started = performance.now();
+    const held = Array.from({ length: MAX_IN_FLIGHT }, () => search());
+    // The held requests are in the function, waiting on Redis, before the rest are sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await Promise.all(Array.from({ length: 8 }, () => search()));
+
+    for (const answer of refused) {
+      expect(answer).toMatchObject({ status: 503, retryAfter: "1", body: { error: { code: "overloaded", details: [] } } });
+      expect(typeof (answer.body as { error: { message: unknown } }).error.message).toBe("string");
+    }
+    // Refused without waiting for the Redis the held requests wait on.
+    expect(Math.max(...refused.map((a) => a.at)) - started).toBeLessThan(3_000);
+    expect((await fetch(`${base}/health/liveness`)).status).toBe(200);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/uitgo_requests_shed_total\{reason="in_flight"\} 8/);
+
+    proxy.resume();
+    for (const answer of await Promise.all(held)) expect(answer.status).toBe(200);
+    expect((await search()).status).toBe(200);
+  });
+});
+
+describe("an event loop running late", () => {
+  const app = new Hono()
+    .use(shedOverload({ maxInFlight: 0, maxLagMs: 150, retryAfterSeconds: 2 }))
+    .get("/work", (c) => c.text("done"))
+    .get("/health/liveness", (c) => c.text("alive"));
+
+  it("refuses the requests read right after the loop was held up, not probes, and takes requests again once it keeps time", async () => {
+    // Let the lateness sampler start and settle.
+    await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through before the stall");
+    const until = performance.now() + 500;
+    while (performance.now() < until) {
+      // the loop is held, as by a burst of CPU-bound requests
+    }
+    // The sampler's timer is overdue and runs before this one.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const late = await app.request("/work");
+    expect(late.status).toBe(503);
+    expect(late.headers.get("retry-after")).toBe("2");
+    expect(await late.json()).toMatchObject({ error: { code: "overloaded", details: [] } });
+    expect((await app.request("/health/liveness")).status).toBe(200);
+
+    await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through once the loop keeps time");
+  });
+});
+
+describe("the default limits", () => {
+  it("let through every request Knative's queue-proxy lets into a pod", () => {
+    const largest = Math.max(...Object.values(PROFILES).map((p) => p.containerConcurrency));
+    expect(loadOverloadLimits({}).maxInFlight).toBeGreaterThan(largest);
+  });
+});
