@@ -70,7 +70,7 @@ async function startOnce(target: ColdStartTarget, env: Record<string, string>): 
   const port = await freePort();
   const started = performance.now();
   const fnEnv = { ...env, ...target.env, PORT: String(port), SERVICE_NAME: name };
-  const fn = startBundle(bundle, fnEnv, target.node);
+  const fn = startBundle(bundle, fnEnv, { node: target.node });
   try {
     for (;;) {
       if (fn.child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${fn.output().slice(-2000)}`);

@@ -25,6 +25,8 @@ export interface StackOptions {
   logDir?: string;
   /** How long start-up may take before a process that is not ready fails it; 30 s unless told otherwise. */
   readyTimeoutMs?: number;
+  /** Told when a process exits without having been stopped or signalled through the stack: a crash. */
+  onUnexpectedExit?: (name: string, how: string, logTail: string) => void;
 }
 
 export interface Stack {
@@ -191,7 +193,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         live.delete(child);
         if (m.child === child) m.child = undefined;
         if (!stopping && !signalled.has(child)) {
-          log(`${m.name} exited (${signal ?? `code ${code}`}); its log is ${logPath(m.name)}`);
+          const how = signal ?? `code ${code}`;
+          log(`${m.name} exited (${how}); its log is ${logPath(m.name)}`);
+          options.onUnexpectedExit?.(m.name, how, logTail(m.name));
         }
         resolve();
       });

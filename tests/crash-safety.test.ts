@@ -220,8 +220,7 @@ describe("trips booked while a part of the system dies", () => {
   });
 
   it("PostgreSQL refusing connections for a few seconds", async () => {
-    const postgres = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
-    await postgres.open();
+    const postgres = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
     cleanups.push(() => postgres.cut());
     const throughProxy = (url: string) => url.replace(":5432/", `:${postgres.port}/`);
     const { stack, natsUrl } = await startScenario({

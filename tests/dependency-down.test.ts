@@ -1,10 +1,13 @@
 // A dependency that goes away: the function answers 503 with Retry-After at once, writes nothing,
 // reports not ready, and recovers by itself when the dependency is back. One that goes silent (connections
 // open, nothing answered) gets the same 503 once its timeout has passed, never a request held indefinitely.
+// No function may die of it: each test fails the moment one does, naming it and showing its last log lines.
+import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bundlePath } from "../esbuild.config";
 import { bearer } from "./support/auth";
 import { HCMC, offset, tripRequest } from "./support/places";
+import { ProcessWatch, testLogDir } from "./support/process-watch";
 import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "./support/processes";
 import { resetState, tripCount } from "./support/state";
 import { TcpProxy } from "./support/tcp-proxy";
@@ -12,10 +15,15 @@ import { TEST_ENV } from "./support/test-env";
 
 const running: BundleProcess[] = [];
 const proxies: TcpProxy[] = [];
+let watch = new ProcessWatch();
 
+beforeEach(() => {
+  watch = new ProcessWatch();
+});
 afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop()));
   await Promise.all(proxies.splice(0).map((p) => p.cut()));
+  watch.check();
 });
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop()));
@@ -23,16 +31,16 @@ afterAll(async () => {
 beforeEach(resetState);
 
 async function proxy(port: number): Promise<TcpProxy> {
-  const relay = new TcpProxy(await freePort(), { host: "127.0.0.1", port });
-  await relay.open();
+  const relay = await TcpProxy.start({ host: "127.0.0.1", port });
   proxies.push(relay);
   return relay;
 }
 
 async function startFunction(name: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
-  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...env }));
-  await waitUntilReady(port);
+  const logFile = join(testLogDir(), `${name}.log`);
+  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...env }, { watch, logFile }));
+  await watch.guard(waitUntilReady(port));
   return `http://127.0.0.1:${port}`;
 }
 
@@ -111,6 +119,34 @@ describe("PostgreSQL down", () => {
     await postgres.open();
     await waitFor(async () => (await book(create)).status === 201, 10_000, "create-trip to recover");
     await waitFor(async () => (await read()).status === 200, 10_000, "get-trip to recover");
+  });
+});
+
+describe("PostgreSQL hanging up right after a handshake", () => {
+  // The moment that used to end the process: a new connection is lost after PostgreSQL's handshake and before its
+  // first answer, and the reconnect is refused (see connectPostgres).
+  it("create-trip answers 503 and stays up, then recovers", async () => {
+    const postgres = await proxy(5432);
+    const throughProxy = (url: string) => url.replace(":5432/", `:${postgres.port}/`);
+    const create = await startFunction("create-trip", {
+      DATABASE_URL_VN: throughProxy(TEST_ENV.DATABASE_URL_VN),
+      DATABASE_URL_TH: throughProxy(TEST_ENV.DATABASE_URL_TH),
+    });
+    expect((await book(create)).status).toBe(201);
+
+    for (let round = 0; round < 3; round++) {
+      // Every pooled connection dropped; the next one is let through its handshake and cut at its first query.
+      await postgres.cut();
+      await postgres.open();
+      postgres.hangUpAt(2);
+      await expect503(await watch.guard(book(create)), "postgres");
+      await postgres.open();
+      // A process that was going to die of it has done so by now.
+      await watch.guard(new Promise((resolve) => setTimeout(resolve, 300)));
+    }
+
+    await watch.guard(waitFor(async () => (await book(create)).status === 201, 5_000, "create-trip to recover"));
+    expect(await tripCount()).toBeGreaterThanOrEqual(2);
   });
 });
 

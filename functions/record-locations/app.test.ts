@@ -235,8 +235,7 @@ describe("POST / (drivers.location)", () => {
     afterEach(() => proxy.cut());
 
     it("answers 503 with Retry-After so the source retries, then records once it is back", async () => {
-      proxy = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
-      await proxy.open();
+      proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
       const through = (url: string) => url.replace(":5432/", `:${proxy.port}/`);
       const cutOff = recordLocations({
         shards: { vn: { primaryUrl: through(config.shards.vn.primaryUrl) }, th: { primaryUrl: through(config.shards.th.primaryUrl) } },

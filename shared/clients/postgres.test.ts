@@ -16,8 +16,7 @@ afterEach(async () => {
 
 describe("connectPostgres", () => {
   it("is back within 1.5 s of the database returning, however many attempts failed meanwhile", async () => {
-    proxy = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
-    await proxy.open();
+    proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
     sql = connectPostgres(TEST_ENV.DATABASE_URL_VN.replace(":5432/", `:${proxy.port}/`), "postgres-test", 2_000);
     await Promise.all(Array.from({ length: 10 }, () => sql!`select pg_sleep(0.05)`));
 
@@ -35,8 +34,7 @@ describe("connectPostgres", () => {
   });
 
   it("answers DependencyUnavailable when the server goes silent, by the deadline, and carries on once it speaks again", async () => {
-    proxy = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
-    await proxy.open();
+    proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
     sql = connectPostgres(TEST_ENV.DATABASE_URL_VN.replace(":5432/", `:${proxy.port}/`), "postgres-test", 2_000);
     await sql`select 1`;
 
@@ -51,5 +49,17 @@ describe("connectPostgres", () => {
     proxy.resume();
     expect(await held).toEqual([{ n: 7 }]);
     expect(await onPostgres(() => sql!`select 8 as n`, 300)).toEqual([{ n: 8 }]);
+  });
+});
+
+describe("text[] without the catalog's types", () => {
+  it("reads and writes arrays PostgreSQL prints with quotes, escapes, commas and NULLs", async () => {
+    sql = connectPostgres(TEST_ENV.DATABASE_URL_VN, "postgres-test", 2_000);
+    const awkward = ["driver-1", "two words", 'say "hi"', "back\\slash", "a,b", "{braces}", "NULL", ""];
+    const [row] = await sql<{ echoed: string[]; built: (string | null)[]; empty: string[] }[]>`
+      select ${sql.typed(awkward, 1009)}::text[] as echoed,
+             array['plain', null, 'x y']::text[] as built,
+             '{}'::text[] as empty`;
+    expect(row).toEqual({ echoed: awkward, built: ["plain", null, "x y"], empty: [] });
   });
 });

@@ -31,9 +31,41 @@ export function postgresDeadlineMs(timeoutMs: number): number {
   return statementTimeoutMs(timeoutMs) + timeoutMs;
 }
 
+/** A text[] in PostgreSQL's text form (`{a,"b c","d\\"e"}`): quoted elements escape `"` and `\` with a backslash. */
+const textArray = {
+  to: 1009,
+  from: [1009],
+  serialize: (items: readonly string[]) => `{${items.map((item) => `"${item.replace(/["\\]/g, "\\$&")}"`).join(",")}}`,
+  parse(literal: string): (string | null)[] {
+    const items: (string | null)[] = [];
+    let i = 1; // past the opening brace
+    while (i < literal.length - 1) {
+      if (literal[i] === '"') {
+        let item = "";
+        for (i++; literal[i] !== '"'; i++) item += literal[i] === "\\" ? literal[++i] : literal[i];
+        items.push(item);
+        i += 2; // the closing quote and the comma (or brace) after it
+      } else {
+        const comma = literal.indexOf(",", i);
+        const end = comma === -1 ? literal.length - 1 : comma;
+        const item = literal.slice(i, end);
+        items.push(item === "NULL" ? null : item);
+        i = end + 1;
+      }
+    }
+    return items;
+  },
+};
+
 export function connectPostgres(url: string, applicationName: string, timeoutMs: number): Sql {
   return postgres(url, {
     max: 10,
+    // postgres.js reads the catalog's array types on every new connection unless told not to, and drops that query's
+    // promise: when the connection is lost during it and the reconnect is refused, the rejection reaches no handler
+    // and Node ends the process (porsager/postgres#1192, #1205, #1223). The one array type the schema uses is parsed
+    // above instead, and each new connection saves the round trip.
+    fetch_types: false,
+    types: { textArray },
     backoff: reconnectDelay,
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
     idle_timeout: 60,

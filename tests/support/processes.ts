@@ -1,6 +1,17 @@
 // Starts a bundle from dist/ as its own process, the way Knative runs it.
 import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import type { ProcessWatch } from "./process-watch";
+
+export interface BundleOptions {
+  /** The Node binary to run it with: this process's own unless given. */
+  node?: string;
+  /** Told if the process exits before stop() is called. */
+  watch?: ProcessWatch;
+  /** A file that gets everything the process prints, as it prints it. */
+  logFile?: string;
+}
 
 export interface BundleProcess {
   child: ChildProcess;
@@ -9,18 +20,30 @@ export interface BundleProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `node` is the Node binary to run it with: this process's own unless given. */
-export function startBundle(bundle: string, env: Record<string, string>, node = process.execPath): BundleProcess {
+export function startBundle(bundle: string, env: Record<string, string>, { node = process.execPath, watch, logFile }: BundleOptions = {}): BundleProcess {
   const child = spawn(node, [bundle], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stopping = false;
+  if (logFile) writeFileSync(logFile, "");
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (logFile) appendFileSync(logFile, chunk);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("close", (code, signal) => {
+      const name = env.SERVICE_NAME ?? bundle;
+      if (!stopping) watch?.exited(name, signal ?? `code ${code}`, output.trimEnd().split("\n").slice(-20).join("\n"));
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => output,
     exited,
     stop: async (signal = "SIGTERM") => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
@@ -35,6 +58,15 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
     server.on("error", reject);
+  });
+}
+
+/** Whether a port can be listened on at 127.0.0.1 now. */
+export function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 

@@ -1,7 +1,14 @@
 // A TCP relay in front of a real server. Cutting it is how a test takes a dependency away from a
 // function (and gives it back) without stopping the server the rest of the machine uses; stalling it
-// is how a test makes the dependency go silent instead, as a hung server or a network dropping packets.
+// is how a test makes the dependency go silent instead, as a hung server or a network dropping packets;
+// arming it to hang up at a client's first request is how a test hits the moment right after a handshake.
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { isFree } from "./processes";
+
+// Below the kernel's ephemeral range (32768 and up here): while a proxy is cut its port is unbound, and a port from
+// that range can meanwhile become the local end of any outgoing connection on the machine (the function's own
+// reconnect to the proxy included, which then connects to itself), so that the proxy cannot open again.
+const STABLE_PORTS = { from: 12_000, to: 20_000 };
 
 interface Relay {
   client: Socket;
@@ -12,16 +19,29 @@ export class TcpProxy {
   private server?: Server;
   private readonly relays = new Set<Relay>();
   private stalled = false;
+  private armedHangUp: number | undefined;
 
   constructor(
     readonly port: number,
     private readonly target: { host: string; port: number },
   ) {}
 
+  /** A proxy on a free port of its own, outside the ephemeral range, already open. */
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    for (;;) {
+      const port = STABLE_PORTS.from + Math.floor(Math.random() * (STABLE_PORTS.to - STABLE_PORTS.from));
+      if (!(await isFree(port))) continue;
+      const proxy = new TcpProxy(port, target);
+      await proxy.open();
+      return proxy;
+    }
+  }
+
   async open(): Promise<void> {
     this.server = createServer((client) => {
       const relay = { client, upstream: connect(this.target.port, this.target.host) };
       this.relays.add(relay);
+      if (this.armedHangUp !== undefined) this.watchForHangUp(client, this.armedHangUp);
       for (const socket of [relay.client, relay.upstream]) {
         socket.on("close", () => this.relays.delete(relay));
         socket.on("error", () => {
@@ -31,7 +51,14 @@ export class TcpProxy {
       }
       if (!this.stalled) pipe(relay);
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
   }
 
   /** Refuses new connections and drops the open ones, as a crashed server would. */
@@ -44,6 +71,28 @@ export class TcpProxy {
       upstream.destroy();
     }
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * The next connection is carried until its client writes for the `nth` time; that write is not passed on, and the
+   * proxy then cuts everything, as a server crashing at that moment would. A PostgreSQL client on trust auth writes
+   * its start-up message first and its first query second, so `hangUpAt(2)` drops it right after the handshake.
+   */
+  hangUpAt(nth: number): void {
+    this.armedHangUp = nth;
+  }
+
+  private watchForHangUp(client: Socket, nth: number): void {
+    this.armedHangUp = undefined;
+    let writes = 0;
+    const onData = () => {
+      if (++writes < nth) return;
+      client.off("data", onData);
+      client.pause();
+      void this.cut();
+    };
+    // Registered before the pipe, so the cut comes before the write is relayed.
+    client.prependListener("data", onData);
   }
 
   /** Keeps every connection open, and accepts new ones, but carries nothing either way until `resume`. */

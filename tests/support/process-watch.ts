@@ -1,0 +1,46 @@
+// A fault test must fail the moment a process it manages dies on its own, not 45 s later when some trip never
+// leaves `requested`: the watch turns the first unexpected exit into an error that names the process and shows
+// the last lines of its log, and `guard` makes the test's work fail with it at once.
+import { mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+
+export class ProcessWatch {
+  private failure: Error | undefined;
+  private fail!: (err: Error) => void;
+  private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+
+  constructor() {
+    // Observed through guard() and check(); a watch that sees no crash is never awaited.
+    this.failed.catch(() => undefined);
+  }
+
+  /** Called when a process exits without having been asked to. */
+  exited(name: string, how: string, logTail: string): void {
+    if (this.failure) return;
+    this.failure = new Error(`${name} exited unexpectedly (${how}). Last lines of its log:\n${logTail}`);
+    this.fail(this.failure);
+  }
+
+  /** The work's result, or the first unexpected exit if one comes before it. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.failed]);
+  }
+
+  /** Throws the first unexpected exit, if there was one. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+}
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A log folder of the running test's own (`.local/test-logs/<file>/<test>`), so a later test never overwrites its logs. */
+export function testLogDir(): string {
+  const { testPath, currentTestName } = expect.getState();
+  const slug = (currentTestName ?? "setup").replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+  const dir = join(root, ".local", "test-logs", basename(testPath ?? "unknown", ".ts"), slug);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
