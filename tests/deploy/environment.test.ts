@@ -23,7 +23,7 @@ import {
 } from "../../infra/manifests";
 import { RUNTIME_IMAGE, runtimeMajor } from "../../infra/runtime";
 import { SOURCE_SETTINGS, loadConfig, loadSourceConfig } from "../../shared/config";
-import { CONSUMERS } from "../../shared/events/definitions";
+import { CONSUMERS, STREAMS } from "../../shared/events/definitions";
 import { REGIONS } from "../../shared/regions";
 import { containers, ofKind, parseText, podEnv, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
 
@@ -212,6 +212,20 @@ describe("the cluster's pieces agree", () => {
     expect(CONFIG_VALUES.NATS_URL).toBe("nats://nats.nats.svc.cluster.local:4222");
   });
 
+  test("JetStream's store has room for every stream's reservation: DRIVER_LOCATIONS is bounded in bytes and drops its oldest", () => {
+    const nats = parse(readFileSync(join(ROOT, "infra/values/nats.yaml"), "utf8"));
+    const { maxSize, pvc } = nats.config.jetstream.fileStore;
+    const store = quantity(maxSize);
+    expect(store, "JetStream's limit stays below its volume").toBeLessThan(quantity(pvc.size));
+    const locations = STREAMS.find((s) => s.name === "DRIVER_LOCATIONS")!;
+    expect(locations.discard, "a full stream drops history, never refuses update-location's publish").toBe("old");
+    expect(Number(locations.max_bytes)).toBeGreaterThan(0);
+    // A stream's max_bytes is reserved when it is created: the sum must fit, and the streams bounded by age
+    // only (TRIPS, DEAD_LETTERS) keep the rest.
+    const reserved = STREAMS.reduce((sum, s) => sum + Math.max(0, Number(s.max_bytes ?? 0)), 0);
+    expect(store - reserved, "at least 256 MiB left for the streams bounded by age only").toBeGreaterThanOrEqual(256 * 2 ** 20);
+  });
+
   test("Redis's Service is the one the ConfigMap names", () => {
     const redisService = readYaml("infra/data/redis.yaml").find((m) => m.kind === "Service")!;
     expect(CONFIG_VALUES.REDIS_URL).toBe(`redis://${redisService.metadata.name}.${redisService.metadata.namespace}.svc.cluster.local:${redisService.spec.ports[0].port}`);
@@ -247,4 +261,11 @@ function dockerIgnored(text: string): (path: string) => boolean {
       return { include, regex };
     });
   return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.include : ignored), false);
+}
+
+/** A Kubernetes quantity with a binary suffix (what the NATS chart's values use) in bytes. */
+function quantity(text: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(text);
+  if (!match) throw new Error(`${text} is not a binary quantity`);
+  return Number(match[1]) * 1024 ** ["", "Ki", "Mi", "Gi", "Ti"].indexOf(match[2] ?? "");
 }
