@@ -4,7 +4,8 @@
 // no work per request beyond copying headers.
 import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ROUTED_FUNCTIONS, routeFor } from "./routes";
+import { answerProtocolErrors } from "../shared/http/protocol-errors";
+import { routeFor } from "./routes";
 
 export interface GatewayOptions {
   port: number;
@@ -49,12 +50,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     const port = targets[name];
     if (port === undefined) {
       req.resume();
-      // A host name can designate any function; one no route knows and no process serves does not exist.
-      if (!ROUTED_FUNCTIONS.includes(name)) {
-        reply(res, 404, "not_found", `There is no function named ${name}`);
-      } else {
-        reply(res, 502, "function_unavailable", `The ${name} function is not running`);
-      }
+      reply(res, 502, "function_unavailable", `The ${name} function is not running`);
       return;
     }
 
@@ -80,6 +76,9 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     headers.push("X-Forwarded-For", forwardedFor ? `${forwardedFor}, ${client}` : client);
     const host = forwardedHost ?? req.headers.host;
     if (host) headers.push("X-Forwarded-Host", host);
+    // An HTTP/1.0 request may come without Host; forwarded as HTTP/1.1 it needs one. (Node adds none to a request
+    // whose headers are given as a list.)
+    if (req.headers.host === undefined) headers.push("Host", `127.0.0.1:${port}`);
 
     const upstream = request(
       {
@@ -115,6 +114,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     req.pipe(upstream);
   }
 
+  answerProtocolErrors(server);
   // Load generators reuse connections for a long time; stay longer than they do.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

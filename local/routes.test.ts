@@ -19,9 +19,17 @@ describe("routeFor", () => {
   });
 
   it("routes a Knative host name to its function whatever the path, as Kourier does", () => {
-    expect(routeFor("POST", "/", "assign-driver.default.127.0.0.1.sslip.io")).toBe("assign-driver");
+    expect(routeFor("POST", "/", "create-trip.default.127.0.0.1.sslip.io")).toBe("create-trip");
     expect(routeFor("GET", "/v1/trips/x", "create-trip.uitgo.127.0.0.1.sslip.io:8080")).toBe("create-trip");
     expect(routeFor("POST", "/v1/trips", "127.0.0.1:8080")).toBe("create-trip");
     expect(routeFor("POST", "/v1/trips", "example.com")).toBe("create-trip");
+  });
+
+  it("knows no host name of an internal function, in any spelling, whatever the path", () => {
+    for (const name of ["assign-driver", "record-locations", "settle-dead-letters"]) {
+      for (const host of [`${name}.default.127.0.0.1.sslip.io`, `${name.toUpperCase()}.DEFAULT.127.0.0.1.SSLIP.IO`, `${name}.default.127.0.0.1.sslip.io.`, `${name}.other.127.0.0.1.sslip.io:8080`]) {
+        for (const path of ["/", "/metrics", "/forgotten-trips", "/v1/trips"]) expect(routeFor("POST", path, host), `${host} ${path}`).toBeUndefined();
+      }
+    }
   });
 });

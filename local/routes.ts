@@ -2,6 +2,9 @@
 // Two ways in, as on a kind cluster behind Kourier:
 //   - by Knative host name: `Host: <function>.<namespace>.127.0.0.1.sslip.io[:port]` goes to that function, whatever the path;
 //   - by path: the public API of SPEC §3.
+// Only the functions of the table are public. The others (the CloudEvent receivers) are cluster-local on Knative, so
+// Kourier's external gateway does not know their host names; here too, such a host name is answered like one that
+// names no function at all.
 
 export interface Route {
   method: "GET" | "POST";
@@ -32,12 +35,13 @@ export function functionForHost(host: string | undefined): string | undefined {
 }
 
 /**
- * The name of the function that serves `method path` sent to `host`, or undefined when none does.
+ * The name of the public function that serves `method path` sent to `host`, or undefined when none does: a Knative
+ * host name of any other function (internal or none) included, whatever the path.
  * `path` may carry a query string; it is ignored.
  */
 export function routeFor(method: string, path: string, host?: string): string | undefined {
   const byHost = functionForHost(host);
-  if (byHost) return byHost;
+  if (byHost) return ROUTED_FUNCTIONS.includes(byHost) ? byHost : undefined;
 
   const query = path.indexOf("?");
   const pathname = query === -1 ? path : path.slice(0, query);

@@ -2,9 +2,10 @@
 // sends its function the same CloudEvent a PingSource would.
 import { randomUUID } from "node:crypto";
 import { PING_EVENT_TYPE, SCHEDULES, type Schedule } from "../shared/events/schedules";
+import { SENDER_HEADER } from "../shared/http/internal-sender";
 
 /** Sends one ping for the schedule to the function listening on `port`; the function's answer. */
-function ping(schedule: Schedule, port: number): Promise<Response> {
+function ping(schedule: Schedule, port: number, internalSecret: string): Promise<Response> {
   return fetch(`http://127.0.0.1:${port}${schedule.path}`, {
     method: "POST",
     headers: {
@@ -14,16 +15,17 @@ function ping(schedule: Schedule, port: number): Promise<Response> {
       "ce-source": `local/schedules/${schedule.name}`,
       "ce-type": PING_EVENT_TYPE,
       "ce-time": new Date().toISOString(),
+      [SENDER_HEADER]: internalSecret,
     },
     body: "{}",
   });
 }
 
 /** Pings each scheduled function every `everyMinutes` while it runs; a failed ping is logged, as a PingSource would. */
-export function startSchedules(ports: Record<string, number>, log: (line: string) => void): { stop(): void } {
+export function startSchedules(ports: Record<string, number>, internalSecret: string, log: (line: string) => void): { stop(): void } {
   const timers = SCHEDULES.filter((schedule) => ports[schedule.function] !== undefined).map((schedule) => {
     const timer = setInterval(() => {
-      ping(schedule, ports[schedule.function]!)
+      ping(schedule, ports[schedule.function]!, internalSecret)
         .then((response) => {
           if (!response.ok) log(`schedule ${schedule.name}: ${schedule.function} answered ${response.status}`);
         })

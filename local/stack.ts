@@ -2,6 +2,7 @@
 // entry point in front of them. Used by `npm start` (local/up.ts) and by the test suite, which also kills and
 // restarts single processes to test crashes.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
@@ -37,6 +38,8 @@ export interface Stack {
   /** Process names: the functions, then the sources. */
   processes: string[];
   logDir: string;
+  /** What the sources and schedules of this run show the internal functions (INTERNAL_SECRET), new for every run. */
+  internalSecret: string;
   stop(): Promise<void>;
   /** SIGTERM, wait for exit (SIGKILL after 10 s), start again and wait until ready. */
   restart(name: string): Promise<void>;
@@ -84,7 +87,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const basePort = options.basePort ?? 8080;
   const logDir = options.logDir ?? join(root, ".local", "logs");
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const extraEnv = options.env ?? {};
+  // A fresh secret per run: nobody else on the machine can know it, so only this stack's sources and schedules get
+  // past the internal functions' sender check.
+  const extraEnv = { INTERNAL_SECRET: randomBytes(32).toString("base64url"), ...options.env };
   mkdirSync(logDir, { recursive: true });
   installExitHook();
 
@@ -251,7 +256,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const ports: Record<string, number> = { gateway: gateway.port };
   for (const m of managed.values()) ports[m.name] = m.port;
-  const schedules = startSchedules(targets, log);
+  const schedules = startSchedules(targets, extraEnv.INTERNAL_SECRET, log);
   log(`started ${[...managed.keys()].join(", ")} on ports ${basePort + 1}-${port}; logs in ${logDir}`);
 
   return {
@@ -259,6 +264,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ports,
     processes: [...managed.keys()],
     logDir,
+    internalSecret: extraEnv.INTERNAL_SECRET,
     async stop() {
       stopping = true;
       schedules.stop();
@@ -301,7 +307,7 @@ function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
-    // The functions listen on every interface, so test the wildcard address they will bind.
+    // The wildcard address: it is taken when the port is taken on any interface, loopback included.
     server.listen(port, () => server.close(() => resolve(true)));
   });
 }

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { parseTripEvent } from "../../shared/events/trip-events";
+import { MAX_TRIP_EVENT_BYTES, parseTripEvent } from "../../shared/events/trip-events";
 import { cloudEvent } from "../../shared/http/cloudevent";
 import { ApiError } from "../../shared/http/errors";
+import { readBodyText } from "../../shared/http/json-body";
 import type { Matcher } from "../../shared/matching";
 
 export interface AssignDriverDeps {
@@ -13,7 +14,7 @@ export interface AssignDriverDeps {
 // Retry-After when the answer gives one (a trip that is still waiting for a driver).
 export function assignDriverApp({ matcher }: AssignDriverDeps) {
   return new Hono().post("/", cloudEvent("trips.requested"), async (c) => {
-    const event = parseTripEvent(await c.req.text());
+    const event = parseTripEvent(await readBodyText(c, MAX_TRIP_EVENT_BYTES));
     if (!event) throw new ApiError(400, "invalid_event", "The body is not a trips.requested event this version understands");
 
     const { outcome, trip, retryAfterMs } = await matcher.match(event.trip.id);

@@ -17,4 +17,4 @@ const matcher = new Matcher(trips, new DriverIndex(redis, config.driverFreshMs),
   deadlineMs: config.matchDeadlineMs,
 });
 
-await serveFunction(assignDriverApp({ matcher }), [...trips.handles(), redisHandle(redis), nats], config);
+await serveFunction(assignDriverApp({ matcher }), [...trips.handles(), redisHandle(redis), nats], config, { internal: true });

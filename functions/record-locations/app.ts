@@ -1,10 +1,14 @@
 import { Hono } from "hono";
 import type { LocationHistory } from "../../shared/drivers/location-history";
-import { LOCATION_EVENT_TYPE, parseLocationEvent } from "../../shared/events/location-events";
+import { SOURCE_SETTINGS } from "../../shared/config";
+import { LOCATION_EVENT_TYPE, MAX_LOCATION_EVENT_BYTES, parseLocationEvent } from "../../shared/events/location-events";
 import { decodeEventBatch, isEventBatch, readEventBatch } from "../../shared/http/cloudevent-batch";
 import { backOffWhileUnavailable, cloudEvent } from "../../shared/http/cloudevent";
 import { readJsonObject } from "../../shared/http/json-body";
 import { counter } from "../../shared/metrics";
+
+/** The batches its source makes (SOURCE_SETTINGS), each event at its largest. */
+export const MAX_LOCATION_BATCH_BYTES = Number(SOURCE_SETTINGS["record-locations"]!.SOURCE_BATCH_MAX) * MAX_LOCATION_EVENT_BYTES;
 
 const recorded = counter("uitgo_location_history_events_total", "Location events written to history, by result", ["result"]);
 
@@ -21,13 +25,13 @@ export function recordLocationsApp({ history }: RecordLocationsDeps) {
   return new Hono().post("/", backOffWhileUnavailable(), cloudEvent(LOCATION_EVENT_TYPE), async (c) => {
     if (isEventBatch(c)) {
       // Every event is checked before any is written, so a refused batch leaves nothing behind to be written twice.
-      const locations = decodeEventBatch(await readEventBatch(c), LOCATION_EVENT_TYPE, parseLocationEvent);
+      const locations = decodeEventBatch(await readEventBatch(c, MAX_LOCATION_BATCH_BYTES), LOCATION_EVENT_TYPE, parseLocationEvent);
       const fresh = (await Promise.all(locations.map((location) => history.record(location)))).filter(Boolean).length;
       recorded.inc({ result: "recorded" }, fresh);
       recorded.inc({ result: "duplicate" }, locations.length - fresh);
       return c.json({ recorded: fresh, duplicate: locations.length - fresh });
     }
-    const location = parseLocationEvent(await readJsonObject(c));
+    const location = parseLocationEvent(await readJsonObject(c, MAX_LOCATION_EVENT_BYTES));
     const outcome = (await history.record(location)) ? "recorded" : "duplicate";
     recorded.inc({ result: outcome });
     return c.json({ driverId: location.driverId, recordedAt: new Date(location.recordedAt).toISOString(), outcome });

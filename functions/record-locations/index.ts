@@ -6,4 +6,4 @@ import { recordLocationsApp } from "./app";
 const config = loadConfig();
 const history = LocationHistory.connect(config);
 
-await serveFunction(recordLocationsApp({ history }), history.handles(), config);
+await serveFunction(recordLocationsApp({ history }), history.handles(), config, { internal: true });

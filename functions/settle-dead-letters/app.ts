@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
-import { PING_EVENT_TYPE } from "../../shared/events/schedules";
-import { parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
+import { MAX_PING_BYTES, PING_EVENT_TYPE } from "../../shared/events/schedules";
+import { MAX_TRIP_EVENT_BYTES, parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
 import { cloudEvent } from "../../shared/http/cloudevent";
+import { readBodyText } from "../../shared/http/json-body";
 import { log } from "../../shared/log";
 import { endForgottenTrips, endMatching } from "../../shared/matching";
 import { counter } from "../../shared/metrics";
@@ -35,7 +36,7 @@ export function settleDeadLettersApp({ trips, events, drivers, staleTripMs }: Se
   return new Hono()
     .post("/", cloudEvent("deadletter.TRIPS"), async (c) => {
       const subject = c.req.header("ce-subject") ?? "";
-      const event = parseTripEvent(await c.req.text());
+      const event = parseTripEvent(await readBodyText(c, MAX_TRIP_EVENT_BYTES));
 
       let outcome: string;
       if (!event) {
@@ -51,6 +52,8 @@ export function settleDeadLettersApp({ trips, events, drivers, staleTripMs }: Se
       return c.json({ subject, outcome, ...(event && { tripId: event.trip.id }) });
     })
     .post("/forgotten-trips", cloudEvent(PING_EVENT_TYPE), async (c) => {
+      // Nothing in a ping is used, but a body is still bounded before it is let go.
+      await readBodyText(c, MAX_PING_BYTES);
       const results = await endForgottenTrips(trips, events, drivers, { olderThanMs: staleTripMs, limit: FORGOTTEN_PER_PING });
       const outcomes: Record<string, number> = {};
       for (const { outcome, trip } of results) {

@@ -13,4 +13,4 @@ const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
 const nats = new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
 const drivers = new DriverIndex(redis, config.driverFreshMs);
 
-await serveFunction(settleDeadLettersApp({ trips, events: new TripEvents(nats), drivers, staleTripMs: config.staleTripMs }), [...trips.handles(), redisHandle(redis), nats], config);
+await serveFunction(settleDeadLettersApp({ trips, events: new TripEvents(nats), drivers, staleTripMs: config.staleTripMs }), [...trips.handles(), redisHandle(redis), nats], config, { internal: true });

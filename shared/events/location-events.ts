@@ -27,6 +27,14 @@ export interface DriverLocation extends LocationUpdate {
 }
 
 export const LOCATION_EVENT_TYPE = "drivers.location";
+
+/**
+ * The largest location event a receiver reads, as one structured CloudEvent of a batch (the larger of the two modes):
+ * the worst case is 1,330 bytes (a 128-character driver id of 3-byte characters, in the event and in its id, every
+ * number at 17 significant digits, 30 deliveries; tests/body-limits.test.ts builds it), and the rest is room for the
+ * extensions Knative may add (K_CE_OVERRIDES).
+ */
+export const MAX_LOCATION_EVENT_BYTES = 1536;
 export const LOCATION_EVENT_SCHEMA_VERSION = 1;
 
 export interface LocationEvent {

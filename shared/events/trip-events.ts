@@ -10,6 +10,12 @@ export type TripEventType = (typeof TRIP_EVENT_TYPES)[number];
 
 export const TRIP_EVENT_SCHEMA_VERSION = 1;
 
+/**
+ * The largest trip event a receiver reads. An event carries one trip the API took in a body of at most 16 KiB (its
+ * texts serialize to no more bytes than the client had to send for them), plus ids and times.
+ */
+export const MAX_TRIP_EVENT_BYTES = 16 * 1024;
+
 export interface TripEvent {
   schemaVersion: typeof TRIP_EVENT_SCHEMA_VERSION;
   type: `trips.${TripEventType}`;

@@ -8,13 +8,6 @@ import { readJson } from "./json-body";
 
 export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
 
-/**
- * Far above what the source sends (a few hundred events of well under 1 KiB each) and still bounded: the traffic is
- * cluster-local, but a sink must not buffer whatever it is sent. A larger batch is refused with 413, which the source
- * takes as a permanent refusal and answers by delivering the batch's messages one at a time.
- */
-export const MAX_BATCH_BYTES = 1024 * 1024;
-
 /** One event in the JSON event format: context attributes and extensions as members, data as JSON or base64. */
 export interface StructuredCloudEvent {
   specversion: "1.0";
@@ -44,10 +37,12 @@ export function isJsonMediaType(type: string | undefined): boolean {
 const batchDeliveries = new WeakMap<Context, number>();
 
 /**
- * Reads a batch within `limit` bytes. Refuses with 400 a body that is not a JSON array of CloudEvents 1.0 (each with
- * id, source and type), naming the position of the first event that is not one; refuses 413 past the limit.
+ * Reads a batch within `limit` bytes, which each sink sizes to the batches its source makes. Refuses with 400 a body
+ * that is not a JSON array of CloudEvents 1.0 (each with id, source and type), naming the position of the first event
+ * that is not one; refuses 413 past the limit, which the source takes as a refusal of the batch and answers by
+ * delivering its messages one at a time.
  */
-export async function readEventBatch(c: Context, limit = MAX_BATCH_BYTES): Promise<StructuredCloudEvent[]> {
+export async function readEventBatch(c: Context, limit: number): Promise<StructuredCloudEvent[]> {
   const value = await readJson(c, limit);
   if (!Array.isArray(value)) throw new ApiError(400, "invalid_body", "A batch must be a JSON array of CloudEvents");
   value.forEach((event: unknown, index) => {

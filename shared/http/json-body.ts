@@ -1,6 +1,7 @@
 // Reads a request body within a size limit (a JSON object, or text), refusing anything else before it is parsed.
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
+import { incomingOf } from "./early-close";
 import { ApiError } from "./errors";
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -28,13 +29,20 @@ export async function readJson(c: Context, limit: number): Promise<unknown> {
 }
 
 /** The body as text, refused with 413 past `limit` bytes, whether Content-Length says so or the bytes read do. */
-async function readBodyText(c: Context, limit: number): Promise<string> {
+export async function readBodyText(c: Context, limit: number): Promise<string> {
   const declared = Number(c.req.header("content-length"));
   if (declared > limit) throw tooLarge(limit);
   // On a server, @hono/node-server hands over the Node request: reading it directly spares building an undici
   // Request and a web stream for every body. Requests made in-process (tests) have only the web stream.
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = incomingOf(c.env);
   return incoming ? readIncoming(incoming, limit) : readText(c.req.raw, limit);
+}
+
+/** A client that closed the connection before its body was sent: nobody hears the answer, and it is no fault of ours. */
+export const ABORTED_REQUEST = "request_aborted";
+
+function aborted(): ApiError {
+  return new ApiError(400, ABORTED_REQUEST, "The client closed the connection before sending the whole body");
 }
 
 // Content-Length can be absent (chunked) or wrong, so the limit is enforced on the bytes actually read.
@@ -44,7 +52,9 @@ async function readText(request: Request, limit: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch(() => {
+      throw aborted();
+    });
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -60,8 +70,8 @@ function tooLarge(limit: number): ApiError {
   return new ApiError(413, "payload_too_large", `The request body must be at most ${limit} bytes`);
 }
 
-// Past the limit the rest of the body is left to flow away unread rather than destroying the request, so the
-// client still hears the 413 on a connection that stays usable.
+// Past the limit the rest of the body is not read: the 413 goes out at once with Connection: close
+// (closeAfterEarlyAnswer), so the connection ends after the answer instead of carrying the rest of the upload.
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -69,25 +79,28 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<string>
     const stop = () => {
       incoming.off("data", onData);
       incoming.off("end", onEnd);
-      incoming.off("error", onError);
+      incoming.off("error", onAborted);
+      incoming.off("close", onAborted);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
       stop();
-      incoming.resume();
+      incoming.pause();
       reject(tooLarge(limit));
     };
     const onEnd = () => {
       stop();
       resolve(Buffer.concat(chunks).toString("utf8"));
     };
-    const onError = (err: Error) => {
+    // An error on a request being read is the client's connection ending early (Node's "aborted").
+    const onAborted = () => {
       stop();
-      reject(err);
+      reject(aborted());
     };
     incoming.on("data", onData);
     incoming.on("end", onEnd);
-    incoming.on("error", onError);
+    incoming.on("error", onAborted);
+    incoming.on("close", onAborted);
   });
 }

@@ -1,18 +1,23 @@
 // The Knative container contract on Hono: listen on $PORT, answer probes and metrics,
 // and on SIGTERM stop taking work, finish what is in flight, then close every client.
-import type { Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config";
 import { dependencyUnavailable, httpRequestDuration, registry } from "../metrics";
 import { log } from "../log";
+import { closeAfterEarlyAnswer } from "./early-close";
 import { DependencyUnavailable, errorBody, errorResponse } from "./errors";
 import { shedOverload } from "./overload";
+import { internalSenders } from "./internal-sender";
+import { answerProtocolErrors, invalidRequestResponse } from "./protocol-errors";
 
 /** A client the function holds open: probed for readiness, closed on shutdown. */
 export interface DependencyHandle {
   name: string;
+  /** Reported by readiness, but not needed for it: the function works on without it (a rate limiter's store). */
+  optional?: boolean;
   ping(): Promise<unknown>;
   close(): Promise<unknown>;
 }
@@ -22,8 +27,16 @@ export interface RunningFunction {
   shutdown(): Promise<void>;
 }
 
-export function createRootApp(app: Hono<any>, dependencies: readonly DependencyHandle[], timeoutMs: number, isDraining = () => false): Hono {
+export interface RootOptions {
+  isDraining?: () => boolean;
+  /** For an internal function: the secret its senders must show before any of its own routes is reached. */
+  internalSecret?: string;
+}
+
+export function createRootApp(app: Hono<any>, dependencies: readonly DependencyHandle[], timeoutMs: number, options: RootOptions = {}): Hono {
+  const { isDraining = () => false, internalSecret } = options;
   const root = new Hono();
+  root.use(closeAfterEarlyAnswer());
 
   root.use(async (c, next) => {
     const start = performance.now();
@@ -42,17 +55,18 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
       dependencies.map(async (dep) => {
         try {
           await withTimeout(dep.ping(), timeoutMs);
-          return [dep.name, "up"] as const;
+          return [dep.name, "up", dep] as const;
         } catch {
-          return [dep.name, "down"] as const;
+          return [dep.name, "down", dep] as const;
         }
       }),
     );
-    const ready = results.every(([, state]) => state === "up");
-    return c.json({ status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results) }, ready ? 200 : 503);
+    const ready = results.every(([, state, dep]) => state === "up" || dep.optional);
+    return c.json({ status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results.map(([name, state]) => [name, state])) }, ready ? 200 : 503);
   });
   root.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
 
+  if (internalSecret !== undefined) root.use(internalSenders(internalSecret));
   root.route("/", app);
   root.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404));
   root.onError((err, c) => {
@@ -62,15 +76,25 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
   return root;
 }
 
-export type ServeOptions = Pick<Config, "serviceName" | "port" | "shutdownTimeoutMs" | "dependencyTimeoutMs">;
+export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
 
-export function serveFunction(app: Hono<any>, dependencies: readonly DependencyHandle[], config: ServeOptions): Promise<RunningFunction> {
+/** `internal`: a function only the JetStream source and the schedules may call (they send config.internalSecret). */
+export function serveFunction(app: Hono<any>, dependencies: readonly DependencyHandle[], config: ServeOptions, { internal = false } = {}): Promise<RunningFunction> {
+  if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
   let draining = false;
-  const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, () => draining);
+  const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, {
+    isDraining: () => draining,
+    ...(internal && { internalSecret: config.internalSecret }),
+  });
 
+  // serve() without its shorthand: it takes no handler for requests @hono/node-server cannot read, which it would
+  // answer with an empty 400. The hostname stands in for a missing Host (HTTP/1.0).
+  const server = createServer(getRequestListener(root.fetch, { hostname: config.host, errorHandler: invalidRequestResponse }));
+  answerProtocolErrors(server);
   return new Promise((resolve) => {
-    const server = serve({ fetch: root.fetch, port: config.port }, (info: AddressInfo) => {
-      log("info", "listening", { service: config.serviceName, port: info.port });
+    server.listen(config.port, config.host, () => {
+      const info = server.address() as AddressInfo;
+      log("info", "listening", { service: config.serviceName, host: config.host, port: info.port });
 
       const shutdown = async () => {
         if (draining) return;
@@ -82,8 +106,8 @@ export function serveFunction(app: Hono<any>, dependencies: readonly DependencyH
         }, config.shutdownTimeoutMs);
         force.unref();
         await new Promise<void>((done) => {
-          (server as Server).close(() => done());
-          (server as Server).closeIdleConnections();
+          server.close(() => done());
+          server.closeIdleConnections();
         });
         await Promise.allSettled(dependencies.map((dep) => dep.close()));
         clearTimeout(force);

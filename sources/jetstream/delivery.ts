@@ -6,6 +6,7 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { deadLettered, lostMessageOf, publishDeadLetter } from "../../shared/events/dead-letter";
 import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
+import { SENDER_HEADER } from "../../shared/http/internal-sender";
 import { log } from "../../shared/log";
 import { counter, histogram } from "../../shared/metrics";
 import { cloudEventHeaders, structuredCloudEvent } from "./cloudevent";
@@ -14,6 +15,8 @@ import { postToSink } from "./sink";
 export interface DeliveryOptions {
   sink: string;
   ceOverrides: Record<string, string>;
+  /** Shown to the sink with every delivery (an internal function refuses senders without it). */
+  internalSecret: string | undefined;
   sinkTimeoutMs: number;
   publishTimeoutMs: number;
 }
@@ -103,12 +106,15 @@ export class Delivery {
   }
 
   private async post(headers: Record<string, string>, body: Uint8Array): Promise<Verdict> {
+    const { internalSecret } = this.options;
+    if (internalSecret !== undefined) headers[SENDER_HEADER] = internalSecret;
     try {
       const response = await postToSink(this.options.sink, headers, body, this.options.sinkTimeoutMs);
       if (response.status >= 200 && response.status < 300) return { kind: "delivered" };
       const reason = `sink answered ${response.status}: ${response.body.slice(0, 512)}`;
-      // A 4xx other than 408/429 says the event itself is unacceptable: retrying cannot help.
-      const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+      // A 4xx other than 408/429 says the event itself is unacceptable: retrying cannot help. A 401 says the sink does
+      // not know this source (a secret being rotated), nothing about the event, so it is retried rather than dead-lettered.
+      const permanent = response.status >= 400 && response.status < 500 && ![401, 408, 429].includes(response.status);
       if (permanent) return { kind: "refused", reason };
       const retryAfterMs = retryAfter(response.retryAfter);
       return { kind: "failed", reason, status: response.status, ...(retryAfterMs !== undefined && { retryAfterMs }) };

@@ -17,6 +17,7 @@ const js = nats.jetstream();
 const delivery = new Delivery(js, {
   sink: config.sink,
   ceOverrides: config.ceOverrides,
+  internalSecret: config.internalSecret,
   sinkTimeoutMs: config.sinkTimeoutMs,
   publishTimeoutMs: config.dependencyTimeoutMs,
 });
