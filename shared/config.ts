@@ -41,7 +41,7 @@ export interface Config {
   /** record-locations: rows in one INSERT at most, and how long the first row of a batch waits for others. */
   locationBatchMax: number;
   locationBatchWaitMs: number;
-  /** create-trip: trips a rider may have requested, assigned, accepted or in ride at once (per shard). */
+  /** create-trip: trips a rider may have requested, assigned, accepted or in ride at once (per shard); 0 is no limit. */
   maxActiveTripsPerRider: number;
   /** Bookings per rider and location updates per driver: `limit` per `windowSeconds`, at most `limit` at once. 0 turns one off. */
   bookingRate: RateLimit;
@@ -106,7 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
     locationBatchMax: int(env, "LOCATION_BATCH_MAX", 500),
     locationBatchWaitMs: int(env, "LOCATION_BATCH_WAIT_MS", 10),
-    maxActiveTripsPerRider: atLeastOne(env, "MAX_ACTIVE_TRIPS_PER_RIDER", 1),
+    maxActiveTripsPerRider: int(env, "MAX_ACTIVE_TRIPS_PER_RIDER", 1),
     // The original UIT-Go's bucket: 10 bookings a minute. A driver's app reports every few seconds and may send what it
     // buffered while offline at once, so two a second on average with a minute's worth at once.
     bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
