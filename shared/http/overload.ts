@@ -14,7 +14,7 @@ import { errorBody } from "./errors";
 
 const shed = counter("uitgo_requests_shed_total", "Requests refused with 503 because this process was overloaded, by which sign", ["reason"]);
 
-const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/metrics"]);
+const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/health/serving", "/metrics"]);
 
 // How often the event loop's lateness is sampled: fine enough to catch a backlog of a few tens of
 // milliseconds, coarse enough to cost nothing (50 timer runs a second per process).

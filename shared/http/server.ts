@@ -49,8 +49,7 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
   root.use(shedOverload());
 
   root.get("/health/liveness", (c) => c.json({ status: "ok" }));
-  root.get("/health/readiness", async (c) => {
-    if (isDraining()) return c.json({ status: "draining" }, 503);
+  const checkDependencies = async () => {
     const results = await Promise.all(
       dependencies.map(async (dep) => {
         try {
@@ -62,7 +61,27 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
       }),
     );
     const ready = results.every(([, state, dep]) => state === "up" || dep.optional);
-    return c.json({ status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results.map(([name, state]) => [name, state])) }, ready ? 200 : 503);
+    return { ready, body: { status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results.map(([name, state]) => [name, state])) } };
+  };
+  root.get("/health/readiness", async (c) => {
+    if (isDraining()) return c.json({ status: "draining" }, 503);
+    const { ready, body } = await checkDependencies();
+    return c.json(body, ready ? 200 : 503);
+  });
+  // What Knative's readiness probe asks (knative/*.yaml). Failing readiness on every store blip would take
+  // the pods out of service, and Knative's activator would then hold each request until the revision
+  // timeout and end it with a bare 503, no Retry-After. So only the start is gated on the stores (a cold
+  // pod gets no request before each has answered once); afterwards an outage gets the function's own
+  // immediate 503 + Retry-After, and /health/readiness still says which store is down.
+  let served = false;
+  root.get("/health/serving", async (c) => {
+    if (isDraining()) return c.json({ status: "draining" }, 503);
+    if (!served) {
+      const { ready, body } = await checkDependencies();
+      if (!ready) return c.json(body, 503);
+      served = true;
+    }
+    return c.json({ status: "serving" });
   });
   root.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
 
