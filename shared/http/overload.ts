@@ -19,10 +19,14 @@ const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/health/s
 // How often the event loop's lateness is sampled: fine enough to catch a backlog of a few tens of
 // milliseconds, coarse enough to cost nothing (50 timer runs a second per process).
 const LAG_SAMPLE_MS = 20;
+// The lateness is the least of the last few samples: a backlog makes every one late, while a single late one is
+// a pause (a garbage collection, or the process descheduled on a busy machine) that refusing would not shorten.
+const LAG_SAMPLES = 3;
+const recent: number[] = [];
 let lagMs = 0;
 let sampling: NodeJS.Timeout | undefined;
 
-/** How late the last timer of the sampler ran: about how long a request read now has waited for the loop. */
+/** How late the sampler's timers have all run lately: about how long a request read now has waited for the loop. */
 export function eventLoopLagMs(): number {
   return lagMs;
 }
@@ -32,7 +36,9 @@ function sampleLag(): void {
   let due = performance.now() + LAG_SAMPLE_MS;
   sampling = setInterval(() => {
     const now = performance.now();
-    lagMs = Math.max(0, now - due);
+    recent.push(Math.max(0, now - due));
+    if (recent.length > LAG_SAMPLES) recent.shift();
+    lagMs = Math.min(...recent);
     due = now + LAG_SAMPLE_MS;
   }, LAG_SAMPLE_MS);
   sampling.unref();
