@@ -24,7 +24,7 @@ import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./city";
 import { benchEnvironment, type BenchEnvironment } from "./environment";
 import type { Components } from "./cpu";
 import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
-import { HTTP_SCENARIOS, STALE_CITIES, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
+import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
 import type { LoadResult } from "./stats";
 import { printTable } from "./table";
 import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../tests/support/processes";
@@ -32,7 +32,7 @@ import { consumerBacklog } from "../tests/support/streams";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const resultsDir = join(root, "bench", "results");
-const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "stale-city", "assignment", "burst", "cold-start"] as const;
+const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "stale-city", "assignment", "burst", "flood-and-search", "booking-spike", "cold-start"] as const;
 type Step = (typeof STEPS)[number];
 
 const { values: args } = parseArgs({
@@ -44,6 +44,12 @@ const { values: args } = parseArgs({
     "save-baseline": { type: "boolean", default: false },
     // Every process of the stack under V8's profiler (slower); see bench/profile.ts to read the profiles.
     profile: { type: "boolean", default: false },
+    // The k6 scripts' load through the local entry point (docs/performance.md, "Rates through the entry point").
+    "flood-rate": { type: "string", default: String(LOCAL_RATES.floodPerSecond) },
+    "search-rate": { type: "string", default: String(LOCAL_RATES.searchesPerSecond) },
+    "booking-rate": { type: "string", default: String(LOCAL_RATES.bookingsPerSecond) },
+    "spike-driver-rate": { type: "string", default: String(LOCAL_RATES.spikeReportsPerSecond) },
+    "generator-cost-us": { type: "string", default: String(K6_COST_US) },
   },
 });
 const only = new Set((args.only ?? STEPS.join(",")).split(",").map((s) => s.trim()));
@@ -182,6 +188,33 @@ try {
     log(`burst of ${BURST}: booked in ${result.bookingSeconds} s, drained in ${result.drainSeconds} s, ${result.assigned} assigned`);
   }
 
+  let entry: EntryReport | undefined;
+  const costUs = Number(args["generator-cost-us"]);
+  const viaEntry = { port: stack.ports.gateway!, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs, costUs };
+  if (wants("flood-and-search")) {
+    await fresh();
+    const [floodRate, searchRate] = [Number(args["flood-rate"]), Number(args["search-rate"])];
+    const [locations, searches] = (await Promise.all([
+      generate({ mode: "open", kind: "update-location", rate: floodRate, ...viaEntry }),
+      generate({ mode: "open", kind: "search-drivers", rate: searchRate, ...viaEntry }),
+    ])) as WithCpu<LoadResult>[];
+    entry = { ...entry, costUs, floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate } } };
+    log(`through the entry point: locations at ${floodRate}/s p99 ${locations!.latency.p99} ms, ${locations!.errors} errors; searches at ${searchRate}/s p99 ${searches!.latency.p99} ms, ${searches!.errors} errors`);
+    await historyCatchUp(environment.natsUrl);
+  }
+  if (wants("booking-spike")) {
+    await fresh();
+    const [bookingRate, driverRate] = [Number(args["booking-rate"]), Number(args["spike-driver-rate"])];
+    const [bookings, locations] = await Promise.all([
+      generate({ mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
+      // Drivers report from before the first booking until after the last.
+      generate({ mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
+    ]);
+    entry = { ...entry, costUs, bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate } } };
+    log(`through the entry point: bookings at ${bookingRate}/s, booked → assigned p99 ${bookings.assignLatency.p99} ms, ${bookings.assigned}/${bookings.booked} assigned, refused ${JSON.stringify(bookings.bookingErrors)}`);
+    await historyCatchUp(environment.natsUrl);
+  }
+
   const after = wants("ceiling") ? await measure("hello") : undefined;
   const ceilingThroughput = Math.round(after ? (before.peak.throughput + after.peak.throughput) / 2 : before.peak.throughput);
 
@@ -205,6 +238,7 @@ try {
     ...(assignment && { assignment }),
     ...(burst && { burst }),
     ...(history && { history }),
+    ...(entry && { entry }),
     coldStarts,
   };
   const report: BenchReport = { ...partial, targets: checkTargets(partial) };

@@ -18,11 +18,37 @@ export interface BenchReport {
   atRate: Partial<Record<ScenarioName, WithCpu<LoadResult> & { rate: number }>>;
   assignment?: WithCpu<AssignmentResult> & { rate: number };
   burst?: WithCpu<AssignmentResult> & { count: number };
+  /** What a k6 script run on this machine sees: through the local entry point, the generator costing what k6 costs. */
+  entry?: EntryReport;
   /** After update-location's peak run: updates the location history still had to write, and how long it took. */
   history?: { backlog: number; drainSeconds: number };
   coldStarts: ColdStart[];
   targets: TargetCheck[];
 }
+
+export type AtRate = WithCpu<LoadResult> & { rate: number };
+
+export interface EntryReport {
+  /** CPU the generator burned per request on top of its own, µs. */
+  costUs: number;
+  /** location-flood.js and search.js at once: drivers reporting and riders searching, each at a fixed rate. */
+  floodAndSearch?: { locations: AtRate; searches: AtRate };
+  /** booking-spike.js once warm: bookings at a fixed rate, each timed to its trips.assigned, while drivers report. */
+  bookingSpike?: { bookings: WithCpu<AssignmentResult> & { rate: number }; locations: AtRate };
+}
+
+/**
+ * The rates a k6 script can hold on this 2-core machine through the local entry point, with k6 on the same machine:
+ * the k6 scripts' local defaults. Measured with the bench's flood-and-search and booking-spike steps
+ * (docs/performance.md, "Rates through the entry point").
+ */
+export const LOCAL_RATES = { floodPerSecond: 1_000, searchesPerSecond: 100, bookingsPerSecond: 50, spikeReportsPerSecond: 300 };
+
+/**
+ * CPU k6 spends per request beyond what the bench's generator does, µs: an estimate (k6 cannot be installed here),
+ * a JavaScript VU iteration with a check and a token per request.
+ */
+export const K6_COST_US = 100;
 
 export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip"] as const;
 export type HttpScenario = (typeof HTTP_SCENARIOS)[number];
@@ -136,6 +162,7 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
       met: b.drainSeconds <= 10 && b.assigned === b.count,
     });
   }
+  checks.push(...entryChecks(report.entry));
   for (const start of report.coldStarts.slice(1)) {
     const r = start.vsReference;
     checks.push({
@@ -145,6 +172,40 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
       measured: `${start.readyMs} ms = ${r.toFixed(2)} ×, ${start.rssMb} MB`,
       met: r <= 2 && start.rssMb <= 80,
     });
+  }
+  return checks;
+}
+
+/** The k6 scripts' own thresholds, held against the bench's figures for the same load through the entry point. */
+function entryChecks(entry: EntryReport | undefined): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const latency = (row: string, script: string, run: AtRate, p95: number, p99: number, failed: number) => {
+    const failedShare = run.errors / Math.max(1, run.requests + run.errors);
+    const limits = Number.isFinite(p95) ? `p95 < ${p95} ms, p99 < ${p99} ms, ` : "";
+    checks.push({
+      row,
+      what: `${script} thresholds at ${run.rate}/s`,
+      target: `${limits}< ${failed * 100} % failed`,
+      measured: `p95 ${run.latency.p95.toFixed(2)} ms, p99 ${run.latency.p99.toFixed(2)} ms, ${(failedShare * 100).toFixed(2)} % failed`,
+      met: run.latency.p95 < p95 && run.latency.p99 < p99 && failedShare < failed,
+    });
+  };
+  if (entry?.floodAndSearch) {
+    latency("entry:locations", "location-flood.js", entry.floodAndSearch.locations, 10, 25, 0.001);
+    latency("entry:searches", "search.js", entry.floodAndSearch.searches, 5, 10, 0.001);
+  }
+  if (entry?.bookingSpike) {
+    const b = entry.bookingSpike.bookings;
+    const refused = Object.values(b.bookingErrors).reduce((sum, n) => sum + n, 0);
+    const failedShare = refused / Math.max(1, b.booked + refused);
+    checks.push({
+      row: "entry:bookings",
+      what: `booking-spike.js thresholds (warm) at ${b.rate} bookings/s`,
+      target: "booked → assigned p95 < 300 ms, p99 < 500 ms; create-trip p99 < 3000 ms; < 1 % failed; < 10 unmatched",
+      measured: `p95 ${b.assignLatency.p95.toFixed(1)} ms, p99 ${b.assignLatency.p99.toFixed(1)} ms; create-trip p99 ${b.createLatency.p99.toFixed(1)} ms; ${(failedShare * 100).toFixed(2)} % failed; ${b.noDriver + b.unsettled} unmatched`,
+      met: b.assignLatency.p95 < 300 && b.assignLatency.p99 < 500 && b.createLatency.p99 < 3000 && failedShare < 0.01 && b.noDriver + b.unsettled < 10,
+    });
+    latency("entry:spike-locations", "booking-spike.js drivers", entry.bookingSpike.locations, Infinity, Infinity, 0.01);
   }
   return checks;
 }

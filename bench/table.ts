@@ -76,6 +76,35 @@ export function tableRows(report: BenchReport): Row[] {
       note: join(`booked in ${b.bookingSeconds.toFixed(2)} s, drained in ${b.drainSeconds.toFixed(2)} s, backlog peak ${peakBacklog}, ${b.assigned} assigned`, cpuPerRequest(b.cpu, b.booked)),
     });
   }
+  const entry = report.entry;
+  const viaEntry = (key: string, scenario: string, run: { rate: number; throughput: number; latency: Percentiles; errors: number; errorKinds: Record<string, number>; cpu?: CpuSeconds; requests: number }) =>
+    rows.push({
+      key,
+      scenario,
+      load: `open, ${run.rate}/s, entry point`,
+      throughput: `${run.throughput}`,
+      vsCeiling: (run.throughput / ceiling).toFixed(2),
+      latency: run.latency,
+      note: join(errors(run.errors, run.errorKinds), cpuPerRequest(run.cpu, run.requests)),
+    });
+  if (entry?.floodAndSearch) {
+    viaEntry("entry:locations", `flood + search (generator +${entry.costUs} µs/req): update-location`, entry.floodAndSearch.locations);
+    viaEntry("entry:searches", "flood + search: search-drivers", entry.floodAndSearch.searches);
+  }
+  if (entry?.bookingSpike) {
+    const b = entry.bookingSpike.bookings;
+    const refused = Object.entries(b.bookingErrors).map(([kind, n]) => `${kind}: ${n}`).join(", ");
+    rows.push({
+      key: "entry:bookings",
+      scenario: `booking spike (generator +${entry.costUs} µs/req): booked → assigned`,
+      load: `open, ${b.rate} trips/s, entry point`,
+      throughput: `${Math.round(b.booked / b.bookingSeconds)}`,
+      vsCeiling: "",
+      latency: b.assignLatency,
+      note: join(`create-trip p99 ${ms(b.createLatency.p99)} ms, ${b.assigned}/${b.booked} assigned${refused ? `, refused ${refused}` : ""}`, cpuPerRequest(b.cpu, b.booked)),
+    });
+    viaEntry("entry:spike-locations", "booking spike: update-location", entry.bookingSpike.locations);
+  }
   for (const start of report.coldStarts) {
     rows.push({
       key: `cold:${start.name}`,

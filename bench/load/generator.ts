@@ -32,6 +32,11 @@ export type Plan = (
 ) & {
   /** Whose CPU time to report over the measured window. */
   cpu?: Components;
+  /**
+   * CPU this generator burns per request on top of its own, µs: to cost the machine what k6 would, which runs
+   * each request through a JavaScript VU (see docs/performance.md). 0 unless given.
+   */
+  costUs?: number;
 };
 
 /** CPU seconds each component used while the load was measured. */
@@ -75,9 +80,19 @@ export interface AssignmentResult {
 const HOST = "127.0.0.1";
 const JWT_SECRET = process.env.JWT_SECRET ?? "";
 
+/** Holds the CPU for `us` microseconds, as a heavier client would spend it per request. */
+export function spend(us: number): void {
+  if (us <= 0) return;
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until) {
+    // busy on purpose
+  }
+}
+
 export async function runPlan(plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
   const cpu = plan.cpu;
-  if (plan.mode === "assignment") return runAssignment(plan, cpu);
+  const costUs = plan.costUs ?? 0;
+  if (plan.mode === "assignment") return runAssignment(plan, cpu, costUs);
   const factory = requestFactory(plan.kind, JWT_SECRET);
   const start = performance.now() + plan.warmupMs;
   let cpuBefore: CpuSeconds | undefined;
@@ -85,12 +100,13 @@ export async function runPlan(plan: Plan): Promise<WithCpu<LoadResult | Assignme
   const recorder = new Recorder(start);
   const fire = async (connection: Connection, due: number) => {
     const request = factory.next();
+    spend(costUs);
     try {
-      const { status } = await connection.send(request);
+      const { status, body } = await connection.send(request);
       const done = performance.now();
       if (due < start) return;
       if (status === factory.expected) recorder.ok(done, done - due);
-      else recorder.error(done, String(status));
+      else recorder.error(done, statusKind(status, body));
     } catch (err) {
       if (due >= start) recorder.error(performance.now(), errorKind(err));
     }
@@ -165,7 +181,7 @@ async function openLoop(port: number, rate: number, totalMs: number, maxConnecti
   for (const connection of all) connection.close();
 }
 
-async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined): Promise<WithCpu<AssignmentResult>> {
+async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined, costUs: number): Promise<WithCpu<AssignmentResult>> {
   const factory = requestFactory("create-trip", JWT_SECRET);
   const nc = await connectNats({ servers: plan.natsUrl, name: "uitgo-bench" });
   const jsm = await jetstreamManager(nc);
@@ -233,11 +249,13 @@ async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined):
 
   let booked = 0;
   const fire: Fire = async (connection, due) => {
+    spend(costUs);
     try {
       const response = await connection.send(factory.next() satisfies HttpRequest);
       const done = performance.now();
       if (response.status !== 201) {
-        bookingErrors[response.status] = (bookingErrors[response.status] ?? 0) + 1;
+        const kind = statusKind(response.status, response.body);
+        bookingErrors[kind] = (bookingErrors[kind] ?? 0) + 1;
         return;
       }
       booked++;
@@ -283,6 +301,16 @@ async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined):
     timeline,
     ...(cpuUsed && { cpu: cpuUsed }),
   };
+}
+
+/** An unexpected answer by its status and error code: a 503 for overload and one for a store that is down are told apart. */
+function statusKind(status: number, body: Buffer): string {
+  try {
+    const code = (JSON.parse(body.toString()) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? `${status} ${code}` : String(status);
+  } catch {
+    return String(status);
+  }
 }
 
 function errorKind(err: unknown): string {
