@@ -12,9 +12,11 @@
 //   npx tsx infra/manifests.ts images     "<image> <bundle>" per image, tags from the bundle's content
 //   npx tsx infra/manifests.ts deploy     knative/ as deployed: content tags instead of :dev (stdout)
 //   npx tsx infra/manifests.ts regions    "<region> <CloudNativePG cluster>" per region shard
-//   npx tsx infra/manifests.ts secret     the Secret, from KEY=value lines on stdin (see secretManifest)
+//   npx tsx infra/manifests.ts secret     the Secret, from KEY=value lines on stdin (see secretManifest), and the
+//                                         PingSources, which carry a value from it
+//   (deploy leaves the PingSources out: `secret` applies them)
 //   npx tsx infra/manifests.ts monitoring scrape targets and dashboard ConfigMaps, for kubectl apply (stdout)
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +25,7 @@ import { FUNCTIONS, SOURCES, bundleMetafile, bundlePath } from "../esbuild.confi
 import { SOURCE_SETTINGS, loadSourceConfig } from "../shared/config";
 import { CONSUMERS, STREAMS, type ConsumerDefinition } from "../shared/events/definitions";
 import { SCHEDULES, cronOf, type Schedule } from "../shared/events/schedules";
+import { SENDER_EXTENSION } from "../shared/http/internal-sender";
 import { REGIONS } from "../shared/regions";
 import { PROFILES, type Profile } from "./profiles";
 
@@ -88,6 +91,7 @@ const upper = (region: string) => region.toUpperCase();
 /** The Secret's keys: the HS256 secret, and each shard's URLs (they carry the database password). */
 export const SECRET_KEYS: readonly string[] = [
   "JWT_SECRET",
+  "INTERNAL_SECRET",
   ...REGIONS.flatMap((r) => [`DATABASE_URL_${upper(r)}`, `DATABASE_REPLICA_URL_${upper(r)}`]),
 ];
 
@@ -105,9 +109,16 @@ function fromSecret(name: string): EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: SECRET, key: name } } };
 }
 
-/** A function's environment: the secret for tokens (loadConfig refuses to start without it on Knative), and the stores its bundle links. */
-function functionEnv(stores: Set<Store>): EnvVar[] {
-  const env = [fromSecret("JWT_SECRET")];
+/** Every interface: Knative's queue-proxy, the kubelet's probes and Prometheus reach the container from outside its loopback. */
+const LISTEN_EVERYWHERE: EnvVar = { name: "HOST", value: "0.0.0.0" };
+
+/**
+ * A function's environment: the secret for tokens (loadConfig refuses to start without it on Knative), for an internal
+ * function the secret its senders show, and the stores its bundle links.
+ */
+function functionEnv(stores: Set<Store>, internal: boolean): EnvVar[] {
+  const env = [LISTEN_EVERYWHERE, fromSecret("JWT_SECRET")];
+  if (internal) env.push(fromSecret("INTERNAL_SECRET"));
   if (stores.has("postgres")) {
     for (const r of REGIONS) env.push(fromSecret(`DATABASE_URL_${upper(r)}`), fromSecret(`DATABASE_REPLICA_URL_${upper(r)}`));
   }
@@ -212,6 +223,11 @@ const RESOURCES = {
 const RESOURCES_WHY =
   "Requests are what an idle Node process with its pools needs, so many pods fit on one kind node. The CPU limit is a whole core: a function is mostly one thread, and a lower limit would throttle the start-up parse of the bundle, which is part of every cold start. The memory limit leaves room for a burst of requests at the hard concurrency limit.";
 
+/** The functions only the JetStream sources and the PingSources call: cluster-local, and behind the NetworkPolicy. */
+export function isInternal(name: string): boolean {
+  return CONSUMERS.some((c) => c.config.durable_name === name) || SCHEDULES.some((s) => s.function === name);
+}
+
 function knativeService(name: string, profile: Profile, consumer: ConsumerDefinition | undefined, stores: Set<Store>, tag: TagFor): Document {
   const annotations = {
     "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
@@ -227,7 +243,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     metadata: {
       name,
       namespace: FUNCTIONS_NAMESPACE,
-      labels: consumer ? { ...PART_OF, "networking.knative.dev/visibility": "cluster-local" } : { ...PART_OF },
+      labels: isInternal(name) ? { ...PART_OF, "networking.knative.dev/visibility": "cluster-local" } : { ...PART_OF },
     },
     spec: {
       template: {
@@ -241,7 +257,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
               image: `${imageName("functions", name)}:${tag("functions", name)}`,
               imagePullPolicy: "IfNotPresent",
               ports: [{ containerPort: HTTP_PORT }],
-              env: functionEnv(stores),
+              env: functionEnv(stores, isInternal(name)),
               readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT } },
               livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
               resources: RESOURCES,
@@ -277,23 +293,30 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     [[...container, "image"], "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash."],
     [[...container, "imagePullPolicy"], "The image is loaded into kind, not pulled."],
     [[...container, "ports"], "Knative passes it to the function as PORT; the probes must name the same port."],
-    [[...container, "env"], "Only the stores this function's bundle links (read from the bundle by infra/manifests.ts)."],
+    [
+      [...container, "env"],
+      `Only the stores this function's bundle links (read from the bundle by infra/manifests.ts).${isInternal(name) ? " INTERNAL_SECRET: what its senders must show (docs/runbook.md, Internal functions)." : ""}`,
+    ],
     [
       [...container, "readinessProbe"],
       "Ready only when the function's stores answer. No periodSeconds: Knative then probes every 25 ms during start-up, which is the fastest cold start.",
     ],
     [[...container, "resources"], RESOURCES_WHY],
   ];
-  if (consumer) {
+  if (isInternal(name)) {
     comments.push([
       ["metadata", "labels", "networking.knative.dev/visibility"],
-      "Not exposed through Kourier: its only caller is the JetStream source, and a CloudEvent endpoint takes no token.",
+      "Not exposed through Kourier: its only callers are the JetStream source and the PingSources, which show INTERNAL_SECRET; the NetworkPolicy internal-functions keeps other pods from its pods.",
     ]);
   }
   return commented(service, comments, `${HEADER}\nThe ${name} function${consumer ? `: CloudEvents from ${consumer.stream} through consumer ${consumer.config.durable_name}` : ""}.`);
 }
 
-function pingSource(schedule: Schedule): Document {
+/**
+ * A PingSource cannot read a Secret, so the secret its function checks is written into it as a CloudEvents extension
+ * (sent as the ce-uitgosender header) when it is applied with the Secret (`secret`); the committed file has none.
+ */
+function pingSource(schedule: Schedule, internalSecret?: string): Document {
   const source = {
     apiVersion: "sources.knative.dev/v1",
     kind: "PingSource",
@@ -303,13 +326,53 @@ function pingSource(schedule: Schedule): Document {
       contentType: "application/json",
       data: "{}",
       sink: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: schedule.function }, uri: schedule.path },
+      ...(internalSecret !== undefined && { ceOverrides: { extensions: { [SENDER_EXTENSION]: internalSecret } } }),
     },
   };
   return commented(
     source,
     [[["spec", "sink", "uri"], "Resolved against the function's address: the route that takes the ping."]],
     `${HEADER}
-Every ${schedule.everyMinutes} minutes, a ping to ${schedule.function} ${schedule.path}.`,
+Every ${schedule.everyMinutes} minutes, a ping to ${schedule.function} ${schedule.path}. ${
+      internalSecret === undefined
+        ? "As committed it carries no INTERNAL_SECRET, so its function refuses its pings: infra/cluster.sh deploy applies it from `manifests secret`, with the secret in ceOverrides."
+        : "It carries INTERNAL_SECRET in ceOverrides."
+    }`,
+  );
+}
+
+/** Ingress to the internal functions' pods from what legitimately calls them, and from nothing else. */
+function networkPolicy(): Document {
+  const fromNamespace = (name: string) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
+  const policy = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "internal-functions", namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF } },
+    spec: {
+      podSelector: { matchExpressions: [{ key: "serving.knative.dev/service", operator: "In", values: FUNCTIONS.filter(isInternal) }] },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [
+            { podSelector: { matchExpressions: [{ key: SOURCE_LABEL, operator: "Exists" }] } },
+            fromNamespace("knative-serving"),
+            fromNamespace("kourier-system"),
+            fromNamespace("knative-eventing"),
+            fromNamespace("monitoring"),
+          ],
+        },
+      ],
+    },
+  };
+  return commented(
+    policy,
+    [
+      [
+        ["spec", "ingress", 0, "from"],
+        "The JetStream sources' pods; Knative's activator and Kourier's internal gateway, which carry cluster-local requests while a revision scales from zero and after; the PingSource adapter (knative-eventing); Prometheus (monitoring). The activator and Kourier forward for any pod, so the policy only keeps other pods from reaching the functions' pods directly; INTERNAL_SECRET is what tells the senders apart. Enforced only where the cluster's network plugin enforces NetworkPolicy.",
+      ],
+    ],
+    `${HEADER}\nThe internal functions (the CloudEvent receivers) take requests only from their senders' side of the cluster.`,
   );
 }
 
@@ -339,6 +402,8 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
                 fromConfig("NATS_URL"),
                 { name: "SINK_TIMEOUT_MS", value: String(SINK_TIMEOUT_MS) },
                 ...settings,
+                LISTEN_EVERYWHERE,
+                fromSecret("INTERNAL_SECRET"),
               ],
               readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
@@ -643,6 +708,7 @@ export async function renderAll(tag: TagFor = () => DEV_TAG): Promise<Map<string
     files.set(`knative/source-${consumer.config.durable_name}.yaml`, yamlFile([containerSource(consumer, tag)]));
   }
   for (const schedule of SCHEDULES) files.set(`knative/ping-${schedule.name}.yaml`, yamlFile([pingSource(schedule)]));
+  files.set("knative/network-policy.yaml", yamlFile([networkPolicy()]));
   for (const stream of STREAMS) files.set(`nats/nack/stream-${kubeName(stream.name)}.yaml`, yamlFile([nackStream(stream)]));
   for (const consumer of CONSUMERS) {
     files.set(`nats/nack/consumer-${kubeName(consumer.stream)}-${consumer.config.durable_name}.yaml`, yamlFile([nackConsumer(consumer)]));
@@ -702,7 +768,7 @@ export function secretManifest(input: string): string {
     if (!value) throw new Error(`secret: no ${key}= line on stdin`);
     return value;
   };
-  const data: Record<string, string> = { JWT_SECRET: need("JWT_SECRET") };
+  const data: Record<string, string> = { JWT_SECRET: need("JWT_SECRET"), INTERNAL_SECRET: internalSecretFor(need("JWT_SECRET")) };
   for (const region of REGIONS) {
     const password = encodeURIComponent(need(`password.${region}`));
     const host = (service: string) => `${service}.${DATA_NAMESPACE}.svc.cluster.local`;
@@ -716,6 +782,21 @@ export function secretManifest(input: string): string {
     type: "Opaque",
     stringData: data,
   }).toString();
+}
+
+/**
+ * Derived from the JWT secret, which infra/cluster.sh keeps across deploys, so it is kept too and needs no store of its
+ * own. One-way: knowing it gives no way to mint tokens.
+ */
+export function internalSecretFor(jwtSecret: string): string {
+  return createHmac("sha256", jwtSecret).update("uitgo internal senders").digest("base64url");
+}
+
+/** The PingSources as `secret` applies them: each with the secret its function checks. */
+export function pingSourcesWithSecret(input: string): string {
+  const jwt = /^JWT_SECRET=(.+)$/m.exec(input)?.[1];
+  if (!jwt) throw new Error("secret: no JWT_SECRET= line on stdin");
+  return yamlFile(SCHEDULES.map((schedule) => pingSource(schedule, internalSecretFor(jwt))));
 }
 
 async function main(args: string[]): Promise<void> {
@@ -741,11 +822,14 @@ async function main(args: string[]): Promise<void> {
     for (const { image, bundle } of images()) console.log(`${image} ${bundle}`);
   } else if (command === "deploy") {
     const files = await renderAll(contentTag);
-    process.stdout.write([...files].filter(([path]) => path.startsWith("knative/")).map(([, text]) => text).join("---\n"));
+    // The PingSources carry the secret, so `secret` applies them; applied from here they would lose it.
+    const deployed = [...files].filter(([path]) => path.startsWith("knative/") && !path.startsWith("knative/ping-"));
+    process.stdout.write(deployed.map(([, text]) => text).join("---\n"));
   } else if (command === "regions") {
     for (const region of REGIONS) console.log(`${region} ${clusterName(region)}`);
   } else if (command === "secret") {
-    process.stdout.write(secretManifest(readFileSync(0, "utf8")));
+    const input = readFileSync(0, "utf8");
+    process.stdout.write(`${secretManifest(input)}---\n${pingSourcesWithSecret(input)}`);
   } else if (command === "monitoring") {
     const { monitoringManifests } = await import("./monitoring/render");
     process.stdout.write(monitoringManifests());

@@ -8,6 +8,7 @@ import { ContainerSource, PingSource } from "@kubernetes-models/knative/sources.
 import { Ajv, type AnySchema } from "ajv";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { FUNCTIONS } from "../../esbuild.config";
@@ -83,6 +84,7 @@ describe("schemas", () => {
       else if (m.kind === "ContainerSource") new ContainerSource(m as never).validate();
       else if (m.kind === "PingSource") new PingSource(m as never).validate();
       else if (m.kind === "ConfigMap") new ConfigMap(m as never).validate();
+      else if (m.kind === "NetworkPolicy") new NetworkPolicy(m as never).validate();
       else throw new Error(`${m.file}: unexpected ${m.kind}`);
     }
   });
