@@ -47,3 +47,7 @@ CREATE TABLE IF NOT EXISTS driver_locations (
   CONSTRAINT driver_locations_update PRIMARY KEY (driver_id, recorded_at),
   CONSTRAINT driver_locations_status_valid CHECK (status IN ('available', 'offline'))
 );
+
+-- A rider's active trips: what create-trip counts, under a per-rider lock, before it books one more. Partial, so it
+-- holds only the trips under way, however long a rider's history grows.
+CREATE INDEX IF NOT EXISTS trips_rider_active ON trips (rider_id) WHERE status IN ('requested', 'assigned', 'accepted', 'in_ride');

@@ -3,11 +3,13 @@ import type { TripEvents } from "../../shared/events/trip-events";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
 import { readJsonObject } from "../../shared/http/json-body";
+import { rateLimitPerPrincipal } from "../../shared/http/rate-limit";
 import { counter } from "../../shared/metrics";
+import type { RateLimiter } from "../../shared/rate-limit";
 import { cityAt } from "../../shared/regions";
 import { SERVICE_IDS } from "../../shared/trips/trip";
 import { newTripId } from "../../shared/trips/trip-id";
-import type { TripStore } from "../../shared/trips/trip-store";
+import { ActiveTripLimit, type TripStore } from "../../shared/trips/trip-store";
 import { latitude, longitude, oneOf, parse, text } from "../../shared/validation";
 
 const TRIP_REQUEST = {
@@ -28,10 +30,14 @@ export interface CreateTripDeps {
   trips: TripStore;
   events: TripEvents;
   jwtSecret: string;
+  /** Bookings per rider over time; none when absent. */
+  bookings?: RateLimiter;
+  /** Trips a rider may have under way at once; no limit when absent. */
+  maxActiveTrips?: number;
 }
 
-export function createTripApp({ trips, events, jwtSecret }: CreateTripDeps) {
-  return new Hono<AuthEnv>().post("/v1/trips", requireRole(jwtSecret, "rider"), async (c) => {
+export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTrips }: CreateTripDeps) {
+  return new Hono<AuthEnv>().post("/v1/trips", requireRole(jwtSecret, "rider"), rateLimitPerPrincipal(bookings), async (c) => {
     const request = parse(TRIP_REQUEST, await readJsonObject(c));
     const idempotencyKey = c.req.header("idempotency-key");
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -44,12 +50,20 @@ export function createTripApp({ trips, events, jwtSecret }: CreateTripDeps) {
       ]);
     }
 
-    const { trip, replayed, sameRequest } = await trips.create(city.region, {
-      ...request,
-      id: newTripId(city.region),
-      riderId: c.get("principal").id,
-      ...(idempotencyKey !== undefined && { idempotencyKey }),
-    });
+    const { trip, replayed, sameRequest } = await trips
+      .create(city.region, {
+        ...request,
+        id: newTripId(city.region),
+        riderId: c.get("principal").id,
+        ...(idempotencyKey !== undefined && { idempotencyKey }),
+        ...(maxActiveTrips !== undefined && { maxActiveTrips }),
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof ActiveTripLimit)) throw err;
+        throw new ApiError(409, "too_many_active_trips", `A rider may have at most ${err.limit} trip${err.limit === 1 ? "" : "s"} under way; finish or cancel one first`, [
+          { field: "riderId", issue: err.message },
+        ]);
+      });
     if (!sameRequest) {
       throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used for a different trip");
     }

@@ -4,7 +4,9 @@ import { DRIVER_STATUSES, MEASURED_FIELDS, type DriverLocation, type LocationEve
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
 import { readJsonObject } from "../../shared/http/json-body";
+import { rateLimitPerPrincipal } from "../../shared/http/rate-limit";
 import { counter } from "../../shared/metrics";
+import type { RateLimiter } from "../../shared/rate-limit";
 import { cityAt } from "../../shared/regions";
 import { oneOf, optional, parse, timestamp } from "../../shared/validation";
 
@@ -20,10 +22,12 @@ export interface UpdateLocationDeps {
   drivers: DriverIndex;
   events: LocationEvents;
   jwtSecret: string;
+  /** Updates per driver over time; none when absent. */
+  updates?: RateLimiter;
 }
 
-export function updateLocationApp({ drivers, events, jwtSecret }: UpdateLocationDeps) {
-  return new Hono<AuthEnv>().post("/v1/drivers/me/location", requireRole(jwtSecret, "driver"), async (c) => {
+export function updateLocationApp({ drivers, events, jwtSecret, updates: rate }: UpdateLocationDeps) {
+  return new Hono<AuthEnv>().post("/v1/drivers/me/location", requireRole(jwtSecret, "driver"), rateLimitPerPrincipal(rate), async (c) => {
     const { recordedAt: reportedAt, status = "available", ...measured } = parse(LOCATION_UPDATE, await readJsonObject(c));
     const city = cityAt(measured);
     if (!city) throw new ApiError(422, "outside_service_area", "The position is outside every service area");

@@ -5,6 +5,7 @@ import { DriverIndex } from "../../shared/drivers/driver-index";
 import { sweepSilentDrivers } from "../../shared/drivers/driver-sweeper";
 import { LocationEvents } from "../../shared/events/location-events";
 import { serveFunction } from "../../shared/http/server";
+import { RateLimiter } from "../../shared/rate-limit";
 import { updateLocationApp } from "./app";
 
 const config = loadConfig();

@@ -1,5 +1,6 @@
 // Trips in PostgreSQL, one database per region shard, reads that tolerate lag on the shard's replica.
 import type { Config } from "../config";
+import type { TransactionSql } from "postgres";
 import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type Sql } from "../clients/postgres";
 import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../http/errors";
@@ -37,6 +38,18 @@ export interface NewTrip extends TripRequest {
   id: string;
   riderId: string;
   idempotencyKey?: string;
+  /** How many trips the rider may have active, this one included; no limit when absent. */
+  maxActiveTrips?: number;
+}
+
+/** Statuses in which a trip holds (or waits for) a driver. */
+export const ACTIVE_STATUSES: readonly TripStatus[] = ["requested", "assigned", "accepted", "in_ride"];
+
+/** The rider already has as many active trips in this shard as a booking allows. */
+export class ActiveTripLimit extends Error {
+  constructor(readonly limit: number) {
+    super(`the rider already has ${limit} active trip${limit === 1 ? "" : "s"}`);
+  }
 }
 
 export interface CreateResult {
@@ -120,12 +133,22 @@ export class TripStore {
   }
 
   /** Inserts the trip, or returns the one an earlier request with the same idempotency key created. */
+  /**
+   * Inserts the trip, or returns the one an earlier request with the same idempotency key created. Throws
+   * ActiveTripLimit when the trip would be one more than `maxActiveTrips` active trips of its rider in the shard.
+   */
   async create(region: Region, trip: NewTrip): Promise<CreateResult> {
     // A key is unique per shard by constraint; a retry that lands in another region (a different
     // pickup) is caught by looking in the other shards at the same time as the insert.
-    const [here, elsewhere] = await Promise.all([this.insertOrFindEarlier(region, trip), this.findByKeyElsewhere(region, trip)]);
-    if (!elsewhere) return here;
-    if (!here.replayed) await this.discard(here.trip.id);
+    const [here, elsewhere] = await Promise.all([
+      this.insertOrFindEarlier(region, trip).catch((err: unknown) => (err instanceof ActiveTripLimit ? err : Promise.reject(err))),
+      this.findByKeyElsewhere(region, trip),
+    ]);
+    if (!elsewhere) {
+      if (here instanceof ActiveTripLimit) throw here;
+      return here;
+    }
+    if (!(here instanceof ActiveTripLimit) && !here.replayed) await this.discard(here.trip.id);
     return { trip: elsewhere, replayed: true, sameRequest: sameRequest(elsewhere, trip) };
   }
 
@@ -135,15 +158,22 @@ export class TripStore {
 
     const sql = this.shards[region].primary;
     const [earlier] = await onPostgres(() => byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null), this.deadlineMs);
+    // Not inserted and no earlier trip under its key: the limit on active trips is what held it back.
+    if (!earlier && trip.maxActiveTrips !== undefined) throw new ActiveTripLimit(trip.maxActiveTrips);
     if (!earlier) throw new Error("idempotency conflict without an earlier trip");
     const original = toTrip(earlier);
     return { trip: original, replayed: true, sameRequest: sameRequest(original, trip) };
   }
 
-  /** Inserts the trips; a trip whose idempotency key was already used is not inserted and answers undefined. */
+  /**
+   * Inserts the trips; a trip whose idempotency key was already used, or that would exceed its rider's limit on active
+   * trips, is not inserted and answers undefined.
+   */
   private async insertBatch(region: Region, trips: NewTrip[]): Promise<(TripRow | undefined)[]> {
     const sql = this.shards[region].primary;
-    const rows = trips.map((t) => ({
+    const rows = trips.map((t, position) => ({
+      position,
+      max_active: t.maxActiveTrips ?? null,
       id: t.id,
       rider_id: t.riderId,
       service_id: t.serviceId,
@@ -155,15 +185,35 @@ export class TripStore {
       dest_lng: t.destLng,
       idempotency_key: t.idempotencyKey ?? null,
     }));
+    const limited = trips.some((t) => t.maxActiveTrips !== undefined);
     // The rows as one jsonb parameter: one statement text whatever the batch size, so it is prepared once per connection.
+    // A row goes in only while its rider's active trips, with those before it in the batch, stay within its limit.
+    const insert = (tx: Sql | TransactionSql) => tx<TripRow[]>`
+      insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status, idempotency_key)
+      select id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, 'requested', idempotency_key
+      from (
+        select *, row_number() over (partition by rider_id order by position) as nth
+        from jsonb_to_recordset(${sql.json(rows)}) as r(position int, max_active int, id text, rider_id text, service_id text,
+          origin_text text, dest_text text, origin_lat float8, origin_lng float8, dest_lat float8, dest_lng float8, idempotency_key text)
+      ) r
+      where r.max_active is null
+        or r.nth + (select count(*) from trips t where t.rider_id = r.rider_id and t.status in ${sql(ACTIVE_STATUSES as string[])}) <= r.max_active
+      on conflict (rider_id, idempotency_key) do nothing
+      returning *`;
+    // Counting and inserting are atomic per rider only under a lock: two bookings of one rider in flight on two
+    // connections would otherwise both count the same trips. The lock is taken, in one order, in its own statement,
+    // so the insert's snapshot, taken after it, sees every trip committed before it was granted.
     const inserted = await onPostgres(
-      () => sql<TripRow[]>`
-        insert into trips (id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, status, idempotency_key)
-        select id, rider_id, service_id, origin_text, dest_text, origin_lat, origin_lng, dest_lat, dest_lng, 'requested', idempotency_key
-        from jsonb_to_recordset(${sql.json(rows)}) as r(id text, rider_id text, service_id text, origin_text text, dest_text text,
-          origin_lat float8, origin_lng float8, dest_lat float8, dest_lng float8, idempotency_key text)
-        on conflict (rider_id, idempotency_key) do nothing
-        returning *`,
+      () =>
+        limited
+          ? sql
+              .begin((tx) => [
+                tx`select pg_advisory_xact_lock(k) from (select distinct hashtextextended(r.rider_id, 0) as k
+                   from jsonb_to_recordset(${sql.json(rows)}) as r(rider_id text) order by k) riders`,
+                insert(tx),
+              ])
+              .then(([, rows]) => rows as TripRow[])
+          : insert(sql),
       this.deadlineMs,
     );
     const byId = new Map(inserted.map((row) => [row.id, row]));
