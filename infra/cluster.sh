@@ -266,14 +266,17 @@ deploy() {
   schema
   step "deploy: streams and consumers (NACK)"
   apply -f nats/nack/
-  step "deploy: functions and sources"
+  step "deploy: functions"
   apply -f knative/config.yaml
   # knative/ as committed, but each image at its content tag, so every code change is a new revision and
   # an old revision keeps the image it was created with (rollback works). The tags come from the bundles
   # in dist/, so run `images` first after any change.
-  apply_rendered deploy
-  step "deploy: waiting for functions and sources to be Ready"
+  apply_rendered deploy functions
   kubectl wait ksvc --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
+  # Only now the sources: their sink (K_SINK) resolves at once, instead of their first pods exiting
+  # without it until the functions exist.
+  step "deploy: sources"
+  apply_rendered deploy sources
   kubectl wait containersource --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
   # Again on every deploy: the dashboards follow the code's functions and metrics.
   monitoring_resources

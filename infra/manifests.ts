@@ -10,7 +10,8 @@
 //   npx tsx infra/manifests.ts            write the files
 //   npx tsx infra/manifests.ts --check    exit 1 if a committed file differs from what the code implies
 //   npx tsx infra/manifests.ts images     "<image> <bundle>" per image, tags from the bundle's content
-//   npx tsx infra/manifests.ts deploy     knative/ as deployed: content tags instead of :dev (stdout)
+//   npx tsx infra/manifests.ts deploy     knative/ as deployed: content tags instead of :dev (stdout); `deploy functions`
+//                                         or `deploy sources` for the Services or the sources only
 //   npx tsx infra/manifests.ts regions    "<region> <CloudNativePG cluster>" per region shard
 //   npx tsx infra/manifests.ts secret     the Secret, from KEY=value lines on stdin (see secretManifest), and the
 //                                         PingSources, which carry a value from it
@@ -228,6 +229,19 @@ export function isInternal(name: string): boolean {
   return CONSUMERS.some((c) => c.config.durable_name === name) || SCHEDULES.some((s) => s.function === name);
 }
 
+/** Knative's default, stated because the scale-to-zero timing and the activator's place in the path follow from it. */
+const TARGET_BURST_CAPACITY = 211;
+/** config-autoscaler's container-concurrency-target-percentage (default 70): KPA aims for target × this per pod. */
+const TARGET_UTILIZATION = 0.7;
+/** config-autoscaler's scale-to-zero-grace-period (default 30s). */
+const SCALE_TO_ZERO_GRACE_SECONDS = 30;
+
+/** The fewest ready pods whose spare capacity (pods × target) exceeds the burst capacity, taking the activator out of the path; undefined if max-scale never gets there. */
+export function podsWithoutActivator(profile: Profile): number | undefined {
+  const pods = Math.floor(TARGET_BURST_CAPACITY / profile.target) + 1;
+  return pods <= profile.maxScale ? pods : undefined;
+}
+
 function knativeService(name: string, profile: Profile, consumer: ConsumerDefinition | undefined, stores: Set<Store>, tag: TagFor): Document {
   const annotations = {
     "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
@@ -235,6 +249,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     "autoscaling.knative.dev/target": String(profile.target),
     "autoscaling.knative.dev/max-scale": String(profile.maxScale),
     "autoscaling.knative.dev/window": "20s",
+    "autoscaling.knative.dev/target-burst-capacity": String(TARGET_BURST_CAPACITY),
   };
   const timeoutSeconds = consumer ? CONSUMER_TIMEOUT_SECONDS : HTTP_TIMEOUT_SECONDS;
   const service = {
@@ -258,7 +273,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
               imagePullPolicy: "IfNotPresent",
               ports: [{ containerPort: HTTP_PORT }],
               env: functionEnv(stores, isInternal(name)),
-              readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT } },
+              readinessProbe: { httpGet: { path: "/health/serving", port: HTTP_PORT } },
               livenessProbe: { httpGet: { path: "/health/liveness", port: HTTP_PORT }, periodSeconds: 10, failureThreshold: 3 },
               resources: RESOURCES,
               securityContext: SECURITY_CONTEXT,
@@ -277,11 +292,17 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
       "KPA on concurrency (Knative's defaults, stated because the numbers below assume them). Knative's default min-scale 0 is kept: the function scales to zero when idle" +
         (consumer ? ", since the JetStream source holds its events until it is back." : "."),
     ],
-    [annotation("autoscaling.knative.dev/target"), `${profile.why} The soft target is half the hard limit, so KPA adds pods before requests queue.`],
+    [annotation("autoscaling.knative.dev/target"), `${profile.why} KPA aims for target × ${TARGET_UTILIZATION * 100} % (container-concurrency-target-percentage) = ${profile.target * TARGET_UTILIZATION} requests in flight per pod, so it adds pods well before the hard limit makes requests queue.`],
     [annotation("autoscaling.knative.dev/max-scale"), "Bounded because every pod holds connections to the stores; see infra/profiles.ts for the budget."],
     [
       annotation("autoscaling.knative.dev/window"),
-      "Stable window 20s instead of 60s: with config-autoscaler's scale-to-zero-grace-period (30s) an idle function is gone about 50s after its last request, so a spike test sees scale-to-zero and scale-from-zero within minutes.",
+      "Stable window 20s instead of 60s, so a spike test sees scale-to-zero and scale-from-zero within minutes. With the activator already in the path (see target-burst-capacity) Knative skips the scale-to-zero grace period (\"fast path scaling to 0\", pkg/reconciler/autoscaling/kpa/scaler.go): the pods go about 20-25s after the last request.",
+    ],
+    [
+      annotation("autoscaling.knative.dev/target-burst-capacity"),
+      podsWithoutActivator(profile) === undefined
+        ? `Knative's default. The activator stays in front of this function whenever its spare capacity (ready pods × target) is below this, which at max-scale ${profile.maxScale} × target ${profile.target} = ${profile.maxScale * profile.target} is always: every request goes through the activator, which spreads them by each pod's free slots, and scale-to-zero takes the fast path (about 20-25s after the last request).`
+        : `Knative's default. The activator stays in front of this function until ${podsWithoutActivator(profile)} pods are ready (pods × target ${profile.target} > ${TARGET_BURST_CAPACITY}); below that every request goes through it. After a busy spell at ${podsWithoutActivator(profile)}+ pods, scale-to-zero waits out the grace period (${SCALE_TO_ZERO_GRACE_SECONDS}s) from the moment the activator is back in the path, so the pods go 20-50s after the last request.`,
     ],
     [[...template, "spec", "containerConcurrency"], "Hard limit per pod (default: unlimited), for the same reason as the target above."],
     [
@@ -299,7 +320,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     ],
     [
       [...container, "readinessProbe"],
-      "Ready only when the function's stores answer. No periodSeconds: Knative then probes every 25 ms during start-up, which is the fastest cold start.",
+      "Ready once every store it needs has answered; after that a store outage keeps the pod in service, so callers get the function's own 503 + Retry-After at once instead of waiting at the activator for a ready pod until the timeout and getting its bare 503 (shared/http/server.ts). /health/readiness still reports each store. No periodSeconds: Knative then probes every 25 ms during start-up, which is the fastest cold start.",
     ],
     [[...container, "resources"], RESOURCES_WHY],
   ];
@@ -429,7 +450,10 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
       `One process pulling and forwarding; it delivers at most ${held} messages at once (SOURCE_CONCURRENCY ${delivered.concurrency}${batched ? ` × SOURCE_BATCH_MAX ${delivered.batchMax}` : ""}).`,
     ],
     [[...container, "ports"], "The port the code listens on (PORT unset); declared and named so Prometheus scrapes /metrics there (infra/monitoring)."],
-    [["spec", "sink"], "Knative resolves this to the function's address and injects it as K_SINK."],
+    [
+      ["spec", "sink"],
+      "Knative resolves this to the function's address and injects it as K_SINK. infra/cluster.sh applies the sources only once the functions are Ready, so the sink resolves at once; until it does, the source's pods exit (K_SINK must be set) and restart.",
+    ],
   ];
   if (settings.length > 0) {
     comments.push([
@@ -821,9 +845,14 @@ async function main(args: string[]): Promise<void> {
   } else if (command === "images") {
     for (const { image, bundle } of images()) console.log(`${image} ${bundle}`);
   } else if (command === "deploy") {
+    // `deploy functions` or `deploy sources`: infra/cluster.sh waits for the functions before it creates their sources.
+    const part = args[1];
+    const isSource = (path: string) => /^knative\/(source|ping)-/.test(path);
     const files = await renderAll(contentTag);
     // The PingSources carry the secret, so `secret` applies them; applied from here they would lose it.
-    const deployed = [...files].filter(([path]) => path.startsWith("knative/") && !path.startsWith("knative/ping-"));
+    const deployed = [...files].filter(
+      ([path]) => path.startsWith("knative/") && !path.startsWith("knative/ping-") && (part === undefined || (part === "sources") === isSource(path)),
+    );
     process.stdout.write(deployed.map(([, text]) => text).join("---\n"));
   } else if (command === "regions") {
     for (const region of REGIONS) console.log(`${region} ${clusterName(region)}`);

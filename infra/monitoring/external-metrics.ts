@@ -25,7 +25,11 @@ export const AUTOSCALER = {
 } as const;
 
 /**
- * Knative's activator, which holds requests for a revision that has no ready pod (scale from zero).
+ * Knative's activator: in front of a revision while it has no ready pod, and, with the default
+ * target-burst-capacity (211), whenever its pods' spare capacity is below that, which for most of these
+ * functions is always (docs/runbook.md, "Watch scale-to-zero"). kn.revision.request.queued ("requests
+ * currently queued in the activator waiting for capacity", pkg/activator/handler/metrics.go at
+ * knative-v1.23.0) carries only k8s_namespace_name and kn_revision_name.
  * https://knative.dev/docs/serving/observability/metrics/serving-metrics/ ("Activator"): the concurrency
  * gauge, and the OpenTelemetry HTTP server histogram http.server.request.duration
  * (https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration), with
@@ -33,6 +37,7 @@ export const AUTOSCALER = {
  */
 export const ACTIVATOR = {
   requestConcurrency: "kn_revision_request_concurrency",
+  requestQueued: "kn_revision_request_queued",
   requestDurationBucket: "http_server_request_duration_seconds_bucket",
 } as const;
 

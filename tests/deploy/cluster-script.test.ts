@@ -144,8 +144,15 @@ describe("infra/cluster.sh up against stand-in commands", () => {
     }
   });
 
+  test("the sources are applied only once every function is Ready, so their sink resolves at once", () => {
+    const ready = index(/^kubectl wait ksvc --all .*--for=condition=Ready/);
+    expect(index(/^node --import tsx infra\/manifests\.ts deploy functions$/)).toBeLessThan(ready);
+    expect(index(/^node --import tsx infra\/manifests\.ts deploy sources$/)).toBeGreaterThan(ready);
+    expect(up.calls.filter((c) => /manifests\.ts deploy$/.test(c)), "nothing deploys both at once").toEqual([]);
+  });
+
   test("the functions are applied only once their streams, consumers, Secret and schema are in place", () => {
-    const functions = index(/^kubectl apply -f <tmp>/, index(/^node --import tsx infra\/manifests\.ts deploy/));
+    const functions = index(/^kubectl apply -f <tmp>/, index(/^node --import tsx infra\/manifests\.ts deploy functions$/));
     const secret = lastIndex(/^kubectl apply -f -$/);
     expect(secret).toBeGreaterThan(index(/^node --import tsx infra\/manifests\.ts secret/));
     for (const before of [/^kubectl apply -f nats\/nack\//, /^kubectl apply -f -$/, /^kubectl exec -i -n uitgo-data primary-1 /]) {

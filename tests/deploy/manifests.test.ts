@@ -128,10 +128,10 @@ describe("schemas", () => {
     }
   });
 
-  test("readiness probes the function's /health/readiness without a period, so start-up probing stays aggressive", () => {
+  test("readiness probes the function's /health/serving without a period, so start-up probing stays aggressive", () => {
     for (const service of ofKind(knative(), "Service")) {
       const [container] = containers(service);
-      expect(container.readinessProbe, service.metadata.name).toEqual({ httpGet: { path: "/health/readiness", port: container.ports[0].containerPort } });
+      expect(container.readinessProbe, service.metadata.name).toEqual({ httpGet: { path: "/health/serving", port: container.ports[0].containerPort } });
       expect(container.resources.requests && container.resources.limits, service.metadata.name).toBeTruthy();
     }
   });

@@ -57,7 +57,7 @@ function status(port: number, path: string): Promise<number> {
 async function startsAndStops(bundle: string, env: Record<string, string | undefined>): Promise<void> {
   const port = await freePort();
   const clean = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  const fn = startBundle(bundle, { ...clean, PORT: String(port) }, node);
+  const fn = startBundle(bundle, { ...clean, PORT: String(port) }, { node });
   let last = 0;
   try {
     const deadline = Date.now() + 10_000;

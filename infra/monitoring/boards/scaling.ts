@@ -1,6 +1,6 @@
 // Scaling: how Knative sizes each function. The autoscaler's desired and actual pods and the concurrency
-// it acts on; the requests waiting in the activator (no ready pod: scale from zero) and in the
-// queue-proxies (pods at their hard limit); how long new pods take to become ready; and what the
+// it acts on; the requests waiting in the activator (no pod with room: scale from zero) and going through
+// it, and those in the queue-proxies (pods at their hard limit); how long new pods take to become ready; and what the
 // function containers use.
 import { FUNCTIONS } from "../../../esbuild.config";
 import { FUNCTIONS_NAMESPACE } from "../../manifests";
@@ -21,6 +21,14 @@ const revisions: Matchers = { k8s_namespace_name: FUNCTIONS_NAMESPACE, [KN_SERVI
  * kube-state-metrics' series name only the pod, so the function is read back from that name.
  */
 const revisionPod = (service: string) => `${service}-[0-9]+-deployment-.+`;
+const revisionOf = (service: string) => `${service}-[0-9]+`;
+/** Knative's label for the revision, the only name some activator series carry. */
+const KN_REVISION = "kn_revision_name";
+
+/** The service, read back from the revision's name, for series that name only the revision. */
+function byRevisionService(expr: string): string {
+  return `label_replace(${expr}, "${KN_SERVICE}", "$1", "${KN_REVISION}", "${revisionOf("(.+)")}")`;
+}
 const functionPods: Matchers = { namespace: FUNCTIONS_NAMESPACE, pod: re(revisionPod("($function)")) };
 const functionContainers: Matchers = { ...functionPods, container: FUNCTION_CONTAINER };
 
@@ -71,14 +79,28 @@ export function scalingBoard(): BoardSpec {
         title: "Requests waiting",
         panels: [
           {
-            title: "Requests held by the activator",
-            description: "Requests the activator is holding for a function, which happens while it has no ready pod: a scale from zero, or a burst beyond what its pods take. Non-zero here is a cold start being waited for.",
+            title: "Requests waiting at the activator for a pod",
+            description:
+              "Requests the activator holds because no pod of the function has room: a scale from zero, or a burst beyond containerConcurrency on every pod. Non-zero here is a wait for capacity (a cold start, or max-scale reached).",
+            unit: "short",
+            queries: [
+              {
+                expr: byRevisionService(sumBy([KN_REVISION], series(ACTIVATOR.requestQueued, { k8s_namespace_name: FUNCTIONS_NAMESPACE, [KN_REVISION]: re(revisionOf("($function)")) }))),
+                legend: `{{${KN_SERVICE}}}`,
+              },
+            ],
+          },
+          {
+            title: "Requests through the activator",
+            description:
+              "Requests in flight through the activator. With Knative's default target-burst-capacity (211) the activator stays in front of a function until its pods' spare capacity (pods × target) exceeds 211: for six of the eight functions that is never (max-scale × target < 211), so this is all of their traffic, warm or cold. Only search-drivers and update-location leave it, at 5 pods or more.",
             unit: "short",
             queries: [{ expr: sumBy([KN_SERVICE], series(ACTIVATOR.requestConcurrency, revisions)), legend: `{{${KN_SERVICE}}}` }],
           },
           {
             title: "Latency through the activator p99",
-            description: "Requests that went through the activator, from arrival to answer: the scale-from-zero wait plus the function's own time.",
+            description:
+              "Requests that went through the activator, from arrival to answer. For the functions it is always in front of, this is their whole latency as the activator sees it, cold starts included; compare with the Overview's latency (the function's own time).",
             unit: "s",
             queries: [{ expr: quantile(0.99, ACTIVATOR.requestDurationBucket, [KN_SERVICE], { job: JOBS.activator, ...revisions }), legend: `{{${KN_SERVICE}}}` }],
           },
