@@ -1,7 +1,7 @@
 // A booking spike from zero: after IDLE with no rider traffic (long enough for Knative to scale
-// create-trip, get-trip, update-trip and assign-driver to zero: knative/*.yaml sets a 20 s stable window,
-// and the autoscaler's grace period adds 30 s), bookings rise from nothing to PEAK per second within RAMP
-// and stay there. Drivers keep reporting
+// create-trip, get-trip, update-trip and assign-driver to zero: with a 20 s stable window and the activator
+// always in front of them, their pods go 20-25 s after the last request; 60 s leaves room for the pods'
+// termination), bookings rise from nothing to PEAK per second within RAMP and stay there. Drivers keep reporting
 // all along, as they would. Each booking is polled until assigned (custom metric booked_to_assigned), then
 // cancelled by the rider, which gives the driver back.
 //
@@ -15,7 +15,7 @@ import { reportLocation } from "./lib/drivers.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, awaitDriver, book } from "./lib/trips.js";
 
-const IDLE = __ENV.IDLE || "90s";
+const IDLE = __ENV.IDLE || "60s";
 const PEAK = Number(__ENV.PEAK || 200);
 const RAMP = __ENV.RAMP || "5s";
 const HOLD = __ENV.HOLD || "60s";
