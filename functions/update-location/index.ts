@@ -16,7 +16,12 @@ const drivers = new DriverIndex(redis, config.driverFreshMs);
 sweepSilentDrivers(drivers, config);
 
 await serveFunction(
-  updateLocationApp({ drivers, events: new LocationEvents(nats), jwtSecret: config.jwtSecret }),
+  updateLocationApp({
+    drivers,
+    events: new LocationEvents(nats),
+    jwtSecret: config.jwtSecret,
+    updates: new RateLimiter(redis, "location-updates", config.locationRate, config.rateLimitTimeoutMs),
+  }),
   [redisHandle(redis), nats],
   config,
 );
