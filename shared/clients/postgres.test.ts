@@ -6,6 +6,8 @@ import { DependencyUnavailable } from "../http/errors";
 import { connectPostgres, isUnavailable, onPostgres, type Sql } from "./postgres";
 
 let proxy: TcpProxy | undefined;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let sql: Sql | undefined;
 
 afterEach(async () => {
@@ -49,6 +51,38 @@ describe("connectPostgres", () => {
     proxy.resume();
     expect(await held).toEqual([{ n: 7 }]);
     expect(await onPostgres(() => sql!`select 8 as n`, 300)).toEqual([{ n: 8 }]);
+  });
+});
+
+describe("a transaction whose connection is lost", () => {
+  // postgres.js kept writing a lost transaction's statements (its own ROLLBACK included) to the closed socket, from a
+  // timer, which ended the process (porsager/postgres#1208); patches/postgres+*.patch fails them instead.
+  it("fails with a connection error, and nothing is thrown outside it", async () => {
+    proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
+    sql = connectPostgres(TEST_ENV.DATABASE_URL_VN.replace(":5432/", `:${proxy.port}/`), "postgres-test", 2_000);
+    const escaped: unknown[] = [];
+    const record = (err: unknown) => escaped.push(err);
+    process.on("uncaughtExceptionMonitor", record);
+    try {
+      const failure = await sql
+        .begin(async (tx) => {
+          await tx`select 1`;
+          await proxy!.cut();
+          await pause(100);
+          await tx`select 2`;
+        })
+        .catch((err: unknown) => err);
+      expect(isUnavailable(failure)).toBe(true);
+      // The timer the writes went out on has run by now.
+      await pause(200);
+      expect(escaped).toEqual([]);
+
+      // The pool carries on once the server is back.
+      await proxy.open();
+      expect(await sql<{ n: number }[]>`select 3 as n`).toEqual([{ n: 3 }]);
+    } finally {
+      process.off("uncaughtExceptionMonitor", record);
+    }
   });
 });
 
