@@ -48,6 +48,24 @@ describe("k6 scripts", () => {
     });
   });
 
+  it("default to the rates one machine holds locally, and keep the cluster's under PROFILE=cluster", async () => {
+    type Scenarios = Record<string, { rate?: number; stages?: { target: number }[]; startTime?: string }>;
+    const rates = async (file: string, env: Record<string, string>) => {
+      const scenarios = ((await load(file, env)).options as { scenarios: Scenarios }).scenarios;
+      return Object.fromEntries(Object.entries(scenarios).map(([name, s]) => [name, s.rate ?? Math.max(...(s.stages ?? []).map((stage) => stage.target))]));
+    };
+    expect(await rates("search.js", {})).toEqual({ search: 50 });
+    expect(await rates("search.js", { PROFILE: "cluster" })).toEqual({ search: 500 });
+    expect(await rates("search.js", { PROFILE: "cluster", RATE: "20" })).toEqual({ search: 20 });
+    expect(await rates("location-flood.js", {})).toEqual({ flood: 500 });
+    expect(await rates("location-flood.js", { PROFILE: "cluster" })).toEqual({ flood: 5000 });
+    expect(await rates("booking-spike.js", {})).toMatchObject({ spike: 100 });
+    expect(await rates("booking-spike.js", { PROFILE: "cluster" })).toMatchObject({ spike: 200 });
+    expect(await rates("mixed.js", {})).toMatchObject({ searches: 50 });
+    expect(await rates("mixed.js", { PROFILE: "cluster" })).toMatchObject({ searches: 100 });
+    await expect(load("search.js", { PROFILE: "laptop" })).rejects.toThrow(/PROFILE/);
+  });
+
   it("mint tokens the functions accept", async () => {
     const { mintToken } = (await load(join("lib", "auth.js"))) as { mintToken: (id: string, role: string, ttl?: number, secret?: string) => string };
     expect(verifyToken(DEV_JWT_SECRET, mintToken("k6-rider-1", "rider"))).toEqual({ id: "k6-rider-1", role: "rider" });
