@@ -36,10 +36,14 @@ async function proxy(port: number): Promise<TcpProxy> {
   return relay;
 }
 
+// These tests book as one rider again and again to watch a store go and come back, more often than a rider may;
+// the limits per rider are tested in tests/client-limits.test.ts.
+const NO_RIDER_LIMITS = { MAX_ACTIVE_TRIPS_PER_RIDER: "0", BOOKING_RATE_LIMIT: "0" };
+
 async function startFunction(name: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
   const logFile = join(testLogDir(), `${name}.log`);
-  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...env }, { watch, logFile }));
+  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...NO_RIDER_LIMITS, ...env }, { watch, logFile }));
   await watch.guard(waitUntilReady(port));
   return `http://127.0.0.1:${port}`;
 }
