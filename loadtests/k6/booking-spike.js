@@ -72,7 +72,9 @@ export function driverReports() {
 }
 
 export function rider() {
-  const riderId = `k6-rider-${exec.vu.idInTest}`;
+  // A rider per booking, as in a real spike: one rider may book 10 trips a minute and have one under way, and a VU
+  // books several a second.
+  const riderId = `k6-rider-${exec.scenario.iterationInTest}`;
   const token = mintToken(riderId, "rider");
   const phase = Date.now() - exec.scenario.startTime < COLD_PHASE_MS ? "cold" : "warm";
   const sentAt = Date.now();
