@@ -34,6 +34,12 @@ export function storeEnv(natsUrl: string): Record<string, string> {
     DRIVER_FRESH_MS: String(3_600_000),
     // A trip with nobody in reach settles quickly instead of being retried for a minute.
     MATCH_DEADLINE_MS: String(3_000),
+    // Each of the bench's riders and drivers books or reports thousands of times a minute, and its bookings stay
+    // requested: limits no scenario reaches, so their checks are measured with their work done and nothing refused.
+    // Set to 0 in the environment (limits off) for the other half of an A/B.
+    MAX_ACTIVE_TRIPS_PER_RIDER: process.env.MAX_ACTIVE_TRIPS_PER_RIDER ?? String(1_000_000_000),
+    BOOKING_RATE_LIMIT: process.env.BOOKING_RATE_LIMIT ?? String(1_000_000_000),
+    LOCATION_RATE_LIMIT: process.env.LOCATION_RATE_LIMIT ?? String(1_000_000_000),
   };
 }
 
