@@ -22,11 +22,17 @@ const delivery = new Delivery(js, {
   publishTimeoutMs: config.dependencyTimeoutMs,
 });
 const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency, { max: config.batchMax, waitMs: config.batchWaitMs });
-watchExhausted(await nats.connected, await nats.manager(), js, config.stream, config.consumer, config.dependencyTimeoutMs);
+const jsm = await nats.manager();
+watchExhausted(await nats.connected, jsm, js, config.stream, config.consumer, config.dependencyTimeoutMs);
 
 await serveFunction(
   new Hono(),
-  [{ name: "nats", ping: () => nats.ping(), close: () => source.stop().then(() => nats.close()) }],
+  [
+    { name: "nats", ping: () => nats.ping(), close: () => source.stop().then(() => nats.close()) },
+    // Not ready until its consumer exists (NACK creates it on the cluster): a source that cannot pull is
+    // not Ready, and neither is its ContainerSource, so `kubectl wait` and a rollout wait for it.
+    { name: "consumer", ping: () => jsm.consumers.info(config.stream, config.consumer), close: async () => {} },
+  ],
   config,
 );
 log("info", "source started", { stream: config.stream, consumer: config.consumer, sink: config.sink });

@@ -1,10 +1,19 @@
 // The probe Knative asks (/health/serving) against the one people and the local stack ask
 // (/health/readiness): only the start waits for the stores, so a store outage on a running pod leaves it in
-// service answering its own 503 + Retry-After, rather than out of service behind Knative's activator.
+// service answering its own 503 + Retry-After, rather than out of service behind Knative's activator. And a
+// JetStream source is not ready (nor its ContainerSource) until its consumer exists.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Hono } from "hono";
 import { describe, expect, test } from "vitest";
 import { createRootApp, type DependencyHandle } from "../../shared/http/server";
-import { readFolder, ofKind, containers } from "./manifests";
+import { bundleFile } from "../../esbuild.config";
+import { ROOT } from "../../infra/manifests";
+import { freePort, startBundle } from "../support/processes";
+import { containers, ofKind, readFolder } from "./manifests";
 
 function store(): DependencyHandle & { up: boolean } {
   const dep = {
@@ -40,4 +49,40 @@ describe("readiness on Knative", () => {
       expect(containers(service)[0].readinessProbe.httpGet.path, service.metadata.name).toBe("/health/serving");
     }
   });
+});
+
+describe("a JetStream source's readiness", () => {
+  // On the suite's NATS, with a scratch stream of its own so that nothing else's messages are pulled.
+  test("is 503 until its consumer exists, then 200", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "uitgo-source-probe-"));
+    const bundle = join(dir, "index.mjs");
+    await bundleFile(join(ROOT, "sources/jetstream/index.ts"), bundle);
+    const nc = await connect({ servers: process.env.NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    const stream = `UITGO_PROBE_${process.pid}`;
+    await jsm.streams.add({ name: stream, subjects: [`uitgo-probe-${process.pid}.>`] });
+    const port = await freePort();
+    const source = startBundle(bundle, { NATS_URL: process.env.NATS_URL!, JS_STREAM: stream, JS_CONSUMER: "probe", K_SINK: "http://127.0.0.1:9", PORT: String(port) });
+    const readiness = async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/health/readiness`)).status;
+      } catch {
+        return 0;
+      }
+    };
+    try {
+      const until = async (status: number) => {
+        for (let i = 0; i < 100 && (await readiness()) !== status; i++) await new Promise((r) => setTimeout(r, 100));
+        return readiness();
+      };
+      expect(await until(503), source.output()).toBe(503);
+      await jsm.consumers.add(stream, { durable_name: "probe", ack_policy: AckPolicy.Explicit });
+      expect(await until(200), source.output()).toBe(200);
+    } finally {
+      await source.stop();
+      await jsm.streams.delete(stream);
+      await nc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
