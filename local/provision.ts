@@ -94,12 +94,21 @@ async function startNats(log: (line: string) => void): Promise<void> {
 
   const daemon = findBinary("start-stop-daemon");
   if (daemon && sudo !== undefined) {
-    const result = await runPrivileged(sudo, daemon, ["--start", "--oknodo", "--background", "--exec", binary, "--", ...args]);
+    // Matched by our own pid file, not by the binary: any other nats-server on the machine (another port, no
+    // JetStream) would otherwise count as "already running" and nothing would be started.
+    const pidFile = join(storeDir, "uitgo-nats-server.pid");
+    const result = await runPrivileged(sudo, daemon, ["--start", "--pidfile", pidFile, "--make-pidfile", "--background", "--exec", binary, "--", ...args]);
+    if (result.code === 1) {
+      throw new ProvisionError(
+        `nats: the nats-server started here before (pid file ${pidFile}) is still running but does not listen on ${HOST}:${NATS_PORT}; ` +
+          `stop it (sudo kill $(cat ${pidFile})) and run again`,
+      );
+    }
     if (result.code !== 0) throw new ProvisionError(`nats: start-stop-daemon failed: ${result.output.trim()}`);
   } else {
     spawnDetached(binary, args);
   }
-  await waitForPort("nats", NATS_PORT, `see ${logFile}`);
+  await waitForPort("nats", NATS_PORT, existsSync(logFile) ? `see ${logFile}` : `it wrote no log (${logFile}); run \`${binary} ${args.join(" ")}\` to see why`);
 }
 
 // --------------------------------------------------------------------------------------------- Redis
