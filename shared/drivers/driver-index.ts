@@ -61,6 +61,7 @@ const START_RADIUS_M = 150;
  * are gone by then, so the next search starts past them.
  */
 export const MAX_CANDIDATES = 200;
+const NARROW_STEP_M = 10;
 
 // Redis measures with an Earth radius of 6,372,797.56 m, shared/geo.ts with the mean 6,371,008.8 m,
 // and keeps positions as 52-bit geohashes (within about 0.6 m). Redis is asked for a little more
@@ -71,43 +72,52 @@ function searchRadii(meters: number): [start: number, max: number] {
   return [Math.min(START_RADIUS_M, max), max];
 }
 
-// Each candidate's verdict is kept for the script's run: a wider GEOSEARCH returns the nearer ones again, and
-// they are not looked up twice. So the candidates looked up are at most the last COUNT asked, MAX_CANDIDATES.
-// Returns the picked drivers, how many candidates were looked up, and how many silent ones were dropped.
+// Every GEOSEARCH asks for MAX_CANDIDATES with ANY, so Redis stops scanning once it has that many: a plain COUNT
+// would still read every entry within the radius to sort them, thousands of them in a city of silent drivers.
+// An answer shorter than that holds every entry within the radius, nearest first, and each one's verdict is kept
+// for the wider radius that returns it again. A full answer means the radius holds too many to be sure of the
+// nearest: it is narrowed, halfway back towards the last complete radius, until an answer comes back complete
+// (or the step is under NARROW_STEP_M, where any of them is as near as another). So a search looks up at most
+// MAX_CANDIDATES entries, and each GEOSEARCH reads a bounded number.
+// Returns the picked drivers, how many entries were looked up, and how many silent ones were dropped.
 const NEAREST = `
 local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit, accept)
   local budget = ${MAX_CANDIDATES}
-  local want = math.min(limit * 2, budget)
+  local complete = 0
   local verdicts, examined, silent = {}, 0, {}
-  local picked
+  local picked, inPicked = {}, {}
   while true do
-    local found = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lng, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', want)
-    picked = {}
-    for _, id in ipairs(found) do
-      local ok = verdicts[id]
-      if ok == nil then
-        examined = examined + 1
-        local at = tonumber(redis.call('ZSCORE', seen, id))
-        if at and at >= freshAfter then
-          ok = accept(id)
-        else
-          ok = false
-          silent[#silent + 1] = id
-        end
-        verdicts[id] = ok
-      end
-      if ok then
-        picked[#picked + 1] = id
-        if #picked == limit then break end
-      end
-    end
-    if #picked == limit then break end
-    if #found == want then
-      if want >= budget then break end
-      want = math.min(want * 4, budget)
-    elseif radius >= maxRadius then
-      break
+    local found = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lng, lat, 'BYRADIUS', radius, 'm', 'COUNT', budget, 'ANY', 'ASC')
+    local full = #found >= budget
+    if full and radius - complete > ${NARROW_STEP_M} then
+      radius = (complete + radius) / 2
     else
+      -- A complete answer holds every entry the last one did, and is picked from afresh, nearest first. A full one
+      -- may lack some within the last complete radius: what was picked there stays, and is added to.
+      if not full then picked, inPicked = {}, {} end
+      for _, id in ipairs(found) do
+        local ok = verdicts[id]
+        if ok == nil then
+          -- Only a full answer can bring more new entries than the budget has left.
+          if examined >= budget then break end
+          examined = examined + 1
+          local at = tonumber(redis.call('ZSCORE', seen, id))
+          if at and at >= freshAfter then
+            ok = accept(id)
+          else
+            ok = false
+            silent[#silent + 1] = id
+          end
+          verdicts[id] = ok
+        end
+        if ok and not inPicked[id] then
+          picked[#picked + 1] = id
+          inPicked[id] = true
+          if #picked == limit then break end
+        end
+      end
+      if #picked == limit or full or radius >= maxRadius then break end
+      complete = radius
       radius = math.min(radius * 2, maxRadius)
     end
   end
