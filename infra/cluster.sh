@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # UIT-Go on a local kind cluster with Knative Serving, Kourier and Knative Eventing (for the JetStream
-# sources), Prometheus and Grafana, NATS with JetStream, the NACK controller, Redis, and PostgreSQL (a
+# sources), Prometheus and Grafana, NATS with JetStream, the NACK controller, KEDA (scaling the sources), Redis, and PostgreSQL (a
 # CloudNativePG cluster, read replica and PgBouncer pooler per region shard). docs/runbook.md walks through it.
 #
 #   infra/cluster.sh up        create + install + images + deploy, stopping at the first step that fails
 #   infra/cluster.sh create    the kind cluster (infra/kind-config.yaml)
-#   infra/cluster.sh install   Knative, Prometheus + Grafana, NATS, NACK, CloudNativePG, the shard databases, Redis
+#   infra/cluster.sh install   Knative, Prometheus + Grafana, NATS, NACK, KEDA, CloudNativePG, the shard databases, Redis
 #   infra/cluster.sh images    build one image per function and source, load them into kind
 #   infra/cluster.sh deploy    Secret, schema, streams and consumers, functions and sources, scrape targets, dashboards
 #   infra/cluster.sh status    what is running
@@ -29,12 +29,14 @@ NATS_CHART_VERSION=2.14.6
 NACK_CHART_VERSION=0.36.0
 CNPG_VERSION=1.29.1
 KUBE_PROMETHEUS_STACK_VERSION=91.4.1
+KEDA_CHART_VERSION=2.20.2
 
 CLUSTER=uitgo
 FUNCTIONS_NS=default
 DATA_NS=uitgo-data
 NATS_NS=nats
 MONITORING_NS=monitoring
+KEDA_NS=keda
 WAIT=600s
 
 STEP=""
@@ -179,6 +181,15 @@ install_nats() {
     -n "${NATS_NS}" -f infra/values/nack.yaml --wait --timeout "${WAIT}"
 }
 
+# KEDA scales the JetStream sources on their consumers' lag (the ScaledObjects in knative/source-*.yaml).
+install_keda() {
+  step "install: KEDA (chart ${KEDA_CHART_VERSION})"
+  helm repo add kedacore https://kedacore.github.io/charts --force-update >/dev/null
+  # --wait: the chart brings the ScaledObject CRD and the admission webhook that validates ScaledObjects.
+  helm upgrade --install keda kedacore/keda --version "${KEDA_CHART_VERSION}" \
+    -n "${KEDA_NS}" --create-namespace --wait --timeout "${WAIT}"
+}
+
 install_data() {
   step "install: CloudNativePG ${CNPG_VERSION}"
   # Server-side apply, as CloudNativePG's install instructions say: its CRDs are too large for a client-side apply's annotation.
@@ -201,6 +212,7 @@ install() {
   # Before NATS: the NATS chart's PodMonitor needs the CRDs this chart installs.
   install_monitoring
   install_nats
+  install_keda
   install_data
 }
 
@@ -278,6 +290,8 @@ deploy() {
   step "deploy: sources"
   apply_rendered deploy sources
   kubectl wait containersource --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
+  # Ready once KEDA has read each consumer's lag from NATS' monitoring port.
+  kubectl wait scaledobject --all -n "${FUNCTIONS_NS}" --for=condition=Ready --timeout="${WAIT}"
   # Again on every deploy: the dashboards follow the code's functions and metrics.
   monitoring_resources
   status
@@ -287,6 +301,7 @@ status() {
   step "status"
   kubectl get ksvc -n "${FUNCTIONS_NS}"
   kubectl get containersource -n "${FUNCTIONS_NS}"
+  kubectl get scaledobject,hpa -n "${FUNCTIONS_NS}"
   kubectl get pingsource -n "${FUNCTIONS_NS}"
   kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "${NATS_NS}"
   kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "${DATA_NS}"

@@ -28,7 +28,7 @@ import { CONSUMERS, STREAMS, type ConsumerDefinition } from "../shared/events/de
 import { SCHEDULES, cronOf, type Schedule } from "../shared/events/schedules";
 import { SENDER_EXTENSION } from "../shared/http/internal-sender";
 import { REGIONS } from "../shared/regions";
-import { PROFILES, type Profile } from "./profiles";
+import { PROFILES, SOURCE_PROFILES, type Profile } from "./profiles";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -399,9 +399,11 @@ function networkPolicy(): Document {
 
 function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
   const name = consumer.config.durable_name;
-  const settings = Object.entries(SOURCE_SETTINGS[name] ?? {}).map(([key, value]) => ({ name: key, value }));
+  // SOURCE_CONCURRENCY is per replica on the cluster, where KEDA runs several (infra/profiles.ts).
+  const clusterSettings = { ...SOURCE_SETTINGS[name], SOURCE_CONCURRENCY: String(SOURCE_PROFILES[name]!.concurrency) };
+  const settings = Object.entries(clusterSettings).map(([key, value]) => ({ name: key, value }));
   // The settings as the source will read them, for the comments' figures.
-  const delivered = loadSourceConfig({ ...SOURCE_SETTINGS[name], K_SINK: "http://sink", JS_STREAM: consumer.stream, JS_CONSUMER: name });
+  const delivered = loadSourceConfig({ ...clusterSettings, K_SINK: "http://sink", JS_STREAM: consumer.stream, JS_CONSUMER: name });
   const held = delivered.concurrency * delivered.batchMax;
   const source = {
     apiVersion: "sources.knative.dev/v1",
@@ -447,7 +449,7 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
     ],
     [
       [...container, "resources"],
-      `One process pulling and forwarding; it delivers at most ${held} messages at once (SOURCE_CONCURRENCY ${delivered.concurrency}${batched ? ` × SOURCE_BATCH_MAX ${delivered.batchMax}` : ""}).`,
+      `One process pulling and forwarding; each replica delivers at most ${held} messages at once (SOURCE_CONCURRENCY ${delivered.concurrency}${batched ? ` × SOURCE_BATCH_MAX ${delivered.batchMax}` : ""}).`,
     ],
     [[...container, "ports"], "The port the code listens on (PORT unset); declared and named so Prometheus scrapes /metrics there (infra/monitoring)."],
     [
@@ -458,9 +460,11 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
   if (settings.length > 0) {
     comments.push([
       [...container, "env", 4],
-      batched
-        ? `From SOURCE_SETTINGS in shared/config.ts, as the local stack sets them: CloudEvents batched content mode, up to ${delivered.batchMax} events per request, sent when full or after ${delivered.batchWaitMs} ms, ${delivered.concurrency} requests in flight. A refused batch is delivered again one message at a time, so only the refused messages are dead-lettered.`
-        : "From SOURCE_SETTINGS in shared/config.ts, as the local stack sets them.",
+      (batched
+        ? `From SOURCE_SETTINGS in shared/config.ts, as the local stack sets them: CloudEvents batched content mode, up to ${delivered.batchMax} events per request, sent when full or after ${delivered.batchWaitMs} ms. `
+        : "") +
+        `SOURCE_CONCURRENCY ${delivered.concurrency} is per replica, from infra/profiles.ts: KEDA runs up to ${SOURCE_PROFILES[name]!.maxReplicas} replicas on the one durable consumer (see the ScaledObject below).` +
+        (batched ? " A refused batch is delivered again one message at a time, so only the refused messages are dead-lettered." : ""),
     ]);
   }
   return commented(
@@ -468,6 +472,57 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
     comments,
     `${HEADER}\nDelivers JetStream consumer ${consumer.stream}/${name} to the ${name} function as CloudEvents; always on (a Deployment), acking only on 2xx.`,
   );
+}
+
+/** The NATS server's monitoring port, which the NATS chart's Service exposes once infra/values/nats.yaml enables it. */
+export const NATS_MONITORING_ENDPOINT = `nats.${NATS_NAMESPACE}.svc.cluster.local:8222`;
+
+/** The Deployment Knative Eventing creates for a ContainerSource: kmeta.ChildName(source, "-deployment"). */
+export function sourceDeploymentName(consumer: ConsumerDefinition): string {
+  return `source-${consumer.config.durable_name}-deployment`;
+}
+
+/** KEDA scales a source's Deployment on its consumer's lag (KEDA's nats-jetstream scaler). */
+function scaledObject(consumer: ConsumerDefinition): Document {
+  const name = consumer.config.durable_name;
+  const profile = SOURCE_PROFILES[name]!;
+  const object = {
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    metadata: { name: `source-${name}`, namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF, [SOURCE_LABEL]: name } },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: sourceDeploymentName(consumer) },
+      minReplicaCount: profile.minReplicas,
+      maxReplicaCount: profile.maxReplicas,
+      pollingInterval: 10,
+      triggers: [
+        {
+          type: "nats-jetstream",
+          metadata: {
+            natsServerMonitoringEndpoint: NATS_MONITORING_ENDPOINT,
+            account: "$G",
+            stream: consumer.stream,
+            consumer: name,
+            lagThreshold: String(profile.lagThreshold),
+          },
+        },
+      ],
+    },
+  };
+  const trigger = ["spec", "triggers", 0, "metadata"];
+  return commented(object, [
+    [
+      ["spec", "scaleTargetRef"],
+      "The Deployment Knative Eventing makes for the ContainerSource. Its reconciler only ever rewrites that Deployment's pod template (reconcileReceiveAdapter, pkg/reconciler/containersource), never its replicas, so it does not fight the HPA KEDA makes.",
+    ],
+    [["spec", "minReplicaCount"], `Never zero: a source holds its consumer, and a first event should not wait for a pod. ${profile.why}`],
+    [["spec", "pollingInterval"], "KEDA reads the lag every 10 s (default 30 s); the HPA still waits 5 minutes of lower lag before it removes a replica (its default scale-down stabilization)."],
+    [[...trigger, "account"], "The global account: this NATS has no accounts configured."],
+    [
+      [...trigger, "lagThreshold"],
+      `Lag is the consumer's pending plus ack-pending messages; KEDA asks for ceil(lag ÷ ${profile.lagThreshold}) replicas, here above two windows of one replica.`,
+    ],
+  ], `${HEADER}\nScales the ${name} source on consumer ${consumer.stream}/${name}'s lag, between ${profile.minReplicas} and ${profile.maxReplicas} replicas.`);
 }
 
 function configMap(): Document {
@@ -709,6 +764,8 @@ export function checkDefinitions(): void {
   if (stale.length > 0) throw new Error(`infra/profiles.ts has profiles for ${stale.join(", ")}, which are not functions (no functions/<name>/index.ts)`);
   const orphans = CONSUMERS.filter((c) => !FUNCTIONS.includes(c.config.durable_name)).map((c) => `${c.stream}/${c.config.durable_name}`);
   if (orphans.length > 0) throw new Error(`consumers ${orphans.join(", ")} name no function; a consumer's durable_name is the function it is delivered to`);
+  const unscaled = CONSUMERS.filter((c) => !SOURCE_PROFILES[c.config.durable_name]).map((c) => c.config.durable_name);
+  if (unscaled.length > 0) throw new Error(`no source profile for ${unscaled.join(", ")}: add one to SOURCE_PROFILES in infra/profiles.ts`);
 }
 
 let linkedStores: Promise<Map<string, Set<Store>>> | undefined;
@@ -729,7 +786,7 @@ export async function renderAll(tag: TagFor = () => DEV_TAG): Promise<Map<string
     files.set(`knative/${name}.yaml`, yamlFile([knativeService(name, PROFILES[name]!, consumerFor(name), stores.get(name)!, tag)]));
   }
   for (const consumer of CONSUMERS) {
-    files.set(`knative/source-${consumer.config.durable_name}.yaml`, yamlFile([containerSource(consumer, tag)]));
+    files.set(`knative/source-${consumer.config.durable_name}.yaml`, yamlFile([containerSource(consumer, tag), scaledObject(consumer)]));
   }
   for (const schedule of SCHEDULES) files.set(`knative/ping-${schedule.name}.yaml`, yamlFile([pingSource(schedule)]));
   files.set("knative/network-policy.yaml", yamlFile([networkPolicy()]));

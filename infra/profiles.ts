@@ -68,3 +68,46 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     why: "Dead letters are rare; two pods are plenty and keep a burst of them from crowding the shard pools.",
   },
 };
+
+/**
+ * How each JetStream source scales on the cluster: KEDA's nats-jetstream scaler reads its consumer's lag
+ * (pending + ack pending, from the NATS monitoring endpoint) and KEDA's HPA runs ceil(lag ÷ lagThreshold)
+ * replicas, between minReplicas and maxReplicas. The replicas share the one durable pull consumer, each
+ * holding at most `concurrency` deliveries (SOURCE_CONCURRENCY, per replica). tests/deploy holds every entry
+ * to three bounds: maxReplicas × what a replica holds stays within the consumer's max_ack_pending; the
+ * deliveries in flight stay within what the function takes at max-scale (more would only queue in front of
+ * it, towards the sink timeout); and lagThreshold is above what one replica holds, so a replica's own
+ * window never calls for another.
+ */
+export interface SourceProfile {
+  minReplicas: number;
+  maxReplicas: number;
+  lagThreshold: number;
+  /** SOURCE_CONCURRENCY on the cluster, per replica. */
+  concurrency: number;
+  why: string;
+}
+
+export const SOURCE_PROFILES: Readonly<Record<string, SourceProfile>> = {
+  "assign-driver": {
+    minReplicas: 1,
+    maxReplicas: 4,
+    lagThreshold: 64,
+    concurrency: 32,
+    why: "assign-driver takes at most 8 pods × 16 = 128 deliveries at once, so 4 replicas × 32 reach that ceiling and no more. One replica while the lag is within two of its windows (64); a backlog of 10,000 trips runs all four.",
+  },
+  "record-locations": {
+    minReplicas: 1,
+    maxReplicas: 2,
+    lagThreshold: 2000,
+    concurrency: 4,
+    why: "A replica holds 4 batches of 250 locations (1000). PostgreSQL's inserts bind before the function's 4 pods do, so a second replica, for a lag above two windows, is as far as it helps; the consumer's max_ack_pending (2000) is sized for two.",
+  },
+  "settle-dead-letters": {
+    minReplicas: 1,
+    maxReplicas: 2,
+    lagThreshold: 20,
+    concurrency: 10,
+    why: "settle-dead-letters takes 2 pods × 10 = 20 at once: 2 replicas × 10. Dead letters are rare; the second replica only runs for a burst of them.",
+  },
+};

@@ -223,7 +223,8 @@ function atLeastOne(env: Env, name: string, fallback: number): number {
 export const SOURCE_SETTINGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   // record-locations writes history in batches and takes batched mode: a few requests of a few hundred events each
   // instead of one request per event, which cost the source and the function most of their CPU per event. 4 × 250
-  // fills the consumer's max_ack_pending (1000); the wait is short beside a location's 4 s reporting period.
+  // is half the consumer's max_ack_pending (2000), which leaves room for a second replica on the cluster
+  // (infra/profiles.ts); the wait is short beside a location's 4 s reporting period.
   "record-locations": { SOURCE_BATCH_MAX: "250", SOURCE_BATCH_WAIT_MS: "20", SOURCE_CONCURRENCY: "4" },
   // A matching is mostly waiting (a Redis claim, a PostgreSQL commit, a JetStream ack), so more in flight drains a
   // backlog faster: the bench's burst of 10,000 drained in 13.0–19.3 s (median 13.3) at 128 against 15.6–17.9 s at 64.

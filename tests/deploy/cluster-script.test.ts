@@ -124,6 +124,7 @@ describe("infra/cluster.sh up against stand-in commands", () => {
     ],
     ["PodMonitor of the NATS chart", /^helm upgrade --install monitoring /, /^helm upgrade --install monitoring .* --wait/, /^helm upgrade --install nats /],
     ["NACK", /^helm upgrade --install nack .* --wait/, /^helm upgrade --install nack .* --wait/, /^kubectl apply -f nats\/nack\//],
+    ["KEDA", /^helm upgrade --install keda kedacore\/keda .* --wait/, /^helm upgrade --install keda .* --wait/, /^node --import tsx infra\/manifests\.ts deploy sources$/],
     ["CloudNativePG", /^kubectl apply --server-side -f \S+cnpg-/, /^kubectl rollout status deployment\/cnpg-controller-manager/, /^kubectl apply -f infra\/data\/postgres\.yaml/],
   ];
 

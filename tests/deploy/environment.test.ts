@@ -13,6 +13,7 @@ import {
   DEV_TAG,
   ROOT,
   clusterName,
+  NATS_MONITORING_ENDPOINT,
   firstAckWaitMs,
   imageName,
   images,
@@ -21,6 +22,7 @@ import {
   storesByFunction,
   type Store,
 } from "../../infra/manifests";
+import { SOURCE_PROFILES } from "../../infra/profiles";
 import { RUNTIME_IMAGE, runtimeMajor } from "../../infra/runtime";
 import { SOURCE_SETTINGS, loadConfig, loadSourceConfig } from "../../shared/config";
 import { CONSUMERS, STREAMS } from "../../shared/events/definitions";
@@ -85,13 +87,37 @@ describe("environment", () => {
     for (const key of Object.keys(configMap.data!)) expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
   });
 
-  test("each source is deployed with its consumer's SOURCE_SETTINGS, which it accepts", () => {
+  test("each source is deployed with its consumer's SOURCE_SETTINGS, which it accepts, and its concurrency per replica", () => {
     for (const name of Object.keys(SOURCE_SETTINGS)) expect(CONSUMERS.map((c) => c.config.durable_name), `SOURCE_SETTINGS names ${name}`).toContain(name);
     for (const source of sources) {
+      const name = source.spec.sink.ref.name;
       const env = resolvedEnv(source);
-      expect(env, source.file).toMatchObject(SOURCE_SETTINGS[source.spec.sink.ref.name] ?? {});
+      expect(env, source.file).toMatchObject({ ...SOURCE_SETTINGS[name], SOURCE_CONCURRENCY: String(SOURCE_PROFILES[name]!.concurrency) });
       expect(() => loadSourceConfig({ ...env, K_SINK: "http://sink" }), source.file).not.toThrow();
     }
+  });
+
+  test("the sources' replicas stay within their consumer's max_ack_pending and what their function takes at max-scale", () => {
+    for (const source of sources) {
+      const name = source.spec.sink.ref.name;
+      const profile = SOURCE_PROFILES[name]!;
+      const { concurrency, batchMax } = loadSourceConfig({ ...resolvedEnv(source), K_SINK: "http://sink" });
+      const consumer = CONSUMERS.find((c) => c.config.durable_name === name)!;
+      const service = services.find((s) => s.metadata.name === name)!;
+      const requestsAtMaxScale = Number(service.spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"]) * service.spec.template.spec.containerConcurrency;
+      expect(profile.minReplicas).toBeGreaterThanOrEqual(1);
+      expect(profile.maxReplicas).toBeGreaterThanOrEqual(profile.minReplicas);
+      expect(profile.maxReplicas * concurrency * batchMax, `${name}: messages held by every replica`).toBeLessThanOrEqual(consumer.config.max_ack_pending!);
+      expect(profile.maxReplicas * concurrency, `${name}: requests in flight from every replica`).toBeLessThanOrEqual(requestsAtMaxScale);
+      expect(profile.lagThreshold, `${name}: one replica's own window does not call for another`).toBeGreaterThan(concurrency * batchMax);
+    }
+  });
+
+  test("KEDA reads the lag from the NATS chart's Service, whose monitoring port the values turn on", () => {
+    const nats = parse(readFileSync(join(ROOT, "infra/values/nats.yaml"), "utf8"));
+    expect(nats.service.ports.monitor.enabled).toBe(true);
+    expect(nats.config.monitor?.enabled ?? true, "the chart's default").toBe(true);
+    expect(NATS_MONITORING_ENDPOINT).toBe(`${new URL(CONFIG_VALUES.NATS_URL!).hostname}:${nats.config.monitor?.port ?? 8222}`);
   });
 
   test("each function starts with its environment and reaches the cluster's stores, not the local defaults", () => {

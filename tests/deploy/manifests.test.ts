@@ -85,7 +85,31 @@ describe("schemas", () => {
       else if (m.kind === "PingSource") new PingSource(m as never).validate();
       else if (m.kind === "ConfigMap") new ConfigMap(m as never).validate();
       else if (m.kind === "NetworkPolicy") new NetworkPolicy(m as never).validate();
+      else if (m.kind === "ScaledObject") continue;
       else throw new Error(`${m.file}: unexpected ${m.kind}`);
+    }
+  });
+
+  test("KEDA ScaledObjects validate against the fields of KEDA's CRD that they use, one per source, on its Deployment and consumer", () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const schemas = parse(readFileSync(join(ROOT, "tests/deploy/schemas/keda-scaledobject-v1alpha1-subset.yaml"), "utf8")) as Record<string, AnySchema>;
+    const scaled = ofKind(knative(), "ScaledObject");
+    expect(scaled).toHaveLength(CONSUMERS.length);
+    for (const m of scaled) expectValid(ajv, closed(schemas.ScaledObject), m);
+    // The trigger metadata KEDA's nats-jetstream scaler reads (pkg/scalers/nats_jetstream_scaler.go, v2.20.2);
+    // the CRD takes any string map, and the scaler ignores a key it does not know.
+    const SCALER_KEYS = ["account", "accountID", "stream", "consumer", "lagThreshold", "activationLagThreshold", "useHttps", "natsServerMonitoringEndpoint"];
+    for (const { stream, config } of CONSUMERS) {
+      const m = scaled.find((s) => s.metadata.name === `source-${config.durable_name}`)!;
+      expect(m.file, "beside its ContainerSource").toBe(`knative/source-${config.durable_name}.yaml`);
+      // Knative Eventing names a ContainerSource's Deployment kmeta.ChildName(name, "-deployment").
+      expect(m.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: `source-${config.durable_name}-deployment` });
+      const [trigger] = m.spec.triggers;
+      expect(trigger.type).toBe("nats-jetstream");
+      for (const key of Object.keys(trigger.metadata)) expect(SCALER_KEYS, `${m.file}: ${key}`).toContain(key);
+      expect(trigger.metadata).toMatchObject({ stream, consumer: config.durable_name, account: "$G" });
+      expect(Number(trigger.metadata.lagThreshold)).toBeGreaterThan(0);
+      expect(m.spec.minReplicaCount, "a source is always on").toBeGreaterThanOrEqual(1);
     }
   });
 
