@@ -119,6 +119,8 @@ export function loadConfig(env: Env = process.env): Config {
 export interface OverloadLimits {
   /** Requests in flight in one process at most. */
   maxInFlight: number;
+  /** How long the oldest request in flight may have run before new requests are refused, ms. */
+  maxWaitMs: number;
   /** How late the event loop may run before new requests are refused, ms. */
   maxLagMs: number;
   retryAfterSeconds: number;
@@ -130,6 +132,9 @@ export function loadOverloadLimits(env: Env = process.env): OverloadLimits {
     // queue-proxy already holds a pod to that many, only the event loop's lateness refuses; locally, with no
     // queue-proxy, this is the bound.
     maxInFlight: int(env, "OVERLOAD_MAX_IN_FLIGHT", 256),
+    // Answers take milliseconds; one still unanswered after a second waits on something that is not keeping up.
+    // Half DEPENDENCY_TIMEOUT_MS's default, so a store that goes slow is felt before its requests time out.
+    maxWaitMs: int(env, "OVERLOAD_MAX_WAIT_MS", 1_000),
     maxLagMs: int(env, "OVERLOAD_MAX_LAG_MS", 100),
     retryAfterSeconds: atLeastOne(env, "OVERLOAD_RETRY_AFTER_SECONDS", 1),
   };
