@@ -12,6 +12,7 @@ import { signToken } from "./auth";
 import { shedOverload } from "./overload";
 
 const MAX_IN_FLIGHT = 4;
+const MAX_WAIT_MS = 1_500;
 
 describe("a function past its requests in flight", () => {
   let proxy: TcpProxy;
@@ -38,6 +39,7 @@ describe("a function past its requests in flight", () => {
       SERVICE_NAME: "search-drivers",
       REDIS_URL: `redis://127.0.0.1:${proxy.port}${redis.pathname}`,
       OVERLOAD_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+      OVERLOAD_MAX_WAIT_MS: String(MAX_WAIT_MS),
       // Long enough that the requests held by the silent Redis are still in flight when the others arrive.
       DEPENDENCY_TIMEOUT_MS: "10000",
     });
@@ -73,11 +75,30 @@ describe("a function past its requests in flight", () => {
     for (const answer of await Promise.all(held)) expect(answer.status).toBe(200);
     expect((await search()).status).toBe(200);
   });
+
+  it("answers 503 overloaded at once while its oldest request in flight has waited past the limit", async () => {
+    proxy.stall();
+    const held = search();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Under the limit of requests in flight, and the oldest has not waited long: let in, and held too.
+    const alsoHeld = search();
+    await new Promise((resolve) => setTimeout(resolve, MAX_WAIT_MS));
+    const sent = performance.now();
+    const refused = await Promise.all([search(), search()]);
+    for (const answer of refused) expect(answer).toMatchObject({ status: 503, retryAfter: "1", body: { error: { code: "overloaded" } } });
+    expect(Math.max(...refused.map((a) => a.at)) - sent).toBeLessThan(1_000);
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/uitgo_requests_shed_total\{reason="oldest_waiting"\} 2/);
+
+    proxy.resume();
+    expect((await held).status).toBe(200);
+    expect((await alsoHeld).status).toBe(200);
+    expect((await search()).status).toBe(200);
+  });
 });
 
 describe("an event loop running late", () => {
   const app = new Hono()
-    .use(shedOverload({ maxInFlight: 0, maxLagMs: 150, retryAfterSeconds: 2 }))
+    .use(shedOverload({ maxInFlight: 0, maxWaitMs: 0, maxLagMs: 150, retryAfterSeconds: 2 }))
     .get("/work", (c) => c.text("done"))
     .get("/health/liveness", (c) => c.text("alive"));
 

@@ -1,8 +1,10 @@
 // Overload is refused at once instead of queued. A rider's app gives up after a few seconds; a booking
 // answered after twenty is worse than a 503 now, which the app retries after Retry-After. Two signs of
-// overload, either enough:
+// overload, any one enough:
 //   - requests in flight in this process past a limit: they wait on a pool, a store or the CPU, and every
 //     one more only waits longer;
+//   - the oldest request in flight running for longer than a limit: whatever it waits on (a store, a pool, the
+//     CPU) is not keeping up, and a request let in now would wait behind it;
 //   - the event loop running late: a request read now has already waited that long in the socket, and the
 //     requests ahead of it will take as long again.
 // Probes and metrics are never refused: a busy process is alive and ready, and refusing its probes would only
@@ -44,25 +46,43 @@ function sampleLag(): void {
   sampling.unref();
 }
 
-/** Answers 503 with Retry-After past either limit (0 turns one off); probe and metrics paths always go through. */
+/**
+ * Answers 503 with Retry-After past any limit (0 turns one off); probe and metrics paths always go through. A
+ * request counts until its handler returns its response: a stream it then sends (SSE, WebSocket) does not.
+ */
 export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): MiddlewareHandler {
-  const { maxInFlight, maxLagMs, retryAfterSeconds } = limits;
+  const { maxInFlight, maxWaitMs, maxLagMs, retryAfterSeconds } = limits;
   if (maxLagMs > 0) sampleLag();
-  let inFlight = 0;
+  // When each request in flight started, oldest first (a Map keeps insertion order).
+  const started = new Map<number, number>();
+  let nextId = 0;
+  const oldestMs = (now: number) => {
+    for (const at of started.values()) return now - at;
+    return 0;
+  };
 
   return async (c, next) => {
     if (PROBE_PATHS.has(c.req.path)) return next();
-    const reason = maxInFlight > 0 && inFlight >= maxInFlight ? "in_flight" : maxLagMs > 0 && lagMs > maxLagMs ? "event_loop_lag" : undefined;
+    const now = performance.now();
+    const reason =
+      maxInFlight > 0 && started.size >= maxInFlight
+        ? "in_flight"
+        : maxWaitMs > 0 && oldestMs(now) > maxWaitMs
+          ? "oldest_waiting"
+          : maxLagMs > 0 && lagMs > maxLagMs
+            ? "event_loop_lag"
+            : undefined;
     if (reason) {
       shed.inc({ reason });
       c.header("Retry-After", String(retryAfterSeconds));
       return c.json(errorBody("overloaded", "The service is busy, retry shortly"), 503);
     }
-    inFlight++;
+    const id = nextId++;
+    started.set(id, now);
     try {
       await next();
     } finally {
-      inFlight--;
+      started.delete(id);
     }
   };
 }
