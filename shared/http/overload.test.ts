@@ -100,6 +100,7 @@ describe("an event loop running late", () => {
   const app = new Hono()
     .use(shedOverload({ maxInFlight: 0, maxWaitMs: 0, maxLagMs: 150, retryAfterSeconds: 2 }))
     .get("/work", (c) => c.text("done"))
+    .post("/", (c) => c.text("delivered"))
     .get("/health/liveness", (c) => c.text("alive"));
 
   const holdLoop = async (ms: number) => {
@@ -111,7 +112,7 @@ describe("an event loop running late", () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
   };
 
-  it("refuses requests while the loop keeps running late, not for one pause, never probes, and takes requests again once it keeps time", async () => {
+  it("refuses requests while the loop keeps running late, not for one pause, never probes or CloudEvents, and takes requests again once it keeps time", async () => {
     // Let the lateness sampler start and settle.
     await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through before the stall");
     await holdLoop(400);
@@ -123,6 +124,11 @@ describe("an event loop running late", () => {
     expect(late.headers.get("retry-after")).toBe("2");
     expect(await late.json()).toMatchObject({ error: { code: "overloaded", details: [] } });
     expect((await app.request("/health/liveness")).status).toBe(200);
+    // A delivery from the JetStream source is paced by the source, and goes through.
+    expect((await app.request("/", { method: "POST", headers: { "ce-specversion": "1.0" } })).status).toBe(200);
+    expect((await app.request("/", { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" } })).status).toBe(200);
+    // Not on the API's paths, where any client could send the header.
+    expect((await app.request("/work", { headers: { "ce-specversion": "1.0" } })).status).toBe(503);
 
     await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through once the loop keeps time");
   });

@@ -8,7 +8,9 @@
 //   - the event loop running late: a request read now has already waited that long in the socket, and the
 //     requests ahead of it will take as long again.
 // Probes and metrics are never refused: a busy process is alive and ready, and refusing its probes would only
-// restart it or take it out of rotation when it is needed most.
+// restart it or take it out of rotation when it is needed most. Nor are CloudEvents: the JetStream source already
+// paces its deliveries (SOURCE_CONCURRENCY), and each refusal would spend one of a message's bounded deliveries
+// on its way to the dead-letter path.
 import type { MiddlewareHandler } from "hono";
 import { loadOverloadLimits, type OverloadLimits } from "../config";
 import { counter } from "../metrics";
@@ -47,6 +49,14 @@ function sampleLag(): void {
 }
 
 /**
+ * Binary mode carries ce-specversion; the structured and batched modes, a cloudevents content type. Only on the
+ * receivers' path, "/": on the API's paths the headers would let any client past the limits.
+ */
+function isCloudEvent(specVersion: string | undefined, contentType: string | undefined): boolean {
+  return specVersion !== undefined || (contentType?.startsWith("application/cloudevents") ?? false);
+}
+
+/**
  * Answers 503 with Retry-After past any limit (0 turns one off); probe and metrics paths always go through. A
  * request counts until its handler returns its response: a stream it then sends (SSE, WebSocket) does not.
  */
@@ -62,7 +72,7 @@ export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): Mid
   };
 
   return async (c, next) => {
-    if (PROBE_PATHS.has(c.req.path)) return next();
+    if (PROBE_PATHS.has(c.req.path) || (c.req.path === "/" && isCloudEvent(c.req.header("ce-specversion"), c.req.header("content-type")))) return next();
     const now = performance.now();
     const reason =
       maxInFlight > 0 && started.size >= maxInFlight
