@@ -9,6 +9,8 @@
 #   infra/cluster.sh images    build one image per function and source, load them into kind
 #   infra/cluster.sh deploy    Secret, schema, streams and consumers, functions and sources, scrape targets, dashboards
 #   infra/cluster.sh status    what is running
+#   infra/cluster.sh k6 <script.js> [KEY=value ...]
+#                              run loadtests/k6/<script.js> in the cluster as a Job; print its summary
 #   infra/cluster.sh down      delete the cluster
 #
 # Needs docker, kind, kubectl and helm on PATH, and the npm dependencies (npm ci).
@@ -308,6 +310,59 @@ status() {
   kubectl get podmonitors,servicemonitors,configmaps -n "${MONITORING_NS}" -l app.kubernetes.io/part-of=uitgo
 }
 
+# infra/k6.ts prints the JSON summary after this line of the pod's log.
+K6_SUMMARY_MARKER="----- uitgo k6 summary json -----"
+
+# A load test from inside the cluster (infra/k6.ts): the scripts as a ConfigMap, a Job on grafana/k6, its
+# log followed to the end, the JSON summary saved under loadtests/results/, and k6's exit status kept
+# (99 when a threshold failed).
+k6_run() {
+  local script=${1:-}
+  if [[ -z ${script} ]]; then
+    echo "usage: infra/cluster.sh k6 <script.js> [KEY=value ...] (a script of loadtests/k6/)" >&2
+    exit 2
+  fi
+  shift
+  step "k6: ${script} in the cluster"
+  require kubectl
+  local job="k6-${script%.js}" rendered output results code=""
+  rendered=$(mktemp)
+  node --import tsx infra/k6.ts "${script}" "$@" >"${rendered}"
+  kubectl delete job "${job}" -n "${FUNCTIONS_NS}" --ignore-not-found --wait
+  apply -f "${rendered}"
+  rm -f "${rendered}"
+
+  step "k6: running ${script} (kubectl logs -f job/${job} -n ${FUNCTIONS_NS})"
+  output=$(mktemp)
+  kubectl logs -f "job/${job}" -n "${FUNCTIONS_NS}" --pod-running-timeout=5m >"${output}"
+  sed "/^${K6_SUMMARY_MARKER}\$/,\$d" "${output}"
+  results="loadtests/results/${script%.js}-cluster-$(date -u +%Y%m%dT%H%M%SZ).json"
+  sed "1,/^${K6_SUMMARY_MARKER}\$/d" "${output}" >"${results}"
+  rm -f "${output}"
+  if [[ -s ${results} ]]; then
+    log "summary saved to ${results}"
+  else
+    rm -f "${results}"
+    echo "the pod printed no JSON summary" >&2
+  fi
+
+  # The log ends when the container does; its exit code reaches the pod's status a moment later.
+  step "k6: ${script}'s exit status"
+  for _ in {1..30}; do
+    code=$(kubectl get pods -n "${FUNCTIONS_NS}" -l "job-name=${job}" -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')
+    if [[ -n ${code} ]]; then break; fi
+    sleep 1
+  done
+  if [[ -z ${code} ]]; then
+    echo "job/${job} has not finished: kubectl get pods -l job-name=${job}" >&2
+    exit 1
+  fi
+  if [[ ${code} -ne 0 ]]; then
+    step "k6: ${script} exited ${code} (99: a threshold failed, see above)"
+    exit "${code}"
+  fi
+}
+
 down() {
   step "down: deleting kind cluster ${CLUSTER}"
   require kind
@@ -315,7 +370,7 @@ down() {
 }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in
@@ -326,6 +381,10 @@ case "${1:-}" in
     deploy
     ;;
   create | install | images | deploy | status | down) "$1" ;;
+  k6)
+    shift
+    k6_run "$@"
+    ;;
   *)
     usage
     exit 2

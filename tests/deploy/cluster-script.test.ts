@@ -4,10 +4,11 @@
 // is, with a non-zero exit that names the step; Knative's ConfigMaps are patched only once its webhook is
 // ready; and every kind of resource is created after the controller and CRDs it needs.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { SUMMARY_MARKER } from "../../infra/k6";
 import { ROOT } from "../../infra/manifests";
 
 const SCRIPT = join(ROOT, "infra/cluster.sh");
@@ -224,3 +225,50 @@ describe("static checks", () => {
     }
   });
 });
+
+describe("infra/cluster.sh k6", () => {
+  const resultsDir = join(ROOT, "loadtests/results");
+  const saved = () => readdirSync(resultsDir).filter((f) => /^booking-spike-cluster-.*\.json$/.test(f));
+  afterAll(() => {
+    for (const file of saved()) rmSync(join(resultsDir, file));
+  });
+
+  test("renders the Job, replaces the previous run, follows its log, prints the verdicts and saves the JSON summary", async () => {
+    const before = new Set(saved());
+    const result = await run(["k6", "booking-spike.js", "IDLE=30s"]);
+    expect(result.status, result.stderr).toBe(0);
+    const render = index2(result.calls, /^node --import tsx infra\/k6\.ts booking-spike\.js IDLE=30s$/);
+    const removed = index2(result.calls, /^kubectl delete job k6-booking-spike -n default --ignore-not-found --wait$/);
+    const applied = index2(result.calls, /^kubectl apply -f <tmp>$/);
+    const followed = index2(result.calls, /^kubectl logs -f job\/k6-booking-spike -n default --pod-running-timeout=5m$/);
+    expect(render < removed && removed < applied && applied < followed).toBe(true);
+    expect(result.stdout).toContain("ok     http_req_failed: rate<0.01");
+    expect(result.stdout).not.toContain('{"script"');
+    const files = saved().filter((f) => !before.has(f));
+    expect(files).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(resultsDir, files[0]!), "utf8"))).toEqual({ script: "booking-spike" });
+  });
+
+  test("a failed threshold (k6's exit 99) is the command's exit status, with the step named", async () => {
+    const env = process.env.STAND_IN_K6_EXIT;
+    process.env.STAND_IN_K6_EXIT = "99";
+    try {
+      const result = await run(["k6", "booking-spike.js"]);
+      expect(result.status).toBe(99);
+      expect(result.stderr).toContain('step "k6: booking-spike.js exited 99');
+    } finally {
+      if (env === undefined) delete process.env.STAND_IN_K6_EXIT;
+      else process.env.STAND_IN_K6_EXIT = env;
+    }
+  });
+
+  test("the log marker is the one infra/k6.ts prints", () => {
+    expect(readFileSync(SCRIPT, "utf8")).toContain(`K6_SUMMARY_MARKER="${SUMMARY_MARKER}"`);
+  });
+});
+
+function index2(calls: string[], pattern: RegExp): number {
+  const at = calls.findIndex((call) => pattern.test(call));
+  expect(at, `no call matching ${pattern}`).toBeGreaterThanOrEqual(0);
+  return at;
+}
