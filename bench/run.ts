@@ -59,6 +59,9 @@ const measureMs = Number(args.seconds) * 1000;
 const WARMUP_MS = 2_000;
 const PEAK_CONNECTIONS = 32;
 const OPEN_MAX_CONNECTIONS = 256;
+// booking-spike.js lets k6 run up to 3,000 VUs, and the entry point keeps up to 1,024 sockets to each function: a
+// crowd this size reaches create-trip instead of queueing in the generator.
+const SPIKE_MAX_CONNECTIONS = 1_024;
 const ASSIGNMENT_RATE = 200;
 const BURST = Number(args.burst);
 const BURST_CONNECTIONS = 64;
@@ -206,7 +209,7 @@ try {
     await fresh();
     const [bookingRate, driverRate] = [Number(args["booking-rate"]), Number(args["spike-driver-rate"])];
     const [bookings, locations] = await Promise.all([
-      generate({ mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
+      generate({ mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: SPIKE_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
       // Drivers report from before the first booking until after the last.
       generate({ mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
     ]);
