@@ -77,12 +77,16 @@ export const CADVISOR = {
 /**
  * kube-state-metrics, installed by kube-prometheus-stack, labelled namespace and pod.
  * https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md
+ * The Deployment series are labelled namespace and deployment (…/workload/deployment-metrics.md), the
+ * HPA's namespace and horizontalpodautoscaler (…/workload/horizontalpodautoscaler-metrics.md).
  */
 export const KUBE_STATE = {
   podCreated: "kube_pod_created",
   podReadyTime: "kube_pod_status_ready_time",
   containerLimits: "kube_pod_container_resource_limits",
   containerRestarts: "kube_pod_container_status_restarts_total",
+  deploymentReplicasAvailable: "kube_deployment_status_replicas_available",
+  hpaDesiredReplicas: "kube_horizontalpodautoscaler_status_desired_replicas",
 } as const;
 
 /** Every metric name above: the list the dashboards may query besides the code's own. */

@@ -110,6 +110,8 @@ describe("schemas", () => {
       expect(trigger.metadata).toMatchObject({ stream, consumer: config.durable_name, account: "$G" });
       expect(Number(trigger.metadata.lagThreshold)).toBeGreaterThan(0);
       expect(m.spec.minReplicaCount, "a source is always on").toBeGreaterThanOrEqual(1);
+      // KEDA's webhook refuses a ScaledObject whose HPA name (keda-hpa-<name>) is not a valid label value.
+      expect(`keda-hpa-${m.metadata.name}`.length).toBeLessThanOrEqual(63);
     }
   });
 

@@ -1,10 +1,11 @@
 // JetStream: the consumers' state as the NATS server reports it (backlog, unacknowledged, redelivered),
-// and what the sources did with the messages (acked, retried, dead-lettered; batch sizes).
+// the sources' replicas as KEDA scales them, and what the sources did with the messages (acked, retried, dead-lettered; batch sizes).
 import { CONSUMERS } from "../../../shared/events/definitions";
 import { JOBS } from "../config";
-import { NATS } from "../external-metrics";
+import { FUNCTIONS_NAMESPACE } from "../../manifests";
+import { KUBE_STATE, NATS } from "../external-metrics";
 import type { BoardSpec } from "../grafana";
-import { increase, quantile, rate, series, sumBy, variable, type Matchers } from "../promql";
+import { increase, quantile, rate, re, series, sumBy, variable, type Matchers } from "../promql";
 
 const consumers: Matchers = { consumer_name: variable("consumer") };
 const sources: Matchers = { job: JOBS.sources, consumer: variable("consumer") };
@@ -31,6 +32,22 @@ export function jetstreamBoard(): BoardSpec {
             description: "Messages delivered to a source and not yet acknowledged: in flight to the function, or waiting out a nak delay. Capped by the consumer's max_ack_pending.",
             unit: "short",
             queries: [{ expr: sumBy(["stream_name", "consumer_name"], series(NATS.consumerAckPending, consumers)), legend: PER_CONSUMER }],
+          },
+          {
+            title: "Source replicas (KEDA)",
+            description:
+              "The consumer's JetStream source: replicas available, and those KEDA's HPA asks for (ceil of pending + ack pending ÷ the ScaledObject's lagThreshold, within its minimum and maximum). Desired above available is a source scaling up on a backlog.",
+            unit: "short",
+            queries: [
+              {
+                expr: `label_replace(${sumBy(["deployment"], series(KUBE_STATE.deploymentReplicasAvailable, { namespace: FUNCTIONS_NAMESPACE, deployment: re("source-($consumer)-deployment") }))}, "consumer_name", "$1", "deployment", "source-(.+)-deployment")`,
+                legend: "{{consumer_name}} available",
+              },
+              {
+                expr: `label_replace(${sumBy(["horizontalpodautoscaler"], series(KUBE_STATE.hpaDesiredReplicas, { namespace: FUNCTIONS_NAMESPACE, horizontalpodautoscaler: re("keda-hpa-source-($consumer)") }))}, "consumer_name", "$1", "horizontalpodautoscaler", "keda-hpa-source-(.+)")`,
+                legend: "{{consumer_name}} desired",
+              },
+            ],
           },
           {
             title: "Redelivered",
