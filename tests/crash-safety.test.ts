@@ -1,6 +1,9 @@
-// Crash safety: riders book continuously while one part of the system dies and comes back. Afterwards
-// every trip answered 201 must be assigned or no_driver (a trip whose event was dead-lettered is settled
-// as no_driver), none lost, none assigned twice, no driver on two trips, no driver left claimed.
+// Crash safety: riders book, or drivers report, continuously while one part of the system dies and comes back, or
+// a store refuses connections (cut) or goes silent (stall) for a few seconds. Afterwards every trip answered 201
+// must be assigned or no_driver (a trip whose event was dead-lettered is settled as no_driver), none lost, none
+// assigned twice, no driver on two trips, no driver left claimed; every location update answered 202 is in the
+// history; every other answer is 503 with Retry-After; the service answers again within RESUME_MS of the store's
+// return; and no process dies on its own: the test fails the moment one does, naming it and showing its log.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
@@ -15,8 +18,10 @@ import { bearer } from "./support/auth";
 import { connectedRedis } from "./support/http";
 import { NatsServer, natsServerBinary } from "./support/nats-server";
 import { HCMC, randomPointNear, seededRandom, tripRequest } from "./support/places";
-import { freePort, waitFor } from "./support/processes";
+import { waitFor } from "./support/processes";
 import { resetState, shardSql } from "./support/state";
+import { HistoryTables } from "./support/location-history";
+import { ProcessWatch, testLogDir } from "./support/process-watch";
 import { storedEvents } from "./support/streams";
 import { TcpProxy } from "./support/tcp-proxy";
 import { TEST_ENV, TEST_PORT_OFFSET } from "./support/test-env";
@@ -27,8 +32,18 @@ const BOOKING_MS = 5_000;
 /** Booking goes on at least this long after the fault is over, so every scenario books through recovery. */
 const AFTER_RECOVERY_MS = 2_000;
 const FAULT_AFTER_MS = 1_500;
-/** A burst booked right before the fault, so that deliveries are in flight when it strikes. */
+/** A burst sent right before the fault, so that requests and deliveries are in flight when it strikes. */
 const BURST = 30;
+/** How long a store stays cut or silent. */
+const OUTAGE_MS = 3_000;
+/** The service must answer a request sent after the store is back within this long of its return. */
+const RESUME_MS = 2_000;
+/** What a scenario needs accepted to mean something: more trips than drivers, and updates beyond the burst. */
+const minAccepted: Record<"booking" | "location", number> = { booking: DRIVERS + BURST, location: 2 * BURST };
+/** The longest the load goes on after AFTER_RECOVERY_MS to reach minAccepted. */
+const ENOUGH_WITHIN_MS = 15_000;
+/** Drivers reporting in the location scenarios; each reports every LOCATION_DRIVERS / BOOKINGS_PER_SECOND s. */
+const LOCATION_DRIVERS = 200;
 
 // Only what makes the test finish in seconds differs from production: trips that find nobody give up
 // after 2 s instead of 60 s, and a delivery lost with a killed source comes back after 3 s instead of 30 s.
@@ -38,13 +53,18 @@ const FAST_REDELIVERY = { ack_wait: seconds(3), backoff: [seconds(3), seconds(6)
 const config = loadConfig();
 let stack: Stack | undefined;
 let cleanups: (() => Promise<unknown>)[] = [];
+let watch = new ProcessWatch();
 
-beforeEach(resetState);
+beforeEach(async () => {
+  watch = new ProcessWatch();
+  await resetState();
+});
 afterEach(async () => {
   await stack?.stop();
   stack = undefined;
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
+  watch.check();
 });
 
 function seconds(s: number): number {
@@ -74,58 +94,166 @@ async function startScenario(env: Record<string, string> = {}): Promise<{ stack:
   }
   await redis.quit();
 
-  stack = await startStack({ basePort: 29080 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs", env: { ...STACK_ENV, ...env } });
+  stack = await startStack({
+    basePort: 29080 + TEST_PORT_OFFSET,
+    build: false,
+    logDir: testLogDir(),
+    env: { ...STACK_ENV, ...env },
+    onUnexpectedExit: (name, how, logTail) => watch.exited(name, how, logTail),
+  });
   return { stack, natsUrl };
 }
 
-interface Booking {
+type Store = "postgres" | "redis" | "nats";
+
+/** A relay in front of the store, and the environment that points every process of a stack at it. */
+async function relayed(store: Store): Promise<{ proxy: TcpProxy; env: Record<string, string> }> {
+  const url = store === "postgres" ? TEST_ENV.DATABASE_URL_VN : store === "redis" ? TEST_ENV.REDIS_URL : TEST_ENV.NATS_URL;
+  const proxy = await TcpProxy.start({ host: "127.0.0.1", port: Number(new URL(url).port) });
+  cleanups.push(() => proxy.cut());
+  const through = (target: string) => {
+    const moved = new URL(target);
+    moved.port = String(proxy.port);
+    return moved.toString();
+  };
+  const env: Record<string, string> =
+    store === "postgres"
+      ? { DATABASE_URL_VN: through(TEST_ENV.DATABASE_URL_VN), DATABASE_URL_TH: through(TEST_ENV.DATABASE_URL_TH) }
+      : store === "redis"
+        ? { REDIS_URL: through(TEST_ENV.REDIS_URL) }
+        : { NATS_URL: through(TEST_ENV.NATS_URL) };
+  return { proxy, env };
+}
+
+/** The store refuses connections (and drops the open ones) for OUTAGE_MS, as a crashed server would. */
+async function cutFor(proxy: TcpProxy): Promise<void> {
+  await proxy.cut();
+  await pause(OUTAGE_MS);
+  await proxy.open();
+}
+
+/** The store keeps every connection open but answers nothing for OUTAGE_MS, as a hung server or a lossy network. */
+async function stallFor(proxy: TcpProxy): Promise<void> {
+  proxy.stall();
+  await pause(OUTAGE_MS);
+  proxy.resume();
+}
+
+interface Answers {
+  /** Trip ids answered 201, or location updates answered 202 (`driver@recordedAt`). */
   accepted: string[];
-  /** Answered 503 with Retry-After: the rider is asked to try again. */
+  /** Answered 503 with Retry-After: the client is asked to try again. */
   refused: number;
+  /** The refusals by error code and message, to tell which store or limit refused them. */
+  refusals: Record<string, number>;
   /** Any other answer, or none: each is a failure of the test. */
   unexpected: string[];
+  /** From the fault's end to the first acceptance of a request sent after it, in ms. */
+  resumedMs?: number;
+}
+
+type Load = "booking" | "location";
+
+/** One request of the load; resolves to what to count as accepted (a trip id or an update's key), or to the answer. */
+type Send = (n: number) => Promise<{ key?: string; response: Response; body: unknown }>;
+
+function booking(stack: Stack): Send {
+  return async (n) => {
+    const response = await fetch(`${stack.gatewayUrl}/v1/trips`, {
+      method: "POST",
+      headers: { ...bearer("rider", `rider-${n}`), "content-type": "application/json" },
+      body: JSON.stringify(tripRequest(HCMC)),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = (await response.json()) as { id?: string };
+    return { response, body, ...(response.status === 201 && body.id && { key: body.id }) };
+  };
+}
+
+function reporting(stack: Stack): Send {
+  const random = seededRandom(11);
+  return async (n) => {
+    const driverId = `reporter-${n % LOCATION_DRIVERS}`;
+    const recordedAt = Date.now();
+    const response = await fetch(`${stack.gatewayUrl}/v1/drivers/me/location`, {
+      method: "POST",
+      headers: { ...bearer("driver", driverId), "content-type": "application/json" },
+      body: JSON.stringify({ ...randomPointNear(HCMC, 2000, random), recordedAt: new Date(recordedAt).toISOString() }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = response.status === 202 ? null : await response.json();
+    return { response, body, ...(response.status === 202 && { key: `${driverId}@${recordedAt}` }) };
+  };
 }
 
 /**
- * Books at a steady rate for BOOKING_MS, and for AFTER_RECOVERY_MS at least once `fault` has returned;
+ * Sends the load at a steady rate for BOOKING_MS, and for AFTER_RECOVERY_MS at least once `fault` has returned;
  * `fault` runs after FAULT_AFTER_MS, right after a burst.
  */
-async function bookThrough(stack: Stack, fault: () => Promise<void>): Promise<Booking> {
-  const booking: Booking = { accepted: [], refused: 0, unexpected: [] };
+async function loadThrough(stack: Stack, load: Load, fault: () => Promise<void>): Promise<Answers> {
+  const send = load === "booking" ? booking(stack) : reporting(stack);
+  const answers: Answers = { accepted: [], refused: 0, refusals: {}, unexpected: [] };
   const pending: Promise<void>[] = [];
+  let recoveredAt: number | undefined;
   let n = 0;
-  const book = () => {
-    const rider = `rider-${n++}`;
+  const request = () => {
+    const sentAfterRecovery = recoveredAt !== undefined;
     pending.push(
-      fetch(`${stack.gatewayUrl}/v1/trips`, {
-        method: "POST",
-        headers: { ...bearer("rider", rider), "content-type": "application/json" },
-        body: JSON.stringify(tripRequest(HCMC)),
-        signal: AbortSignal.timeout(15_000),
-      })
-        .then(async (response) => {
-          const body = (await response.json()) as { id?: string };
-          if (response.status === 201 && body.id) booking.accepted.push(body.id);
-          else if (response.status === 503 && response.headers.has("retry-after")) booking.refused++;
-          else booking.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
+      send(n++)
+        .then(({ key, response, body }) => {
+          if (key) {
+            answers.accepted.push(key);
+            if (sentAfterRecovery) answers.resumedMs ??= performance.now() - recoveredAt!;
+          } else if (response.status === 503 && response.headers.has("retry-after")) {
+            answers.refused++;
+            const code = (body as { error?: { code?: string; message?: string } } | null)?.error;
+            const why = `${code?.code}: ${code?.message}`;
+            answers.refusals[why] = (answers.refusals[why] ?? 0) + 1;
+          }
+          else answers.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
         })
         .catch((err: unknown) => {
-          booking.unexpected.push(String(err));
+          answers.unexpected.push(String(err));
         }),
     );
   };
 
-  const steady = setInterval(book, 1000 / BOOKINGS_PER_SECOND);
+  // Paced by the clock, not by the timer's ticks: a busy machine fires the timer late, and the load must not drop with it.
+  const started = performance.now();
+  let paced = 0;
+  const steady = setInterval(() => {
+    const due = Math.floor(((performance.now() - started) / 1000) * BOOKINGS_PER_SECOND);
+    for (; paced < due; paced++) request();
+  }, 1000 / BOOKINGS_PER_SECOND);
   const struck = (async () => {
     await pause(FAULT_AFTER_MS);
-    for (let i = 0; i < BURST; i++) book();
+    for (let i = 0; i < BURST; i++) request();
     await pause(20);
     await fault();
+    recoveredAt = performance.now();
   })();
-  await Promise.all([pause(BOOKING_MS), struck.then(() => pause(AFTER_RECOVERY_MS))]);
-  clearInterval(steady);
-  await Promise.all(pending);
-  return booking;
+  // Enough must be accepted for the scenario to mean something (more trips than drivers, say) however much a busy
+  // machine sheds: the load goes on past AFTER_RECOVERY_MS until it is, for at most ENOUGH_WITHIN_MS.
+  const enough = async () => {
+    const until = performance.now() + ENOUGH_WITHIN_MS;
+    while (answers.accepted.length < minAccepted[load] && performance.now() < until) await pause(100);
+  };
+  try {
+    await watch.guard(Promise.all([pause(BOOKING_MS), struck.then(() => pause(AFTER_RECOVERY_MS)).then(enough)]));
+  } finally {
+    clearInterval(steady);
+  }
+  await watch.guard(Promise.all(pending));
+  return answers;
+}
+
+/** Every answer was an acceptance or a 503 with Retry-After, and acceptance came back quickly after the fault. */
+function expectAnswered(name: string, answers: Answers): void {
+  const { accepted, refused, refusals, resumedMs } = answers;
+  console.log(`${name}, answers: ${JSON.stringify({ accepted: accepted.length, refused, refusals, resumed_ms: resumedMs && Math.round(resumedMs) })}`);
+  expect(answers.unexpected).toEqual([]);
+  expect(answers.resumedMs, "no request sent after the fault was accepted").toBeDefined();
+  expect(answers.resumedMs!).toBeLessThan(RESUME_MS);
 }
 
 /** SIGKILL, as a crashed pod; Knative would start a new one, which the test does itself a second later. */
@@ -137,22 +265,24 @@ async function killForASecond(stack: Stack, name: string): Promise<void> {
 }
 
 /** Waits until no accepted trip is still being matched, then checks every invariant and returns the counts. */
-async function verify(name: string, booking: Booking, natsUrl: string) {
+async function verify(name: string, booking: Answers, natsUrl: string) {
   const sql = shardSql("vn");
   const nc: NatsConnection = await connect({ servers: natsUrl });
   const redis: Redis = await connectedRedis();
   try {
-    expect(booking.unexpected).toEqual([]);
-    expect(booking.accepted.length).toBeGreaterThan(DRIVERS);
+    expectAnswered(name, booking);
+    expect(booking.accepted.length).toBeGreaterThanOrEqual(minAccepted.booking);
 
     type Row = { id: string; status: string; driver_id: string | null };
-    const rows = await waitFor(
-      async () => {
-        const found = await sql<Row[]>`select id, status, driver_id from trips where id = any(${booking.accepted})`;
-        return found.every((row) => row.status !== "requested") && found;
-      },
-      45_000,
-      `every trip booked in "${name}" to leave requested`,
+    const rows = await watch.guard(
+      waitFor(
+        async () => {
+          const found = await sql<Row[]>`select id, status, driver_id from trips where id = any(${booking.accepted})`;
+          return found.every((row) => row.status !== "requested") && found;
+        },
+        45_000,
+        `every trip booked in "${name}" to leave requested`,
+      ),
     );
 
     // None lost: every trip answered 201 is in its shard, assigned or no_driver.
@@ -192,16 +322,40 @@ async function verify(name: string, booking: Booking, natsUrl: string) {
   }
 }
 
+/** Waits until the history holds every update answered 202, then returns the counts. */
+async function verifyReports(name: string, answers: Answers) {
+  expectAnswered(name, answers);
+  expect(answers.accepted.length).toBeGreaterThanOrEqual(minAccepted.location);
+  const history = new HistoryTables();
+  try {
+    const missing = await watch.guard(
+      waitFor(
+        async () => {
+          const stored = new Set((await history.rows("vn")).map((row) => `${row.driver_id}@${row.recorded_at.getTime()}`));
+          const lost = answers.accepted.filter((key) => !stored.has(key));
+          return lost.length === 0 && lost;
+        },
+        45_000,
+        `every update accepted in "${name}" to reach the history`,
+      ),
+    );
+    expect(missing).toEqual([]);
+    return { accepted: answers.accepted.length, refused: answers.refused };
+  } finally {
+    await history.close();
+  }
+}
+
 describe("trips booked while a part of the system dies", () => {
   it("assign-driver killed mid-request", async () => {
     const { stack, natsUrl } = await startScenario();
-    const booking = await bookThrough(stack, () => killForASecond(stack, "assign-driver"));
+    const booking = await loadThrough(stack, "booking", () => killForASecond(stack, "assign-driver"));
     await verify("assign-driver killed", booking, natsUrl);
   });
 
   it("the JetStream source killed mid-delivery", async () => {
     const { stack, natsUrl } = await startScenario();
-    const booking = await bookThrough(stack, () => killForASecond(stack, "source-assign-driver"));
+    const booking = await loadThrough(stack, "booking", () => killForASecond(stack, "source-assign-driver"));
     await verify("source killed", booking, natsUrl);
   });
 
@@ -209,7 +363,7 @@ describe("trips booked while a part of the system dies", () => {
     const nats = await NatsServer.start();
     cleanups.push(() => nats.stop());
     const { stack, natsUrl } = await startScenario({ NATS_URL: nats.url });
-    const booking = await bookThrough(stack, async () => {
+    const booking = await loadThrough(stack, "booking", async () => {
       await nats.kill();
       await pause(1_000);
       await nats.restart();
@@ -219,20 +373,34 @@ describe("trips booked while a part of the system dies", () => {
     expect(counts.refused).toBeGreaterThan(0);
   });
 
-  it("PostgreSQL refusing connections for a few seconds", async () => {
-    const postgres = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
-    cleanups.push(() => postgres.cut());
-    const throughProxy = (url: string) => url.replace(":5432/", `:${postgres.port}/`);
-    const { stack, natsUrl } = await startScenario({
-      DATABASE_URL_VN: throughProxy(TEST_ENV.DATABASE_URL_VN),
-      DATABASE_URL_TH: throughProxy(TEST_ENV.DATABASE_URL_TH),
-    });
-    const booking = await bookThrough(stack, async () => {
-      await postgres.cut();
-      await pause(3_000);
-      await postgres.open();
-    });
-    const counts = await verify("PostgreSQL refused connections", booking, natsUrl);
-    expect(counts.refused).toBeGreaterThan(0);
+});
+
+// Which stores a request waits on: a fault there must refuse some requests, proof that it struck. The others are
+// behind the stream (matching, the history) or fail open (the rate limiter), and must only delay the work.
+const ON_THE_REQUEST_PATH: Record<Load, readonly Store[]> = { booking: ["postgres", "nats"], location: ["redis", "nats"] };
+
+describe.each(["booking", "location"] as const)("%s while a store fails", (load) => {
+  it.each(["postgres", "redis", "nats"] as const)("%s refusing connections for a few seconds", async (store) => {
+    const { proxy, env } = await relayed(store);
+    const { stack, natsUrl } = await startScenario(env);
+    await struckBy(load, stack, natsUrl, `${load}, ${store} cut`, store, () => cutFor(proxy));
+  });
+
+  it.each(["postgres", "redis", "nats"] as const)("%s silent for a few seconds", async (store) => {
+    const { proxy, env } = await relayed(store);
+    // Short timeouts (PostgreSQL's deadline 1.5 s), so that the silence outlasts them and requests are refused.
+    const { stack, natsUrl } = await startScenario({ ...env, DEPENDENCY_TIMEOUT_MS: "500" });
+    await struckBy(load, stack, natsUrl, `${load}, ${store} silent`, store, () => stallFor(proxy));
   });
 });
+
+async function struckBy(load: Load, stack: Stack, natsUrl: string, name: string, store: Store, fault: () => Promise<void>): Promise<void> {
+  if (load === "location") {
+    const history = new HistoryTables();
+    await history.clear();
+    await history.close();
+  }
+  const answers = await loadThrough(stack, load, fault);
+  const counts = load === "booking" ? await verify(name, answers, natsUrl) : await verifyReports(name, answers);
+  if (ON_THE_REQUEST_PATH[load].includes(store)) expect(counts.refused, "requests refused during the fault").toBeGreaterThan(0);
+}

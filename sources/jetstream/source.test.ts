@@ -1,4 +1,6 @@
-// The source bundle as its own process, against the real NATS server and a real HTTP sink.
+// The source bundle as its own process, against the real NATS server and a real HTTP sink. A sink that fails in
+// every way must never end the source: each test fails if the process exits before it is stopped.
+import { join } from "node:path";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { jetstreamManager, jetstream, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
@@ -8,6 +10,7 @@ import { DEAD_LETTER_HEADERS, deadLetterSubject } from "../../shared/events/dead
 import { loadConfig } from "../../shared/config";
 import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { LOST_REASON } from "./exhausted";
+import { ProcessWatch, testLogDir } from "../../tests/support/process-watch";
 import { freePort, startBundle, waitFor, type BundleProcess } from "../../tests/support/processes";
 import { consumerBacklog } from "../../tests/support/streams";
 
@@ -33,6 +36,12 @@ let answer: (request: Received) => Answer | Promise<Answer>;
 let source: BundleProcess;
 let sourcePort: number;
 let sourceEnv: Record<string, string>;
+let watch = new ProcessWatch();
+let started = 0;
+
+function startSource(env: Record<string, string>): BundleProcess {
+  return startBundle(bundlePath("sources", "jetstream"), env, { watch, logFile: join(testLogDir(), `source-${++started}.log`) });
+}
 
 beforeAll(async () => {
   nc = await connect({ servers: loadConfig().natsUrl });
@@ -74,12 +83,15 @@ beforeEach(async () => {
     PORT: String(sourcePort),
     K_CE_OVERRIDES: JSON.stringify({ extensions: { cluster: "test" } }),
   };
-  source = startBundle(bundlePath("sources", "jetstream"), sourceEnv);
+  watch = new ProcessWatch();
+  started = 0;
+  source = startSource(sourceEnv);
 });
 
 afterEach(async (context) => {
   await source.stop();
   if (context.task.result?.state === "fail") console.log(source.output());
+  watch.check();
 });
 
 /** Stops the source and gives the consumer a fresh start, without the pull requests of the source that is gone. */
@@ -91,7 +103,7 @@ async function stopSource(): Promise<void> {
 
 /** The source again, with batching: `max` events per request at most, the first waiting `waitMs` for the others. */
 function batchingSource(max: number, waitMs: number): void {
-  source = startBundle(bundlePath("sources", "jetstream"), { ...sourceEnv, SOURCE_BATCH_MAX: String(max), SOURCE_BATCH_WAIT_MS: String(waitMs) });
+  source = startSource({ ...sourceEnv, SOURCE_BATCH_MAX: String(max), SOURCE_BATCH_WAIT_MS: String(waitMs) });
 }
 
 const isBatch = (request: Received) => request.headers["content-type"] === BATCH_CONTENT_TYPE;
@@ -199,7 +211,7 @@ describe("JetStream source", () => {
 
     // The source dies in the middle of the last delivery; JetStream will not deliver the message again.
     await source.stop("SIGKILL");
-    source = startBundle(bundlePath("sources", "jetstream"), sourceEnv);
+    source = startSource(sourceEnv);
     await waitFor(async () => (await deadLetters()) === 1, 15_000, "dead letter from the advisory");
 
     const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });

@@ -42,8 +42,13 @@ export class TcpProxy {
       const relay = { client, upstream: connect(this.target.port, this.target.host) };
       this.relays.add(relay);
       if (this.armedHangUp !== undefined) this.watchForHangUp(client, this.armedHangUp);
+      // A relay stays known until both its sockets have closed, so that cut() can always destroy what is left of it
+      // (a socket left open keeps the server's close, and so cut(), waiting).
+      let open = 2;
       for (const socket of [relay.client, relay.upstream]) {
-        socket.on("close", () => this.relays.delete(relay));
+        socket.on("close", () => {
+          if (--open === 0) this.relays.delete(relay);
+        });
         socket.on("error", () => {
           relay.client.destroy();
           relay.upstream.destroy();
