@@ -1,5 +1,6 @@
 // Overload shedding on a real running function (search-drivers, its own process, on the real Redis behind a
 // relay that can go silent), and the event loop's lateness as a second sign, on a Hono app in this process.
+import { request } from "node:http";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundlePath } from "../../esbuild.config";
@@ -67,9 +68,23 @@ describe("a function past its requests in flight", () => {
     // Refused without waiting for the Redis the held requests wait on.
     expect(Math.max(...refused.map((a) => a.at)) - started).toBeLessThan(3_000);
     expect((await fetch(`${base}/health/liveness`)).status).toBe(200);
+    // A refused request with a small body keeps its connection, so a busy client does not pay a new one per refusal.
+    const posted = await new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+      const body = JSON.stringify({ lat: 10.7769, lng: 106.7009 });
+      const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      const req = request(`${base}/v1/drivers/me/location`, { method: "POST", headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode, connection: res.headers.connection });
+      });
+      req.on("error", reject);
+      // The body a moment after the headers, as from a busy client: the refusal is decided before it has arrived.
+      req.flushHeaders();
+      setTimeout(() => req.end(body), 5);
+    });
+    expect(posted).toEqual({ status: 503, connection: "keep-alive" });
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/uitgo_requests_shed_total\{reason="in_flight"\} 8/);
+    expect(await metrics.text()).toMatch(/uitgo_requests_shed_total\{reason="in_flight"\} 9/);
 
     proxy.resume();
     for (const answer of await Promise.all(held)) expect(answer.status).toBe(200);

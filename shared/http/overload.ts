@@ -14,11 +14,32 @@
 import type { MiddlewareHandler } from "hono";
 import { loadOverloadLimits, type OverloadLimits } from "../config";
 import { counter } from "../metrics";
+import { incomingOf } from "./early-close";
 import { errorBody } from "./errors";
 
 const shed = counter("uitgo_requests_shed_total", "Requests refused with 503 because this process was overloaded, by which sign", ["reason"]);
 
 const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/health/serving", "/metrics"]);
+
+// A refusal sent before the body is read closes the connection (early-close.ts), and a busy client or entry point
+// then pays a new connection for every refused request. A body as small as the API's own (16 KiB at most) has
+// almost always arrived with its headers: it is let through to its end, for a few milliseconds at most, first.
+const DRAIN_MAX_BYTES = 16 * 1024;
+const DRAIN_WAIT_MS = 20;
+
+async function drainSmallBody(env: unknown): Promise<void> {
+  const incoming = incomingOf(env);
+  if (!incoming || incoming.complete) return;
+  if (!(Number(incoming.headers["content-length"]) <= DRAIN_MAX_BYTES)) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, DRAIN_WAIT_MS);
+    incoming.once("end", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    incoming.resume();
+  });
+}
 
 // How often the event loop's lateness is sampled: fine enough to catch a backlog of a few tens of
 // milliseconds, coarse enough to cost nothing (50 timer runs a second per process).
@@ -84,6 +105,7 @@ export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): Mid
             : undefined;
     if (reason) {
       shed.inc({ reason });
+      await drainSmallBody(c.env);
       c.header("Retry-After", String(retryAfterSeconds));
       return c.json(errorBody("overloaded", "The service is busy, retry shortly"), 503);
     }
