@@ -4,7 +4,8 @@
 // no work per request beyond copying headers.
 import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { answerProtocolErrors } from "../shared/http/protocol-errors";
+import { lingerOnClose } from "../shared/http/early-close";
+import { answerProtocolErrors, requireHost } from "../shared/http/protocol-errors";
 import { routeFor } from "./routes";
 
 export interface GatewayOptions {
@@ -13,7 +14,21 @@ export interface GatewayOptions {
   targets: Record<string, number>;
   /** Interface to listen on; 127.0.0.1 unless told otherwise. */
   host?: string;
+  /** How long a kept-alive connection to a function may stay unused before the entry point closes it (0: never). */
+  upstreamIdleMs?: number;
 }
+
+/**
+ * Below the functions' own keep-alive timeout (Node's default, 5 s; Node 20 closes an idle connection a second after
+ * it): one the entry point picks just as the function closes it fails with a reset, which was answered 502 although
+ * the function was up. Node's agent would close a free connection a second before the server's Keep-Alive hint, but
+ * only by shortening a timeout it has; without one it kept every connection until the function closed it. Closing
+ * first, the entry point never reuses a connection the function is closing (tests/gateway-keepalive.test.ts).
+ */
+export const UPSTREAM_IDLE_MS = 4_000;
+
+/** Requests that can be sent again as they are: no body, and nothing done by the first attempt. */
+const REPEATABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export interface Gateway {
   port: number;
@@ -29,9 +44,11 @@ const LIVENESS = Buffer.from('{"status":"ok"}');
 
 export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { targets } = options;
-  const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: "lifo" });
+  const idleMs = options.upstreamIdleMs ?? UPSTREAM_IDLE_MS;
+  // An agent's timeout applies to its free sockets: one unused that long is closed.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: "lifo", ...(idleMs > 0 && { timeout: idleMs }) });
 
-  const server = createServer((req, res) => {
+  const server = createServer({ requireHostHeader: false }, requireHost((req, res) => {
     const url = req.url ?? "/";
     const host = req.headers.host;
     const name = routeFor(req.method ?? "GET", url, host);
@@ -54,10 +71,10 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
 
-    forward(req, res, url, name, port);
-  });
+    forward(req, res, url, name, port, true);
+  }));
 
-  function forward(req: IncomingMessage, res: ServerResponse, url: string, name: string, port: number): void {
+  function forward(req: IncomingMessage, res: ServerResponse, url: string, name: string, port: number, mayRetry: boolean): void {
     const raw = req.rawHeaders;
     const headers: string[] = [];
     let forwardedFor: string | undefined;
@@ -91,18 +108,35 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
         agent,
       },
       (answer) => {
+        answered = true;
         const rawAnswer = answer.rawHeaders;
         const out: string[] = [];
         for (let i = 0; i < rawAnswer.length; i += 2) {
           if (!RESPONSE_HOP_BY_HOP.has(rawAnswer[i]!.toLowerCase())) out.push(rawAnswer[i]!, rawAnswer[i + 1]!);
+        }
+        // Answered before the body was all sent (a 413, a 401): the rest is not carried, and the client's connection
+        // closes after the answer, as the function's does.
+        if (!req.complete) {
+          req.unpipe(upstream);
+          out.push("Connection", "close");
+          lingerOnClose(req.socket);
+          answer.on("end", () => upstream.destroy());
         }
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
         answer.pipe(res);
         answer.on("error", () => res.destroy());
       },
     );
+    let answered = false;
 
-    upstream.on("error", () => {
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+      // Once the answer is on its way, a failure to send the rest of the body is the function having stopped reading.
+      if (answered) return;
+      // A kept-alive connection the function closed just as it was reused; a request without a body goes again once.
+      if (mayRetry && upstream.reusedSocket && err.code === "ECONNRESET" && REPEATABLE.has(req.method ?? "")) {
+        forward(req, res, url, name, port, false);
+        return;
+      }
       if (!res.headersSent) reply(res, 502, "function_unavailable", `The ${name} function is not answering`);
       else res.destroy();
       req.resume();
@@ -111,7 +145,9 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    // A retry comes after the first attempt has read the (empty) body to its end.
+    if (req.readableEnded) upstream.end();
+    else req.pipe(upstream);
   }
 
   answerProtocolErrors(server);

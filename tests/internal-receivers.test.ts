@@ -3,10 +3,10 @@
 // behind a NetworkPolicy, with the secret given to their senders and to nobody else. Against the real stack.
 import { connect as connectTcp } from "node:net";
 import { networkInterfaces } from "node:os";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { internalSecretFor, isInternal, pingSourcesWithSecret, renderAll } from "../infra/manifests";
-import { startStack, type Stack } from "../local/stack";
+import type { Stack } from "../local/stack";
 import { ROUTED_FUNCTIONS } from "../local/routes";
 import { FUNCTIONS } from "../esbuild.config";
 import { PING_EVENT_TYPE, SCHEDULES } from "../shared/events/schedules";
@@ -15,27 +15,17 @@ import { SENDER_EXTENSION, SENDER_HEADER } from "../shared/http/internal-sender"
 import type { Trip } from "../shared/trips/trip";
 import { bearer } from "./support/auth";
 import { expectError } from "./support/http";
-import { HistoryTables } from "./support/location-history";
 import { HCMC, tripRequest } from "./support/places";
 import { waitFor } from "./support/processes";
-import { resetState } from "./support/state";
-import { TEST_PORT_OFFSET } from "./support/test-env";
+import { stackPerFile } from "./support/stack-per-file";
 
 const INTERNAL = ["assign-driver", "record-locations", "settle-dead-letters"];
 
+const run = stackPerFile(27480, "internal-receivers");
+const { tables } = run;
 let stack: Stack;
-const tables = new HistoryTables();
-
-beforeAll(async () => {
-  stack = await startStack({ basePort: 27480 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs/internal-receivers" });
-});
-afterAll(async () => {
-  await stack?.stop();
-  await tables.close();
-});
-beforeEach(async () => {
-  await resetState();
-  await tables.clear();
+beforeEach(() => {
+  stack = run.stack;
 });
 
 async function book(riderId: string): Promise<Trip> {

@@ -21,13 +21,15 @@ export function closeAfterEarlyAnswer(): MiddlewareHandler {
     const incoming = incomingOf(c.env);
     if (!incoming || incoming.complete) return;
     c.res.headers.set("Connection", "close");
-    linger(incoming.socket);
+    lingerOnClose(incoming.socket);
   };
 }
 
-// Node's server ends a Connection: close response with socket.destroySoon(), which destroys the socket as soon as the
-// answer is flushed; here it half-closes instead and destroys when the client closes its side or the linger is over.
-function linger(socket: Socket & { destroySoon?: () => void }): void {
+/**
+ * Node's server ends a Connection: close response with socket.destroySoon(), which destroys the socket as soon as the
+ * answer is flushed; this one half-closes instead and destroys when the client closes its side or the linger is over.
+ */
+export function lingerOnClose(socket: Socket & { destroySoon?: () => void }): void {
   socket.destroySoon = () => {
     socket.end();
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);

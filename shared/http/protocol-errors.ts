@@ -1,7 +1,7 @@
 // What Node's HTTP server and @hono/node-server refuse before the app sees a request (a header block over Node's
 // limit, a malformed request line, a backslash in the path) answered in the documented error shape instead of an
 // empty 400, and a client that goes away mid-request simply forgotten.
-import type { Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import type { Socket } from "node:net";
 import { RequestError } from "@hono/node-server";
 import { log } from "../log";
@@ -22,6 +22,20 @@ export function rawErrorResponse(status: number, code: string, message: string):
     `HTTP/1.1 ${status} ${REASONS[status] ?? "Bad Request"}\r\nContent-Type: application/json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
+}
+
+/**
+ * Node's own check for Host answers an empty 400, so servers are created with requireHostHeader off and this does it:
+ * an HTTP/1.1 request without Host is refused (RFC 9112 §3.2); HTTP/1.0 may omit it.
+ */
+export function requireHost(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.headers.host !== undefined || req.httpVersion === "1.0") return listener(req, res);
+    const body = JSON.stringify(errorBody("missing_host", "An HTTP/1.1 request must carry a Host header"));
+    res.writeHead(400, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+    res.end(body);
+    req.resume();
+  };
 }
 
 export function answerProtocolErrors(server: Server): void {

@@ -11,7 +11,7 @@ import { closeAfterEarlyAnswer } from "./early-close";
 import { DependencyUnavailable, errorBody, errorResponse } from "./errors";
 import { shedOverload } from "./overload";
 import { internalSenders } from "./internal-sender";
-import { answerProtocolErrors, invalidRequestResponse } from "./protocol-errors";
+import { answerProtocolErrors, invalidRequestResponse, requireHost } from "./protocol-errors";
 
 /** A client the function holds open: probed for readiness, closed on shutdown. */
 export interface DependencyHandle {
@@ -108,7 +108,10 @@ export function serveFunction(app: Hono<any>, dependencies: readonly DependencyH
 
   // serve() without its shorthand: it takes no handler for requests @hono/node-server cannot read, which it would
   // answer with an empty 400. The hostname stands in for a missing Host (HTTP/1.0).
-  const server = createServer(getRequestListener(root.fetch, { hostname: config.host, errorHandler: invalidRequestResponse }));
+  const server = createServer(
+    { requireHostHeader: false },
+    requireHost(getRequestListener(root.fetch, { hostname: config.host, errorHandler: invalidRequestResponse })),
+  );
   answerProtocolErrors(server);
   return new Promise((resolve) => {
     server.listen(config.port, config.host, () => {
