@@ -33,7 +33,8 @@ afterAll(async () => {
 });
 beforeEach(() => tables.clear());
 
-const BASE_TIME = Date.UTC(2026, 10, 21, 8, 0, 0);
+// An hour ago, to the second: a position the history takes (at most a day old).
+const BASE_TIME = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 
 function location(n: number, overrides: Partial<DriverLocation> = {}): DriverLocation {
   return { driverId: `driver-${n % 7}`, region: "vn", ...offset(HCMC, n * 10, 0), status: "available", recordedAt: BASE_TIME + n * 1000, ...overrides };

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
-import { DRIVER_STATUSES, MEASURED_FIELDS, type DriverLocation, type LocationEvents } from "../../shared/events/location-events";
+import { DRIVER_STATUSES, MEASURED_FIELDS, recordedAtIssue, type DriverLocation, type LocationEvents } from "../../shared/events/location-events";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
 import { readJsonObject } from "../../shared/http/json-body";
@@ -35,6 +35,8 @@ export function updateLocationApp({ drivers, events, jwtSecret, updates: rate }:
     // A device clock ahead of ours must not keep a driver "fresh" after they stop reporting.
     const now = Date.now();
     const recordedAt = Math.min(reportedAt?.getTime() ?? now, now);
+    const issue = recordedAtIssue(recordedAt, now);
+    if (issue) throw new ApiError(400, "invalid_request", `Invalid request: recordedAt ${issue}`, [{ field: "recordedAt", issue }]);
     const location: DriverLocation = { ...measured, driverId: c.get("principal").id, region: city.region, status, recordedAt };
 
     // The stream first: the geo-index is a view of it. If NATS cannot store the update, the driver hears 503 and

@@ -5,6 +5,7 @@ import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
 import { ApiError } from "../http/errors";
 import { REGIONS, type Region } from "../regions";
 import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
+import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
 
 export const DRIVER_STATUSES: readonly DriverStatus[] = ["available", "offline"];
@@ -27,6 +28,21 @@ export interface DriverLocation extends LocationUpdate {
 }
 
 export const LOCATION_EVENT_TYPE = "drivers.location";
+
+/**
+ * How far back a reported position may be: as long as DRIVER_LOCATIONS keeps an update (its max_age). An older one is
+ * no update to keep, and a date PostgreSQL cannot store (year 0000) would fail every history batch it joined.
+ */
+export const MAX_LOCATION_AGE_MS = Number(STREAMS.find((stream) => stream.name === "DRIVER_LOCATIONS")!.max_age) / 1e6;
+/** A device clock ahead of the server's by this much is tolerated in an event (update-location clamps it to now). */
+const CLOCK_SKEW_MS = 60_000;
+
+/** What is wrong with a position recorded at `recordedAt` and accepted at `acceptedAt`, if anything. */
+export function recordedAtIssue(recordedAt: number, acceptedAt: number): string | undefined {
+  if (recordedAt < acceptedAt - MAX_LOCATION_AGE_MS) return `must be within the last ${MAX_LOCATION_AGE_MS / 3_600_000} hours`;
+  if (recordedAt > acceptedAt + CLOCK_SKEW_MS) return "must not be in the future";
+  return undefined;
+}
 
 /**
  * The largest location event a receiver reads, as one structured CloudEvent of a batch (the larger of the two modes):
@@ -88,5 +104,8 @@ export function parseLocationEvent(body: Record<string, unknown>): DriverLocatio
   const raw = body.location;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ApiError(400, "invalid_event", "The event has no location object");
   const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
+  const acceptedAt = typeof body.time === "string" ? Date.parse(body.time) : Number.NaN;
+  const issue = Number.isNaN(acceptedAt) ? "has no time of acceptance" : recordedAtIssue(recordedAt.getTime(), acceptedAt);
+  if (issue) throw new ApiError(400, "invalid_event", `The event's recordedAt ${issue}`, [{ field: "location.recordedAt", issue }]);
   return { ...location, recordedAt: recordedAt.getTime() };
 }

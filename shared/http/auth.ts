@@ -1,7 +1,6 @@
 // HS256 JWTs, the only algorithm accepted. Verification is synchronous and allocation-light: it runs on every request.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { isStorableText } from "../validation";
 import { ApiError } from "./errors";
 
 export const ROLES = ["rider", "driver"] as const;
@@ -13,6 +12,9 @@ export interface Principal {
 }
 
 export type AuthEnv = { Variables: { principal: Principal } };
+
+/** No control, format, unassigned or private-use character, and no half of a surrogate pair (Unicode category C). */
+const PRINTABLE = /^[^\p{C}]+$/u;
 
 // The scheme name is case-insensitive (RFC 9110 §11.1).
 const BEARER = /^bearer +(\S+) *$/i;
@@ -51,8 +53,9 @@ function verify(secret: string, token: string, now: number): Verified {
   const claims = parseSegment(payload);
   if (typeof claims.exp !== "number") throw unauthorized("Token has no exp claim");
   if (claims.exp * 1000 <= now) throw unauthorized("Token has expired");
-  // The sub becomes a rider or driver id in PostgreSQL, which must be able to store it.
-  if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 128 || !isStorableText(claims.sub)) {
+  if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf * 1000 > now)) throw unauthorized("Token is not valid yet");
+  // The sub becomes a rider or driver id: in PostgreSQL, in logs, in event ids and headers. Printable characters only.
+  if (typeof claims.sub !== "string" || claims.sub.length > 128 || !PRINTABLE.test(claims.sub)) {
     throw unauthorized("Token has no valid sub claim");
   }
   if (!(ROLES as readonly unknown[]).includes(claims.role)) throw unauthorized("Token role must be rider or driver");

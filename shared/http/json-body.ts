@@ -38,6 +38,17 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   return incoming ? readIncoming(incoming, limit) : readText(c.req.raw, limit);
 }
 
+// Invalid UTF-8 would otherwise become U+FFFD and be stored as text nobody sent; refused like NUL instead.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decode(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ApiError(400, "invalid_encoding", "The request body is not valid UTF-8");
+  }
+}
+
 /** A client that closed the connection before its body was sent: nobody hears the answer, and it is no fault of ours. */
 export const ABORTED_REQUEST = "request_aborted";
 
@@ -63,7 +74,7 @@ async function readText(request: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return decode(Buffer.concat(chunks));
 }
 
 function tooLarge(limit: number): ApiError {
@@ -91,7 +102,11 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<string>
     };
     const onEnd = () => {
       stop();
-      resolve(Buffer.concat(chunks).toString("utf8"));
+      try {
+        resolve(decode(Buffer.concat(chunks)));
+      } catch (err) {
+        reject(err);
+      }
     };
     // An error on a request being read is the client's connection ending early (Node's "aborted").
     const onAborted = () => {
