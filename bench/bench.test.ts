@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Connection } from "./load/connection";
 import { k6Summary, readK6Runs, renderReport } from "./report";
-import type { BenchReport } from "./scenarios";
+import { checkTargets, type BenchReport } from "./scenarios";
 import { Recorder, percentiles } from "./stats";
 
 describe("the load generator's connection", () => {
@@ -128,5 +128,59 @@ describe("the report", () => {
     expect(html.match(/<\/script>/g)).toHaveLength(3);
     const data = /<script type="application\/json" id="data">(.*?)<\/script>/s.exec(html)![1]!;
     expect(JSON.parse(data).after.date).toBe("</script><b>");
+  });
+});
+
+describe("the targets", () => {
+  const run = (throughput: number, p99: number, errors = 0) => ({
+    requests: 1000,
+    errors,
+    errorKinds: {},
+    seconds: 5,
+    throughput,
+    latency: { p50: p99 / 4, p95: p99 / 2, p99, max: p99, mean: p99 / 4 },
+    timeline: [],
+  });
+  const report = (peaks: BenchReport["peaks"], atRate: BenchReport["atRate"], entry?: BenchReport["entry"]) =>
+    checkTargets({
+      date: "",
+      command: "",
+      machine: { cores: 2, cpu: "", memoryGb: 1, os: "" },
+      versions: {},
+      settings: {},
+      ceiling: { before: run(10_000, 1), throughput: 10_000 },
+      peaks,
+      atRate,
+      ...(entry && { entry }),
+      coldStarts: [],
+    });
+
+  it("hold a stale city to the fresh city of the same run, within 20 %", () => {
+    const checks = report(
+      { "search-drivers": run(5_000, 5), "search-drivers, stale city 90 %": run(4_100, 5), "search-drivers, stale city 100 %": run(3_900, 5) },
+      {
+        "search-drivers": { ...run(2_500, 10), rate: 2_500 },
+        "search-drivers, stale city 90 %": { ...run(2_500, 11.9), rate: 2_500 },
+        "search-drivers, stale city 100 %": { ...run(2_500, 12.1), rate: 2_500 },
+      },
+    );
+    const met = Object.fromEntries(checks.filter((c) => c.row.includes("stale")).map((c) => [c.row, c.met]));
+    expect(met).toEqual({
+      "peak:search-drivers, stale city 90 %": true,
+      "rate:search-drivers, stale city 90 %": true,
+      "peak:search-drivers, stale city 100 %": false,
+      "rate:search-drivers, stale city 100 %": false,
+    });
+  });
+
+  it("hold the entry-point runs to the k6 scripts' thresholds, failures included", () => {
+    const checks = report({}, {}, {
+      costUs: 100,
+      floodAndSearch: { locations: { ...run(500, 18), rate: 500 }, searches: { ...run(50, 9, 5), rate: 50 } },
+    });
+    expect(checks.map((c) => [c.row, c.met])).toEqual([
+      ["entry:locations", true],
+      ["entry:searches", false],
+    ]);
   });
 });
