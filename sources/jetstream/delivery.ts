@@ -98,11 +98,12 @@ export class Delivery {
       return;
     }
     // Never sooner than our own backoff: a dependency's fixed Retry-After would use up the deliveries in a minute.
-    msg.nak(Math.max(verdict.retryAfterMs ?? 0, retryDelay(deliveryCount)));
+    const retryInMs = Math.max(verdict.retryAfterMs ?? 0, retryDelay(deliveryCount));
+    msg.nak(retryInMs);
     settled.inc({ consumer, result: "retried" });
     // A sink that names its own retry time is working as designed (a trip waiting for a driver): no warning.
     const level = verdict.retryAfterMs === undefined ? "warn" : "info";
-    log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, reason: verdict.reason });
+    log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, retryInMs, reason: verdict.reason });
   }
 
   private async post(headers: Record<string, string>, body: Uint8Array): Promise<Verdict> {

@@ -1,10 +1,10 @@
 // A fault test must fail the moment a process it manages dies on its own, not 45 s later when some trip never
 // leaves `requested`: the watch turns the first unexpected exit into an error that names the process and shows
 // the last lines of its log, and `guard` makes the test's work fail with it at once.
-import { mkdirSync } from "node:fs";
+import { cpSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { expect } from "vitest";
+import { expect, onTestFailed } from "vitest";
 
 export class ProcessWatch {
   private failure: Error | undefined;
@@ -36,11 +36,25 @@ export class ProcessWatch {
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-/** A log folder of the running test's own (`.local/test-logs/<file>/<test>`), so a later test never overwrites its logs. */
+const opened = new Set<string>();
+
+/**
+ * A log folder of the running test's own (`.local/test-logs/<file>/<test>`), so a later test never overwrites its
+ * logs; when the test fails, the folder is also copied to `.local/test-logs/failed/<time>-<file>-<test>`, so that
+ * the next run of the same test does not overwrite the logs that explain the failure either.
+ */
 export function testLogDir(): string {
   const { testPath, currentTestName } = expect.getState();
   const slug = (currentTestName ?? "setup").replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
-  const dir = join(root, ".local", "test-logs", basename(testPath ?? "unknown", ".ts"), slug);
+  const file = basename(testPath ?? "unknown", ".ts");
+  const dir = join(root, ".local", "test-logs", file, slug);
   mkdirSync(dir, { recursive: true });
+  if (!opened.has(dir)) {
+    opened.add(dir);
+    onTestFailed(() => {
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      cpSync(dir, join(root, ".local", "test-logs", "failed", `${stamp}-${file}-${slug}`), { recursive: true });
+    });
+  }
   return dir;
 }
