@@ -239,6 +239,36 @@ describe("a stale city", () => {
   });
 });
 
+describe("a ring of silent drivers around a centre searches have cleared", () => {
+  it("is narrowed through, never more than MAX_CANDIDATES entries looked up, down to the exact fresh answer", async () => {
+    const random = seededRandom(5);
+    const ring = Array.from({ length: 5_000 }, () => {
+      const r = 500 + random() * 100;
+      const theta = random() * 2 * Math.PI;
+      return offset(HCMC, r * Math.cos(theta), r * Math.sin(theta));
+    });
+    const fresh = [offset(HCMC, 40, 0), offset(HCMC, 0, -90), offset(HCMC, -120, 30), offset(HCMC, 550, 0), offset(HCMC, 0, 580), offset(HCMC, 700, 0)];
+    await addDrivers(fresh, "fresh");
+    await addDrivers(ring, "silent", Date.now() - 60_000);
+    const expected = fresh
+      .map((p, i) => ({ id: `fresh${i}`, distance: referenceMeters(HCMC, p) }))
+      .sort((a, b) => a.distance - b.distance)
+      .map((d) => d.id);
+
+    const reports = [];
+    for (let i = 0; i < 40; i++) {
+      const report = await index.searchReport("vn", { ...HCMC, radiusMeters: 3000, limit: 10 });
+      reports.push(report);
+      // The three inside the ring are always found, nearest first.
+      expect(report.drivers.slice(0, 3).map((d) => d.id)).toEqual(expected.slice(0, 3));
+      expect(report.examined).toBeLessThanOrEqual(MAX_CANDIDATES);
+      if (report.drivers.length === fresh.length) break;
+    }
+    expect(reports.at(-1)!.drivers.map((d) => d.id)).toEqual(expected);
+    expect(reports.reduce((n, r) => n + r.dropped, 0)).toBe(5_000 - (await redis.zcard("drivers:{vn}:geo")) + fresh.length);
+  });
+});
+
 describe("the sweep beside claims", () => {
   it("leaves a driver on a trip on it, and one given back after going silent is swept later", async () => {
     const now = Date.now();

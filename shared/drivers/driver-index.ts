@@ -83,18 +83,20 @@ function searchRadii(meters: number): [start: number, max: number] {
 const NEAREST = `
 local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit, accept)
   local budget = ${MAX_CANDIDATES}
-  local complete = 0
+  -- The largest radius whose answer was complete, and the smallest whose answer filled: the nearest lie between.
+  local complete, full = 0, math.huge
   local verdicts, examined, silent = {}, 0, {}
   local picked, inPicked = {}, {}
   while true do
     local found = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lng, lat, 'BYRADIUS', radius, 'm', 'COUNT', budget, 'ANY', 'ASC')
-    local full = #found >= budget
-    if full and radius - complete > ${NARROW_STEP_M} then
+    local filled = #found >= budget
+    if filled then full = radius end
+    if filled and radius - complete > ${NARROW_STEP_M} then
       radius = (complete + radius) / 2
     else
       -- A complete answer holds every entry the last one did, and is picked from afresh, nearest first. A full one
       -- may lack some within the last complete radius: what was picked there stays, and is added to.
-      if not full then picked, inPicked = {}, {} end
+      if not filled then picked, inPicked = {}, {} end
       for _, id in ipairs(found) do
         local ok = verdicts[id]
         if ok == nil then
@@ -116,9 +118,9 @@ local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit
           if #picked == limit then break end
         end
       end
-      if #picked == limit or full or radius >= maxRadius then break end
+      if #picked == limit or filled or radius >= maxRadius then break end
       complete = radius
-      radius = math.min(radius * 2, maxRadius)
+      radius = math.min(radius * 2, maxRadius, full)
     end
   end
   if #silent > 0 then
