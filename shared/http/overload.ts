@@ -1,5 +1,5 @@
 // Overload is refused at once instead of queued. A rider's app gives up after a few seconds; a booking
-// answered after twenty is worse than a 503 now, which the app retries after Retry-After. Two signs of
+// answered after twenty is worse than a 503 now, which the app retries after Retry-After. Three signs of
 // overload, any one enough:
 //   - requests in flight in this process past a limit: they wait on a pool, a store or the CPU, and every
 //     one more only waits longer;
@@ -48,13 +48,9 @@ const LAG_SAMPLE_MS = 20;
 // a pause (a garbage collection, or the process descheduled on a busy machine) that refusing would not shorten.
 const LAG_SAMPLES = 3;
 const recent: number[] = [];
+/** How late the sampler's timers have all run lately: about how long a request read now has waited for the loop. */
 let lagMs = 0;
 let sampling: NodeJS.Timeout | undefined;
-
-/** How late the sampler's timers have all run lately: about how long a request read now has waited for the loop. */
-export function eventLoopLagMs(): number {
-  return lagMs;
-}
 
 function sampleLag(): void {
   if (sampling) return;
