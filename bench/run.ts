@@ -197,23 +197,29 @@ try {
   if (wants("flood-and-search")) {
     await fresh();
     const [floodRate, searchRate] = [Number(args["flood-rate"]), Number(args["search-rate"])];
+    const shedBefore = await shedCounts();
     const [locations, searches] = (await Promise.all([
       generate({ mode: "open", kind: "update-location", rate: floodRate, ...viaEntry }),
       generate({ mode: "open", kind: "search-drivers", rate: searchRate, ...viaEntry }),
     ])) as WithCpu<LoadResult>[];
-    entry = { ...entry, costUs, floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate } } };
+    const shed = shedSince(shedBefore, await shedCounts());
+    entry = { ...entry, costUs, floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate }, shed } };
+    if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
     log(`through the entry point: locations at ${floodRate}/s p99 ${locations!.latency.p99} ms, ${locations!.errors} errors; searches at ${searchRate}/s p99 ${searches!.latency.p99} ms, ${searches!.errors} errors`);
     await historyCatchUp(environment.natsUrl);
   }
   if (wants("booking-spike")) {
     await fresh();
     const [bookingRate, driverRate] = [Number(args["booking-rate"]), Number(args["spike-driver-rate"])];
+    const shedBefore = await shedCounts();
     const [bookings, locations] = await Promise.all([
       generate({ mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: SPIKE_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
       // Drivers report from before the first booking until after the last.
       generate({ mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
     ]);
-    entry = { ...entry, costUs, bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate } } };
+    const shed = shedSince(shedBefore, await shedCounts());
+    entry = { ...entry, costUs, bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate }, shed } };
+    if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
     log(`through the entry point: bookings at ${bookingRate}/s, booked → assigned p99 ${bookings.assignLatency.p99} ms, ${bookings.assigned}/${bookings.booked} assigned, refused ${JSON.stringify(bookings.bookingErrors)}`);
     await historyCatchUp(environment.natsUrl);
   }
@@ -310,6 +316,34 @@ async function historyCatchUp(natsUrl: string): Promise<NonNullable<BenchReport[
   } finally {
     await nc.close();
   }
+}
+
+type ShedCounts = Record<string, Record<string, number>>;
+
+/** Every function's uitgo_requests_shed_total by sign, read from its /metrics. */
+async function shedCounts(): Promise<ShedCounts> {
+  const counts: ShedCounts = {};
+  for (const name of FUNCTIONS) {
+    const port = stack?.ports[name];
+    if (!port) continue;
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => "");
+    for (const [, reason, n] of text.matchAll(/^uitgo_requests_shed_total\{reason="(\w+)"\} (\d+)$/gm)) {
+      (counts[name] ??= {})[reason!] = Number(n);
+    }
+  }
+  return counts;
+}
+
+/** What was refused between two readings, leaving out functions and signs that refused nothing. */
+function shedSince(before: ShedCounts, after: ShedCounts): ShedCounts {
+  const since: ShedCounts = {};
+  for (const [name, reasons] of Object.entries(after)) {
+    for (const [reason, n] of Object.entries(reasons)) {
+      const d = n - (before[name]?.[reason] ?? 0);
+      if (d > 0) (since[name] ??= {})[reason] = d;
+    }
+  }
+  return since;
 }
 
 /** The hello function as its own process, like the stack's; killed with this process whatever happens. */

@@ -28,13 +28,16 @@ export interface BenchReport {
 
 export type AtRate = WithCpu<LoadResult> & { rate: number };
 
+/** Requests each function refused as overloaded during a run, by sign (shared/http/overload.ts). */
+export type Shed = Record<string, Record<string, number>>;
+
 export interface EntryReport {
   /** CPU the generator burned per request on top of its own, µs. */
   costUs: number;
   /** location-flood.js and search.js at once: drivers reporting and riders searching, each at a fixed rate. */
-  floodAndSearch?: { locations: AtRate; searches: AtRate };
+  floodAndSearch?: { locations: AtRate; searches: AtRate; shed?: Shed };
   /** booking-spike.js once warm: bookings at a fixed rate, each timed to its trips.assigned, while drivers report. */
-  bookingSpike?: { bookings: WithCpu<AssignmentResult> & { rate: number }; locations: AtRate };
+  bookingSpike?: { bookings: WithCpu<AssignmentResult> & { rate: number }; locations: AtRate; shed?: Shed };
 }
 
 /**
