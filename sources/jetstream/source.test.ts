@@ -9,12 +9,14 @@ import { bundlePath } from "../../esbuild.config";
 import { DEAD_LETTER_HEADERS, deadLetterSubject } from "../../shared/events/dead-letter";
 import { loadConfig } from "../../shared/config";
 import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
+import { SENDER_HEADER } from "../../shared/http/internal-sender";
 import { LOST_REASON } from "./exhausted";
 import { ProcessWatch, testLogDir } from "../../tests/support/process-watch";
 import { freePort, startBundle, waitFor, type BundleProcess } from "../../tests/support/processes";
 import { consumerBacklog } from "../../tests/support/streams";
 
 const STREAM = "SOURCE_TEST";
+const SENDER_SECRET = "source-test-secret";
 const CONSUMER = "sink-test";
 const MAX_DELIVER = 3;
 const CONSUMER_CONFIG = { durable_name: CONSUMER, ack_policy: "explicit" as never, ack_wait: 5_000_000_000, max_deliver: MAX_DELIVER };
@@ -82,6 +84,7 @@ beforeEach(async () => {
     JS_CONSUMER: CONSUMER,
     PORT: String(sourcePort),
     K_CE_OVERRIDES: JSON.stringify({ extensions: { cluster: "test" } }),
+    INTERNAL_SECRET: SENDER_SECRET,
   };
   watch = new ProcessWatch();
   started = 0;
@@ -150,6 +153,16 @@ describe("JetStream source", () => {
       "content-type": "application/json",
     });
     expect(Date.parse(String(first.headers["ce-time"]))).not.toBeNaN();
+  });
+
+  it("shows the sink its secret, and takes a 401 as not delivered: retried, never dead-lettered", async () => {
+    answer = (request) => (request.headers["ce-natsdeliveries"] === "2" ? 200 : 401);
+    await publish("sourcetest.created.vn", { n: 1 }, "unknown-sender");
+    await waitFor(consumerSettled, 15_000, "message acked");
+
+    expect(received.map((r) => r.headers["ce-natsdeliveries"])).toEqual(["1", "2"]);
+    expect(received.map((r) => r.headers[SENDER_HEADER])).toEqual([SENDER_SECRET, SENDER_SECRET]);
+    expect(await deadLetters()).toBe(0);
   });
 
   it("retries with a growing delay while the sink fails, then acks", async () => {
