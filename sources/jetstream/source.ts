@@ -15,6 +15,9 @@ export interface Batching {
 
 const NO_BATCHING: Batching = { max: 1, waitMs: 0 };
 
+/** The pull consumer's routine notices: a pull sent, a heartbeat received. */
+const QUIET_STATUSES = new Set(["next", "heartbeat"]);
+
 export class JetStreamSource {
   private messages?: ConsumerMessages;
   private stopping = false;
@@ -59,6 +62,7 @@ export class JetStreamSource {
     this.maxDeliver = (await consumer.info(true)).config.max_deliver ?? -1;
     // Enough to fill every delivery the window allows, and no more: each pulled message's ack wait is already running.
     this.messages = await consumer.consume({ max_messages: this.concurrency * this.batching.max });
+    void this.report(this.messages);
     log("info", "delivering", { stream: this.stream, consumer: this.consumerName, maxDeliver: this.maxDeliver, batchMax: this.batching.max });
     for await (const msg of this.messages) {
       this.take(msg);
@@ -66,6 +70,21 @@ export class JetStreamSource {
       // whether it fills up or its wait runs out.
       if (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
       if (this.stopping) break;
+    }
+  }
+
+  /**
+   * Logs what the pull consumer says of its own trouble (heartbeats missed, the consumer or stream gone, a pull the
+   * server cut short): without it, a source that receives nothing looks exactly like a stream with nothing in it.
+   */
+  private async report(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of messages.status()) {
+        if (!QUIET_STATUSES.has(status.type)) log("warn", "consumer status", { stream: this.stream, consumer: this.consumerName, ...status });
+      }
+    } catch (err) {
+      // The notices end with the messages; an error there is the messages' own, which run() already handles.
+      log("warn", "consumer status ended", { stream: this.stream, consumer: this.consumerName, err: String(err) });
     }
   }
 
