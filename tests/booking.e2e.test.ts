@@ -13,6 +13,7 @@ import { waitFor } from "./support/processes";
 import { resetState, shardSql } from "./support/state";
 import { consumerBacklog } from "./support/streams";
 import { TEST_PORT_OFFSET } from "./support/test-env";
+import { fileLogDir } from "./support/process-watch";
 
 let stack: Stack;
 let nc: NatsConnection;
@@ -20,7 +21,7 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   // Trips nobody can take end no_driver after a second here, rather than the minute a rider gets.
-  stack = await startStack({ basePort: 28080 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs", env: { MATCH_DEADLINE_MS: "1000" } });
+  stack = await startStack({ basePort: 28080 + TEST_PORT_OFFSET, build: false, logDir: fileLogDir(), env: { MATCH_DEADLINE_MS: "1000" } });
   nc = await connect({ servers: process.env.NATS_URL! });
   jsm = await jetstreamManager(nc);
 });

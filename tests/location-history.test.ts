@@ -15,6 +15,7 @@ import { waitFor } from "./support/processes";
 import { resetState } from "./support/state";
 import { consumerBacklog } from "./support/streams";
 import { TEST_PORT_OFFSET } from "./support/test-env";
+import { fileLogDir } from "./support/process-watch";
 
 const STREAM = "DRIVER_LOCATIONS";
 const CONSUMER = "record-locations";
@@ -28,7 +29,7 @@ const tables = new HistoryTables();
 
 beforeAll(async () => {
   // Batches wait long enough that killing record-locations while messages are acked-pending catches them mid-batch.
-  stack = await startStack({ basePort: 28480 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs", env: { LOCATION_BATCH_WAIT_MS: "150" } });
+  stack = await startStack({ basePort: 28480 + TEST_PORT_OFFSET, build: false, logDir: fileLogDir(), env: { LOCATION_BATCH_WAIT_MS: "150" } });
   nc = await connect({ servers: process.env.NATS_URL! });
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);

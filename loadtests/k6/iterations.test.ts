@@ -9,6 +9,7 @@ import { startStack, type Stack } from "../../local/stack";
 import { runK6Iterations } from "../../tests/support/k6";
 import { resetState } from "../../tests/support/state";
 import { TEST_ENV, TEST_PORT_OFFSET } from "../../tests/support/test-env";
+import { fileLogDir } from "../../tests/support/process-watch";
 
 const ITERATIONS = 3;
 
@@ -16,7 +17,7 @@ let stack: Stack;
 
 beforeAll(async () => {
   await resetState();
-  stack = await startStack({ basePort: 28680 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs" });
+  stack = await startStack({ basePort: 28680 + TEST_PORT_OFFSET, build: false, logDir: fileLogDir() });
 }, 60_000);
 
 afterAll(async () => {

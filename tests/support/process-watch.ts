@@ -36,6 +36,13 @@ export class ProcessWatch {
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
+/** The log folder of a stack a whole test file shares (`.local/test-logs/<file>`), started before its tests. */
+export function fileLogDir(): string {
+  const dir = join(root, ".local", "test-logs", basename(expect.getState().testPath ?? "unknown", ".ts"));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 const opened = new Set<string>();
 
 /**
