@@ -2,7 +2,7 @@
 // A delivery is one message in binary mode, or with batching on (batch.max > 1) a batch of up to batch.max messages,
 // sent when it is full or when its first message has waited batch.waitMs, so a busy stream makes full batches and a
 // quiet one still delivers each message promptly.
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, ConsumerNotification, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { log } from "../../shared/log";
 import type { Delivery } from "./delivery";
 
@@ -15,8 +15,12 @@ export interface Batching {
 
 const NO_BATCHING: Batching = { max: 1, waitMs: 0 };
 
-/** The pull consumer's routine notices: a pull sent, a heartbeat received. */
-const QUIET_STATUSES = new Set(["next", "heartbeat"]);
+const PULL_EXPIRES_MS = 5_000;
+
+/** The pull consumer's routine notices: a pull sent, a heartbeat received, a pull that expired (408) and what it left. */
+function isRoutine(status: ConsumerNotification): boolean {
+  return status.type === "next" || status.type === "heartbeat" || status.type === "discard" || (status.type === "debug" && status.code === 408);
+}
 
 export class JetStreamSource {
   private messages?: ConsumerMessages;
@@ -61,7 +65,10 @@ export class JetStreamSource {
   private async pump(consumer: Consumer): Promise<void> {
     this.maxDeliver = (await consumer.info(true)).config.max_deliver ?? -1;
     // Enough to fill every delivery the window allows, and no more: each pulled message's ack wait is already running.
-    this.messages = await consumer.consume({ max_messages: this.concurrency * this.batching.max });
+    // Pull requests that expire after PULL_EXPIRES_MS rather than nats.js's 30 s: a consumer that stops being handed
+    // messages while the client still counts on its pulls (seen once under heavy load, deliveries due and nothing
+    // handed over for 24 s) finds out through the missed heartbeats (half of it) and pulls again, within seconds.
+    this.messages = await consumer.consume({ max_messages: this.concurrency * this.batching.max, expires: PULL_EXPIRES_MS });
     void this.report(this.messages);
     log("info", "delivering", { stream: this.stream, consumer: this.consumerName, maxDeliver: this.maxDeliver, batchMax: this.batching.max });
     for await (const msg of this.messages) {
@@ -80,7 +87,7 @@ export class JetStreamSource {
   private async report(messages: ConsumerMessages): Promise<void> {
     try {
       for await (const status of messages.status()) {
-        if (!QUIET_STATUSES.has(status.type)) log("warn", "consumer status", { stream: this.stream, consumer: this.consumerName, ...status });
+        if (!isRoutine(status)) log("warn", "consumer status", { stream: this.stream, consumer: this.consumerName, ...status });
       }
     } catch (err) {
       // The notices end with the messages; an error there is the messages' own, which run() already handles.
