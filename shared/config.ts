@@ -126,12 +126,20 @@ export interface OverloadLimits {
   retryAfterSeconds: number;
 }
 
+/**
+ * Requests in flight a function takes by default. At or above each one's containerConcurrency (infra/profiles.ts,
+ * 100 at most), so that on Knative, where queue-proxy already holds a pod to that many, this never refuses what
+ * Knative lets in; locally, with no queue-proxy, it is the bound. create-trip waits on PostgreSQL and JetStream per
+ * booking: about 4,000 bookings/s at its p99 target of 25 ms is 100 in flight at most, and bookings at 400/s through
+ * the entry point past the machine's capacity kept booked → assigned p99 at 332–1,052 ms with 64, against 2,123 ms
+ * with no limit (docs/performance.md).
+ */
+const MAX_IN_FLIGHT_BY_SERVICE: Readonly<Record<string, number>> = { "create-trip": 64 };
+
 export function loadOverloadLimits(env: Env = process.env): OverloadLimits {
+  const service = env.K_SERVICE ?? env.SERVICE_NAME ?? "";
   return {
-    // Above every function's containerConcurrency (infra/profiles.ts, 100 at most), so that on Knative, where
-    // queue-proxy already holds a pod to that many, only the event loop's lateness refuses; locally, with no
-    // queue-proxy, this is the bound.
-    maxInFlight: int(env, "OVERLOAD_MAX_IN_FLIGHT", 256),
+    maxInFlight: int(env, "OVERLOAD_MAX_IN_FLIGHT", MAX_IN_FLIGHT_BY_SERVICE[service] ?? 256),
     // Answers take milliseconds; one still unanswered after a second waits on something that is not keeping up.
     // Half DEPENDENCY_TIMEOUT_MS's default, so a store that goes slow is felt before its requests time out.
     maxWaitMs: int(env, "OVERLOAD_MAX_WAIT_MS", 1_000),
