@@ -150,8 +150,11 @@ describe("an event loop running late", () => {
 });
 
 describe("the default limits", () => {
-  it("let through every request Knative's queue-proxy lets into a pod", () => {
-    const largest = Math.max(...Object.values(PROFILES).map((p) => p.containerConcurrency));
-    expect(loadOverloadLimits({}).maxInFlight).toBeGreaterThan(largest);
+  it("let through every request Knative's queue-proxy lets into a pod, each function's own", () => {
+    for (const [name, profile] of Object.entries(PROFILES)) {
+      expect(loadOverloadLimits({ K_SERVICE: name }).maxInFlight, name).toBeGreaterThanOrEqual(profile.containerConcurrency);
+    }
+    expect(loadOverloadLimits({ SERVICE_NAME: "create-trip" }).maxInFlight).toBe(64);
+    expect(loadOverloadLimits({ SERVICE_NAME: "create-trip", OVERLOAD_MAX_IN_FLIGHT: "500" }).maxInFlight).toBe(500);
   });
 });
