@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
 import { loadConfig } from "../../shared/config";
 import { TripEvents } from "../../shared/events/trip-events";
+import { DependencyUnavailable } from "../../shared/http/errors";
 import { signToken } from "../../shared/http/auth";
 import type { Trip } from "../../shared/trips/trip";
 import { TripStore } from "../../shared/trips/trip-store";
@@ -440,5 +441,42 @@ describe("POST /v1/trips", () => {
       await expectError(await post(tripRequest(), bearer("driver", "driver-1")), 403, "forbidden");
       await expectNothingWritten();
     });
+  });
+});
+
+describe("POST /v1/trips when the event's answer is lost", () => {
+  // The event is stored but its acknowledgement never arrives (NATS cut mid-publish); meanwhile matching took the trip.
+  class AnswerLostAfterMatching extends TripEvents {
+    override async publish(...args: Parameters<TripEvents["publish"]>): Promise<void> {
+      await super.publish(...args);
+      await trips.assign(args[1].id, "driver-on-the-way");
+      throw new DependencyUnavailable("nats", "no answer to the publish");
+    }
+  }
+
+  // Nothing reached the stream.
+  class Refused extends TripEvents {
+    override async publish(): Promise<void> {
+      throw new DependencyUnavailable("nats", "not connected");
+    }
+  }
+
+  it("answers 201 with the trip as matching left it, not a 503 for a trip a driver is on the way to", async () => {
+    const lost = inProcess(createTripApp({ trips, events: new AnswerLostAfterMatching(nats), jwtSecret: config.jwtSecret }), [...trips.handles(), nats]);
+    const res = await lost.json("POST", "/v1/trips", tripRequest(HCMC), bearer("rider", RIDER));
+    expect(res.status).toBe(201);
+    const trip = await readTrip(res);
+    expect(trip).toMatchObject({ status: "assigned", driverId: "driver-on-the-way", riderId: RIDER });
+    expect(res.headers.get("location")).toBe(`/v1/trips/${trip.id}`);
+    expect(await tripCount()).toBe(1);
+    expect(await streamMessages()).toBe(1);
+  });
+
+  it("answers 503 and leaves nothing when the event was not stored", async () => {
+    const refused = inProcess(createTripApp({ trips, events: new Refused(nats), jwtSecret: config.jwtSecret }), [...trips.handles(), nats]);
+    const res = await refused.json("POST", "/v1/trips", tripRequest(HCMC), bearer("rider", RIDER));
+    await expectError(res, 503, "service_unavailable");
+    expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
+    await expectNothingWritten();
   });
 });

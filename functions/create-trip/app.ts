@@ -7,7 +7,7 @@ import { rateLimitPerPrincipal } from "../../shared/http/rate-limit";
 import { counter } from "../../shared/metrics";
 import type { RateLimiter } from "../../shared/rate-limit";
 import { cityAt } from "../../shared/regions";
-import { SERVICE_IDS } from "../../shared/trips/trip";
+import { SERVICE_IDS, type Trip } from "../../shared/trips/trip";
 import { newTripId } from "../../shared/trips/trip-id";
 import { ActiveTripLimit, type TripStore } from "../../shared/trips/trip-store";
 import { latitude, longitude, oneOf, parse, text } from "../../shared/validation";
@@ -50,7 +50,7 @@ export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTri
       ]);
     }
 
-    const { trip, replayed, sameRequest } = await trips
+    const created = await trips
       .create(city.region, {
         ...request,
         id: newTripId(city.region),
@@ -64,6 +64,8 @@ export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTri
           { field: "riderId", issue: err.message },
         ]);
       });
+    const { replayed, sameRequest } = created;
+    let { trip } = created;
     if (!sameRequest) {
       throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used for a different trip");
     }
@@ -74,8 +76,9 @@ export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTri
       try {
         await events.publish("requested", trip);
       } catch (err) {
-        if (!replayed) await trips.discard(trip.id).catch(() => undefined);
-        throw err;
+        const matched = replayed ? undefined : await undoUnlessMatched(trips, trip.id);
+        if (!matched) throw err;
+        trip = matched;
       }
     }
 
@@ -84,4 +87,20 @@ export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTri
     if (replayed) c.header("Idempotent-Replayed", "true");
     return c.json(trip, 201);
   });
+}
+
+/**
+ * Undoes a booking whose event could not be confirmed stored. A publish whose answer was lost (NATS cut or silent
+ * mid-publish) may still have stored the event, and matching may have taken the trip already: then the booking
+ * stands, and the trip as it now is comes back, to be answered 201, rather than a 503 for a trip a driver is on
+ * the way to. Undefined when the booking is undone, or when PostgreSQL cannot say (the trip then stays requested
+ * until matching or the forgotten-trips ping ends it, as a silent insert's does).
+ */
+async function undoUnlessMatched(trips: TripStore, id: string): Promise<Trip | undefined> {
+  try {
+    if (await trips.discard(id)) return undefined;
+    return await trips.get(id);
+  } catch {
+    return undefined;
+  }
 }

@@ -231,10 +231,14 @@ export class TripStore {
     return row && toTrip(row);
   }
 
-  /** Removes a trip that was never announced, so that a failed booking leaves nothing behind. */
-  async discard(id: string): Promise<void> {
+  /**
+   * Removes a trip that was never announced, so that a failed booking leaves nothing behind; false when the trip is
+   * no longer requested (matching has taken it, so it was announced after all) or was not there.
+   */
+  async discard(id: string): Promise<boolean> {
     const sql = this.shardOf(id).primary;
-    await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested'`, this.deadlineMs);
+    const removed = await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested' returning id`, this.deadlineMs);
+    return removed.length > 0;
   }
 
   /** Reads from the replica when `mayLag` and one is configured, falling back to the primary for trips it has not seen yet. */
