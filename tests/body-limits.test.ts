@@ -17,7 +17,7 @@ import { HCMC } from "./support/places";
 import { rawRequest } from "./support/raw-http";
 import { stackPerFile } from "./support/stack-per-file";
 
-const run = stackPerFile(27680, "body-limits");
+const run = stackPerFile(27680);
 const { tables } = run;
 let stack: Stack;
 beforeEach(() => {

@@ -18,8 +18,8 @@ import { shardSql } from "./support/state";
 import { stackPerFile } from "./support/stack-per-file";
 
 const { jwtSecret } = loadConfig();
-const run = stackPerFile(27080, "edge-validation");
-const { tables, logDir: LOG_DIR } = run;
+const run = stackPerFile(27080);
+const { tables } = run;
 let stack: Stack;
 beforeEach(() => {
   stack = run.stack;
@@ -153,7 +153,7 @@ describe("a client that goes away mid-body", () => {
       await rawRequest(port, head, { timeoutMs: 300 });
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const log = readFileSync(join(LOG_DIR, "create-trip.log"), "utf8");
+    const log = readFileSync(join(run.stack.logDir, "create-trip.log"), "utf8");
     expect(log).not.toMatch(/"level":"error"/);
     const next = await fetch(`${stack.gatewayUrl}/v1/trips`, {
       method: "POST",

@@ -21,7 +21,7 @@ import { stackPerFile } from "./support/stack-per-file";
 
 const INTERNAL = ["assign-driver", "record-locations", "settle-dead-letters"];
 
-const run = stackPerFile(27480, "internal-receivers");
+const run = stackPerFile(27480);
 const { tables } = run;
 let stack: Stack;
 beforeEach(() => {

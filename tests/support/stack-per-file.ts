@@ -1,8 +1,9 @@
-// The whole stack for one test file, on ports of its own and with its own log folder, plus the history tables; every
-// test starts from empty stores.
+// The whole stack for one test file, on ports of its own and with the file's own log folder (fileLogDir), plus the
+// history tables; every test starts from empty stores.
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { startStack, type Stack, type StackOptions } from "../../local/stack";
 import { HistoryTables } from "./location-history";
+import { fileLogDir } from "./process-watch";
 import { resetState } from "./state";
 import { TEST_PORT_OFFSET } from "./test-env";
 
@@ -10,16 +11,14 @@ export interface StackPerFile {
   /** The running stack (after beforeAll). */
   readonly stack: Stack;
   readonly tables: HistoryTables;
-  readonly logDir: string;
 }
 
-/** `basePort` before the suite's offset; `name` names the log folder under .local/test-logs. */
-export function stackPerFile(basePort: number, name: string, options: Pick<StackOptions, "env"> = {}): StackPerFile {
-  const logDir = `.local/test-logs/${name}`;
+/** `basePort` before the suite's offset. */
+export function stackPerFile(basePort: number, options: Pick<StackOptions, "env"> = {}): StackPerFile {
   const tables = new HistoryTables();
   let stack: Stack | undefined;
   beforeAll(async () => {
-    stack = await startStack({ basePort: basePort + TEST_PORT_OFFSET, build: false, logDir, ...options });
+    stack = await startStack({ basePort: basePort + TEST_PORT_OFFSET, build: false, logDir: fileLogDir(), ...options });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -35,6 +34,5 @@ export function stackPerFile(basePort: number, name: string, options: Pick<Stack
       return stack;
     },
     tables,
-    logDir,
   };
 }
