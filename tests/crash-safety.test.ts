@@ -38,8 +38,10 @@ const BURST = 30;
 const OUTAGE_MS = 3_000;
 /** The service must answer a request sent after the store is back within this long of its return. */
 const RESUME_MS = 2_000;
+type Load = "booking" | "location";
+
 /** What a scenario needs accepted to mean something: more trips than drivers, and updates beyond the burst. */
-const minAccepted: Record<"booking" | "location", number> = { booking: DRIVERS + BURST, location: 2 * BURST };
+const minAccepted: Record<Load, number> = { booking: DRIVERS + BURST, location: 2 * BURST };
 /** The longest the load goes on after AFTER_RECOVERY_MS to reach minAccepted. */
 const ENOUGH_WITHIN_MS = 15_000;
 /** Drivers reporting in the location scenarios; each reports every LOCATION_DRIVERS / BOOKINGS_PER_SECOND s. */
@@ -152,7 +154,6 @@ interface Answers {
   resumedMs?: number;
 }
 
-type Load = "booking" | "location";
 
 /** One request of the load; resolves to what to count as accepted (a trip id or an update's key), or to the answer. */
 type Send = (n: number) => Promise<{ key?: string; response: Response; body: unknown }>;
@@ -209,8 +210,7 @@ async function loadThrough(stack: Stack, load: Load, fault: () => Promise<void>)
             const code = (body as { error?: { code?: string; message?: string } } | null)?.error;
             const why = `${code?.code}: ${code?.message}`;
             answers.refusals[why] = (answers.refusals[why] ?? 0) + 1;
-          }
-          else answers.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
+          } else answers.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
         })
         .catch((err: unknown) => {
           answers.unexpected.push(String(err));
@@ -323,27 +323,22 @@ async function verify(name: string, booking: Answers, natsUrl: string) {
 }
 
 /** Waits until the history holds every update answered 202, then returns the counts. */
-async function verifyReports(name: string, answers: Answers) {
+async function verifyReports(name: string, answers: Answers, history: HistoryTables) {
   expectAnswered(name, answers);
   expect(answers.accepted.length).toBeGreaterThanOrEqual(minAccepted.location);
-  const history = new HistoryTables();
-  try {
-    const missing = await watch.guard(
-      waitFor(
-        async () => {
-          const stored = new Set((await history.rows("vn")).map((row) => `${row.driver_id}@${row.recorded_at.getTime()}`));
-          const lost = answers.accepted.filter((key) => !stored.has(key));
-          return lost.length === 0 && lost;
-        },
-        45_000,
-        `every update accepted in "${name}" to reach the history`,
-      ),
-    );
-    expect(missing).toEqual([]);
-    return { accepted: answers.accepted.length, refused: answers.refused };
-  } finally {
-    await history.close();
-  }
+  const missing = await watch.guard(
+    waitFor(
+      async () => {
+        const stored = new Set((await history.rows("vn")).map((row) => `${row.driver_id}@${row.recorded_at.getTime()}`));
+        const lost = answers.accepted.filter((key) => !stored.has(key));
+        return lost.length === 0 && lost;
+      },
+      45_000,
+      `every update accepted in "${name}" to reach the history`,
+    ),
+  );
+  expect(missing).toEqual([]);
+  return { accepted: answers.accepted.length, refused: answers.refused };
 }
 
 describe("trips booked while a part of the system dies", () => {
@@ -395,12 +390,13 @@ describe.each(["booking", "location"] as const)("%s while a store fails", (load)
 });
 
 async function struckBy(load: Load, stack: Stack, natsUrl: string, name: string, store: Store, fault: () => Promise<void>): Promise<void> {
-  if (load === "location") {
-    const history = new HistoryTables();
-    await history.clear();
+  const history = new HistoryTables();
+  try {
+    if (load === "location") await history.clear();
+    const answers = await loadThrough(stack, load, fault);
+    const counts = load === "booking" ? await verify(name, answers, natsUrl) : await verifyReports(name, answers, history);
+    if (ON_THE_REQUEST_PATH[load].includes(store)) expect(counts.refused, "requests refused during the fault").toBeGreaterThan(0);
+  } finally {
     await history.close();
   }
-  const answers = await loadThrough(stack, load, fault);
-  const counts = load === "booking" ? await verify(name, answers, natsUrl) : await verifyReports(name, answers);
-  if (ON_THE_REQUEST_PATH[load].includes(store)) expect(counts.refused, "requests refused during the fault").toBeGreaterThan(0);
 }
