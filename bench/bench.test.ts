@@ -81,6 +81,19 @@ describe("percentiles", () => {
       { t: 1, requests: 1, errors: 1, p99: 8 },
     ]);
   });
+
+  it("keep the span from send to answer apart from the latency from when each request was due", () => {
+    const recorder = new Recorder(0);
+    recorder.ok(10, 9, 1);
+    recorder.ok(20, 12, 2);
+    const result = recorder.result(1);
+    expect(result.latency.p99).toBe(12);
+    expect(result.sendToAnswer).toMatchObject({ p50: 1, p99: 2 });
+
+    const closed = new Recorder(0);
+    closed.ok(10, 3);
+    expect(closed.result(1).sendToAnswer).toBeUndefined();
+  });
 });
 
 describe("the report", () => {

@@ -182,15 +182,18 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
 /** The k6 scripts' own thresholds, held against the bench's figures for the same load through the entry point. */
 function entryChecks(entry: EntryReport | undefined): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  // k6's http_req_duration counts from when a request is written, so its thresholds are held against the same span;
+  // the figure from when each request was due, which also charges the client's own delays, is shown beside it.
   const latency = (row: string, script: string, run: AtRate, p95: number, p99: number, failed: number) => {
     const failedShare = run.errors / Math.max(1, run.requests + run.errors);
     const limits = Number.isFinite(p95) ? `p95 < ${p95} ms, p99 < ${p99} ms, ` : "";
+    const k6Span = run.sendToAnswer ?? run.latency;
     checks.push({
       row,
       what: `${script} thresholds at ${run.rate}/s`,
       target: `${limits}< ${failed * 100} % failed`,
-      measured: `p95 ${run.latency.p95.toFixed(2)} ms, p99 ${run.latency.p99.toFixed(2)} ms, ${(failedShare * 100).toFixed(2)} % failed`,
-      met: run.latency.p95 < p95 && run.latency.p99 < p99 && failedShare < failed,
+      measured: `sent → answered p95 ${k6Span.p95.toFixed(2)} ms, p99 ${k6Span.p99.toFixed(2)} ms (from due p99 ${run.latency.p99.toFixed(2)} ms), ${(failedShare * 100).toFixed(2)} % failed`,
+      met: k6Span.p95 < p95 && k6Span.p99 < p99 && failedShare < failed,
     });
   };
   if (entry?.floodAndSearch) {

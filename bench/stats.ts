@@ -26,8 +26,13 @@ export interface LoadResult {
   errorKinds: Record<string, number>;
   seconds: number;
   throughput: number;
-  /** Milliseconds. */
+  /** Milliseconds, each from when the request was due (open model) or began (closed). */
   latency: Percentiles;
+  /**
+   * Milliseconds, each from when the request was written to its answer: what k6's http_req_duration measures, which
+   * leaves out the time a request waited for its client. Held against the k6 scripts' thresholds.
+   */
+  sendToAnswer?: Percentiles;
   timeline: Second[];
 }
 
@@ -52,6 +57,7 @@ function at(sorted: Float64Array, p: number): number {
 /** Collects one run's samples; `start` is when the measured window begins (warm-up excluded by the caller). */
 export class Recorder {
   private readonly latencies: number[] = [];
+  private readonly sendToAnswer: number[] = [];
   private readonly secondsOf: number[][] = [];
   private readonly errorsOf: number[] = [];
   private readonly errorKinds: Record<string, number> = {};
@@ -59,9 +65,10 @@ export class Recorder {
 
   constructor(private readonly start: number) {}
 
-  /** `at` is when the request completed, on the same clock as `start`. */
-  ok(at: number, latencyMs: number): void {
+  /** `at` is when the request completed, on the same clock as `start`; `sendToAnswerMs` leaves out its wait to be sent. */
+  ok(at: number, latencyMs: number, sendToAnswerMs?: number): void {
     this.latencies.push(latencyMs);
+    if (sendToAnswerMs !== undefined) this.sendToAnswer.push(sendToAnswerMs);
     this.bucket(at).push(latencyMs);
   }
 
@@ -80,14 +87,15 @@ export class Recorder {
       const { p50, p95, p99 } = percentiles(samples);
       timeline.push({ t, requests: samples.length, errors: this.errorsOf[t] ?? 0, p50: round(p50), p95: round(p95), p99: round(p99) });
     }
-    const latency = percentiles(this.latencies);
+    const latency = rounded(percentiles(this.latencies));
     return {
       requests: this.latencies.length,
       errors: this.errors,
       errorKinds: this.errorKinds,
       seconds: round(seconds),
       throughput: Math.round(this.latencies.length / seconds),
-      latency: { p50: round(latency.p50), p95: round(latency.p95), p99: round(latency.p99), max: round(latency.max), mean: round(latency.mean) },
+      latency,
+      ...(this.sendToAnswer.length > 0 && { sendToAnswer: rounded(percentiles(this.sendToAnswer)) }),
       timeline,
     };
   }
@@ -96,6 +104,10 @@ export class Recorder {
     const second = Math.max(0, Math.floor((at - this.start) / 1000));
     return (this.secondsOf[second] ??= []);
   }
+}
+
+function rounded({ p50, p95, p99, max, mean }: Percentiles): Percentiles {
+  return { p50: round(p50), p95: round(p95), p99: round(p99), max: round(max), mean: round(mean) };
 }
 
 export function round(value: number, digits = 3): number {

@@ -1,6 +1,6 @@
 // The one table a bench run prints: every scenario, its figures beside the ceiling, and each target met or missed.
 import type { CpuSeconds } from "./cpu";
-import type { BenchReport, TargetCheck } from "./scenarios";
+import type { AtRate, BenchReport, TargetCheck } from "./scenarios";
 import type { Percentiles } from "./stats";
 
 interface Row {
@@ -77,7 +77,7 @@ export function tableRows(report: BenchReport): Row[] {
     });
   }
   const entry = report.entry;
-  const viaEntry = (key: string, scenario: string, run: { rate: number; throughput: number; latency: Percentiles; errors: number; errorKinds: Record<string, number>; cpu?: CpuSeconds; requests: number }) =>
+  const viaEntry = (key: string, scenario: string, run: AtRate) =>
     rows.push({
       key,
       scenario,
@@ -85,7 +85,7 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${run.throughput}`,
       vsCeiling: (run.throughput / ceiling).toFixed(2),
       latency: run.latency,
-      note: join(errors(run.errors, run.errorKinds), cpuPerRequest(run.cpu, run.requests)),
+      note: join(sentToAnswered(run.sendToAnswer), errors(run.errors, run.errorKinds), cpuPerRequest(run.cpu, run.requests)),
     });
   if (entry?.floodAndSearch) {
     viaEntry("entry:locations", `flood + search (generator +${entry.costUs} µs/req): update-location`, entry.floodAndSearch.locations);
@@ -161,6 +161,11 @@ export function cpuPerRequest(cpu: CpuSeconds | undefined, requests: number): st
   if (!cpu || requests === 0) return "";
   const top = Object.entries(cpu).slice(0, 4);
   return `CPU µs/req: ${top.map(([group, seconds]) => `${group} ${Math.round((seconds * 1e6) / requests)}`).join(", ")}`;
+}
+
+/** The span k6's http_req_duration measures, which the k6 scripts' thresholds are held against. */
+function sentToAnswered(span: Percentiles | undefined): string {
+  return span ? `sent → answered p95 ${span.p95.toFixed(2)}, p99 ${span.p99.toFixed(2)} ms` : "";
 }
 
 function join(...notes: string[]): string {

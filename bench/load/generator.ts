@@ -101,11 +101,12 @@ export async function runPlan(plan: Plan): Promise<WithCpu<LoadResult | Assignme
   const fire = async (connection: Connection, due: number) => {
     const request = factory.next();
     spend(costUs);
+    const sent = performance.now();
     try {
       const { status, body } = await connection.send(request);
       const done = performance.now();
       if (due < start) return;
-      if (status === factory.expected) recorder.ok(done, done - due);
+      if (status === factory.expected) recorder.ok(done, done - due, done - sent);
       else recorder.error(done, statusKind(status, body));
     } catch (err) {
       if (due >= start) recorder.error(performance.now(), errorKind(err));
