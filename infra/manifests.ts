@@ -140,10 +140,11 @@ const SINK_TIMEOUT_MS = 25_000;
 /** A scale-from-zero on kind (pod scheduled, image already on the node, process up): the source's wait must cover it plus the work. */
 export const COLD_START_BUDGET_MS = 5_000;
 
-/** How long JetStream waits for the first ack: backoff[0] replaces ack_wait when a backoff list is set. */
-export function firstAckWaitMs(consumer: ConsumerDefinition): number {
-  const ns = consumer.config.backoff?.[0] ?? consumer.config.ack_wait;
+/** How long JetStream waits for an ack before it redelivers. The consumers have no backoff list (shared/events/definitions.ts). */
+export function ackWaitMs(consumer: ConsumerDefinition): number {
+  const ns = consumer.config.ack_wait;
   if (ns === undefined) throw new Error(`consumer ${consumer.config.durable_name} has no ack_wait`);
+  if (consumer.config.backoff?.length) throw new Error(`consumer ${consumer.config.durable_name} has a backoff list, which delays the source's retries`);
   return Number(ns) / 1e6;
 }
 
@@ -308,7 +309,7 @@ function knativeService(name: string, profile: Profile, consumer: ConsumerDefini
     [
       [...template, "spec", "timeoutSeconds"],
       consumer
-        ? `Default 300s. ${timeoutSeconds}s cuts a stuck delivery before the source gives up (SINK_TIMEOUT_MS ${SINK_TIMEOUT_MS / 1000}s), which is before JetStream redelivers (ack wait ${firstAckWaitMs(consumer) / 1000}s), so a slow event ends as a 5xx and a nak with backoff, never as two deliveries at once. A cold start (0.2-0.35 s measured locally, a few seconds on kind) is part of this budget. It is also the pod's termination grace period, above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, 20s).`
+        ? `Default 300s. ${timeoutSeconds}s cuts a stuck delivery before the source gives up (SINK_TIMEOUT_MS ${SINK_TIMEOUT_MS / 1000}s), which is before JetStream redelivers (ack wait ${ackWaitMs(consumer) / 1000}s), so a slow event ends as a 5xx and a nak with backoff, never as two deliveries at once. A cold start (0.2-0.35 s measured locally, a few seconds on kind) is part of this budget. It is also the pod's termination grace period, above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, 20s).`
         : `Default 300s. A request waits at most DEPENDENCY_TIMEOUT_MS (2s) on each store, so ${timeoutSeconds}s only ever cuts a stuck one. It is also the pod's termination grace period, so it stays above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, 20s).`,
     ],
     [[...container, "image"], "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash."],
@@ -440,7 +441,7 @@ function containerSource(consumer: ConsumerDefinition, tag: TagFor): Document {
     },
   };
   const container = ["spec", "template", "spec", "containers", 0];
-  const ackWait = firstAckWaitMs(consumer) / 1000;
+  const ackWait = ackWaitMs(consumer) / 1000;
   const batched = delivered.batchMax > 1;
   const comments: [Path, string][] = [
     [
@@ -647,7 +648,6 @@ function nackConsumer(consumer: ConsumerDefinition): Document {
   const name = consumer.config.durable_name;
   const file = `nats/consumers/${consumer.stream}/${name}.json`;
   const spec = { streamName: consumer.stream, ...convert(consumer.config, CONSUMER_FIELDS, file) };
-  const backoff = consumer.config.backoff;
   return commented(
     {
       apiVersion: "jetstream.nats.io/v1beta2",
@@ -655,14 +655,12 @@ function nackConsumer(consumer: ConsumerDefinition): Document {
       metadata: { name: `${kubeName(consumer.stream)}-${name}`, namespace: NATS_NAMESPACE, labels: { ...PART_OF } },
       spec,
     },
-    backoff
-      ? [
-          [
-            ["spec", "ackWait"],
-            `With a backoff list JetStream waits backoff[n] for the n-th redelivery instead; the first wait (${firstAckWaitMs(consumer) / 1000}s) is longer than the source's sink timeout plus a cold start.`,
-          ],
-        ]
-      : [],
+    [
+      [
+        ["spec", "ackWait"],
+        `Longer than the source's sink timeout plus a cold start (${ackWaitMs(consumer) / 1000}s). No backoff list: with one, JetStream waits backoff[n] for the n-th redelivery even after the source's nak asked for a shorter delay.`,
+      ],
+    ],
     `${HEADER}\nConsumer ${consumer.stream}/${name}, from ${file} (the file \`nats consumer add --config\` takes). Pull consumer: its durable name is the function the JetStream source delivers to.`,
   );
 }

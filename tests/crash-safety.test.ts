@@ -50,7 +50,7 @@ const LOCATION_DRIVERS = 200;
 // Only what makes the test finish in seconds differs from production: trips that find nobody give up
 // after 2 s instead of 60 s, and a delivery lost with a killed source comes back after 3 s instead of 30 s.
 const STACK_ENV = { MATCH_DEADLINE_MS: "2000", SINK_TIMEOUT_MS: "2500", DRIVER_FRESH_MS: "600000" };
-const FAST_REDELIVERY = { ack_wait: seconds(3), backoff: [seconds(3), seconds(6)] };
+const FAST_REDELIVERY = { ack_wait: seconds(3) };
 
 const config = loadConfig();
 let stack: Stack | undefined;
@@ -264,6 +264,15 @@ async function killForASecond(stack: Stack, name: string): Promise<void> {
   await stack.start(name);
 }
 
+/** What a trip still being matched is waiting for: its row, and what the assign-driver consumer holds. */
+async function matchingState(sql: ReturnType<typeof shardSql>, nc: NatsConnection, tripIds: string[]): Promise<string> {
+  const waiting = await sql`select id, status, created_at from trips where id = any(${tripIds}) and status = 'requested' order by created_at`;
+  const info = await (await jetstreamManager(nc)).consumers.info("TRIPS", "assign-driver");
+  const { num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor } = info;
+  const { ack_wait, backoff, max_deliver } = info.config;
+  return `${waiting.length} still requested (first: ${JSON.stringify(waiting.slice(0, 3))}); assign-driver consumer: ${JSON.stringify({ num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor, ack_wait, backoff, max_deliver })}`;
+}
+
 /** Waits until no accepted trip is still being matched, then checks every invariant and returns the counts. */
 async function verify(name: string, booking: Answers, natsUrl: string) {
   const sql = shardSql("vn");
@@ -282,7 +291,9 @@ async function verify(name: string, booking: Answers, natsUrl: string) {
         },
         45_000,
         `every trip booked in "${name}" to leave requested`,
-      ),
+      ).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}; ${await matchingState(sql, nc, booking.accepted)}`);
+      }),
     );
 
     // None lost: every trip answered 201 is in its shard, assigned or no_driver.

@@ -22,6 +22,17 @@ export const CONSUMERS: ConsumerDefinition[] = [
 
 export const DEAD_LETTER_SUBJECT_PREFIX = "deadletter";
 
+/**
+ * What the consumers once had and no longer do. nats.js merges an update into the consumer's current config, so a
+ * setting taken out of a file would stay on a consumer created before; each is cleared here.
+ *
+ * backoff: JetStream measures a nak's delay from the ack wait, then holds the n-th redelivery to backoff[n], so with
+ * the list [30 s, 1 min, 2 min] a retry the source asked for in 1 s came 31 s later from the second redelivery on
+ * (nats-server processNak and checkPending; definitions.test.ts). The source's own retry delays (nak) and the ack
+ * wait cover what the list did.
+ */
+const REMOVED_SETTINGS: Partial<ConsumerConfig> = { backoff: [] };
+
 /** Creates or updates every stream and consumer; safe to run on every start-up. */
 export async function ensureJetStream(jsm: JetStreamManager): Promise<void> {
   for (const stream of STREAMS) {
@@ -36,7 +47,7 @@ export async function ensureJetStream(jsm: JetStreamManager): Promise<void> {
   for (const { stream, config } of CONSUMERS) {
     try {
       await jsm.consumers.info(stream, config.durable_name);
-      await jsm.consumers.update(stream, config.durable_name, config);
+      await jsm.consumers.update(stream, config.durable_name, { ...REMOVED_SETTINGS, ...config });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await jsm.consumers.add(stream, config);

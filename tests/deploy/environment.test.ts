@@ -14,7 +14,7 @@ import {
   ROOT,
   clusterName,
   NATS_MONITORING_ENDPOINT,
-  firstAckWaitMs,
+  ackWaitMs,
   imageName,
   images,
   poolerName,
@@ -166,7 +166,7 @@ describe("timing: ack wait > sink timeout > Knative timeout > cold start", () =>
     const knativeTimeoutMs = sink.spec.template.spec.timeoutSeconds * 1000;
     // A message of a batch first waits for the batch to fill, then for the answer to it.
     const batchingMs = batchMax > 1 ? batchWaitMs : 0;
-    expect(firstAckWaitMs(consumer), "JetStream must not redeliver while the source still waits").toBeGreaterThan(batchingMs + sinkTimeoutMs);
+    expect(ackWaitMs(consumer), "JetStream must not redeliver while the source still waits").toBeGreaterThan(batchingMs + sinkTimeoutMs);
     expect(knativeTimeoutMs, "Knative ends the request no later than the source stops waiting").toBeLessThanOrEqual(sinkTimeoutMs);
     expect(knativeTimeoutMs, "room for a scale-from-zero and the work").toBeGreaterThan(COLD_START_BUDGET_MS);
   });
