@@ -270,7 +270,11 @@ async function matchingState(sql: ReturnType<typeof shardSql>, nc: NatsConnectio
   const info = await (await jetstreamManager(nc)).consumers.info("TRIPS", "assign-driver");
   const { num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor } = info;
   const { ack_wait, backoff, max_deliver } = info.config;
-  return `${waiting.length} still requested (first: ${JSON.stringify(waiting.slice(0, 3))}); assign-driver consumer: ${JSON.stringify({ num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor, ack_wait, backoff, max_deliver })}`;
+  // Whether each one's event was ever stored, and whether it gave up into the dead letters.
+  const requested = new Set((await storedEvents<TripEvent>(nc, "TRIPS", "trips.requested.vn")).map(({ trip }) => trip.id));
+  const deadLettered = await storedEvents<unknown>(nc, "DEAD_LETTERS", deadLetterSubject("TRIPS", "assign-driver"));
+  const trips = waiting.slice(0, 5).map((row) => ({ ...row, eventStored: requested.has(row.id as string) }));
+  return `${waiting.length} still requested (first: ${JSON.stringify(trips)}); ${deadLettered.length} dead-lettered; assign-driver consumer: ${JSON.stringify({ num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor, ack_wait, backoff, max_deliver })}`;
 }
 
 /** Waits until no accepted trip is still being matched, then checks every invariant and returns the counts. */
