@@ -113,7 +113,15 @@ describe("the entry point's connections to the functions", () => {
   });
 
   it("on the stack: after idling past the functions' keep-alive timeout, a burst of bookings and reads gets no 502", async () => {
-    const stack = await startStack({ basePort: 27880 + TEST_PORT_OFFSET, build: false, logDir: ".local/test-logs/gateway-keepalive" });
+    // Only the count in flight may refuse here: the wait and event-loop signs follow the machine's other work (a CI run
+    // beside other suites once refused part of the first burst of a function just started, 503 overloaded), and this
+    // test is about what the entry point makes of a connection the function closes, not about shedding.
+    const stack = await startStack({
+      basePort: 27880 + TEST_PORT_OFFSET,
+      build: false,
+      logDir: ".local/test-logs/gateway-keepalive",
+      env: { OVERLOAD_MAX_WAIT_MS: "0", OVERLOAD_MAX_LAG_MS: "0" },
+    });
     closing.unshift(() => stack.stop());
     await resetState();
     const book = (i: number) =>
@@ -123,19 +131,28 @@ describe("the entry point's connections to the functions", () => {
         body: JSON.stringify(tripRequest(HCMC)),
       });
     const statuses: number[] = [];
+    const unexpected: string[] = [];
+    const read = async (answers: Response[]) => {
+      for (const answer of answers) {
+        statuses.push(answer.status);
+        if (answer.status !== 200 && answer.status !== 201) unexpected.push(`${answer.status} ${await answer.clone().text()}`);
+      }
+    };
     let rider = 0;
     for (const idleMs of [5_950, 6_050]) {
       const first = await Promise.all(Array.from({ length: 50 }, () => book(rider++)));
-      statuses.push(...first.map((a) => a.status));
-      const trips = (await Promise.all(first.map((a) => a.json()))) as { id: string; riderId: string }[];
+      await read(first);
+      const booked = first.filter((a) => a.status === 201);
+      const trips = (await Promise.all(booked.map((a) => a.json()))) as { id: string; riderId: string }[];
       await new Promise((resolve) => setTimeout(resolve, idleMs));
-      const burst = await Promise.all([
-        ...Array.from({ length: 50 }, () => book(rider++)),
-        ...trips.map((trip) => fetch(`${stack.gatewayUrl}/v1/trips/${trip.id}`, { headers: bearer("rider", trip.riderId) })),
-      ]);
-      statuses.push(...burst.map((a) => a.status));
+      await read(
+        await Promise.all([
+          ...Array.from({ length: 50 }, () => book(rider++)),
+          ...trips.map((trip) => fetch(`${stack.gatewayUrl}/v1/trips/${trip.id}`, { headers: bearer("rider", trip.riderId) })),
+        ]),
+      );
     }
     expect(statuses.filter((s) => s === 502)).toEqual([]);
-    expect(new Set(statuses)).toEqual(new Set([200, 201]));
+    expect(unexpected, "answers other than 200 and 201").toEqual([]);
   }, 60_000);
 });
