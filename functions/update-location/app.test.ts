@@ -13,7 +13,7 @@ import { bearer } from "../../tests/support/auth";
 import { expectError, chunkedBody, connectedRedis } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, NOWHERE, offset } from "../../tests/support/places";
-import { freePort, waitFor } from "../../tests/support/processes";
+import { waitFor } from "../../tests/support/processes";
 import { resetState } from "../../tests/support/state";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { updateLocationApp } from "./app";
@@ -331,8 +331,7 @@ describe("a dependency that goes away", () => {
 
   async function relay(url: string): Promise<{ proxy: TcpProxy; url: string }> {
     const target = new URL(url);
-    const proxy = new TcpProxy(await freePort(), { host: target.hostname, port: Number(target.port) });
-    await proxy.open();
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
     proxies.push(proxy);
     target.port = String(proxy.port);
     return { proxy, url: target.toString() };

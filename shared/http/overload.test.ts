@@ -30,8 +30,7 @@ describe("a function past its requests in flight", () => {
 
   beforeAll(async () => {
     const redis = new URL(TEST_ENV.REDIS_URL);
-    proxy = new TcpProxy(await freePort(), { host: redis.hostname, port: Number(redis.port) });
-    await proxy.open();
+    proxy = await TcpProxy.start({ host: redis.hostname, port: Number(redis.port) });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     fn = startBundle(bundlePath("functions", "search-drivers"), {

@@ -4,11 +4,24 @@
 // arming it to hang up at a client's first request is how a test hits the moment right after a handshake.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { isFree } from "./processes";
+import { TEST_PORT_OFFSET } from "./test-env";
 
 // Below the kernel's ephemeral range (32768 and up here): while a proxy is cut its port is unbound, and a port from
 // that range can meanwhile become the local end of any outgoing connection on the machine (the function's own
 // reconnect to the proxy included, which then connects to itself), so that the proxy cannot open again.
 const STABLE_PORTS = { from: 12_000, to: 20_000 };
+// Nor may another proxy take the port in that time. Within a suite a cut proxy's port stays held; each suite
+// (UITGO_TEST_PORT_OFFSET, in thousands) draws from a thousand ports of its own, so two suites side by side never
+// pick the same one (seen: a proxy that could not open again after its cut, its port taken by the other suite's).
+const SUITE_PORTS = 1_000;
+const held = new Set<number>();
+
+function suitePorts(): { from: number; to: number } {
+  const slices = (STABLE_PORTS.to - STABLE_PORTS.from) / SUITE_PORTS;
+  const slice = (((Math.round(TEST_PORT_OFFSET / 1_000) % slices) + slices) % slices);
+  const from = STABLE_PORTS.from + slice * SUITE_PORTS;
+  return { from, to: from + SUITE_PORTS };
+}
 
 interface Relay {
   client: Socket;
@@ -21,16 +34,18 @@ export class TcpProxy {
   private stalled = false;
   private armedHangUp: number | undefined;
 
-  constructor(
+  private constructor(
     readonly port: number,
     private readonly target: { host: string; port: number },
   ) {}
 
   /** A proxy on a free port of its own, outside the ephemeral range, already open. */
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const { from, to } = suitePorts();
     for (;;) {
-      const port = STABLE_PORTS.from + Math.floor(Math.random() * (STABLE_PORTS.to - STABLE_PORTS.from));
-      if (!(await isFree(port))) continue;
+      const port = from + Math.floor(Math.random() * (to - from));
+      if (held.has(port) || !(await isFree(port))) continue;
+      held.add(port);
       const proxy = new TcpProxy(port, target);
       await proxy.open();
       return proxy;
