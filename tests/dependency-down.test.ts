@@ -143,7 +143,14 @@ describe("PostgreSQL hanging up right after a handshake", () => {
       await postgres.cut();
       await postgres.open();
       postgres.hangUpAt(2);
-      await expect503(await watch.guard(book(create)), "postgres");
+      // A booking may first meet a pooled connection the pool has not yet seen closed, and be answered 503 without a
+      // new connection (seen once in CI, the proxy still armed). Each is a 503; booking goes on until one has met the
+      // hang-up, so every round reaches that moment.
+      const hungUp = postgres.hangUps;
+      for (let attempt = 0; postgres.hangUps === hungUp; attempt++) {
+        expect(attempt, "a booking reached the hang-up").toBeLessThan(5);
+        await expect503(await watch.guard(book(create)), "postgres");
+      }
       await postgres.open();
       // A process that was going to die of it has done so by now.
       await watch.guard(new Promise((resolve) => setTimeout(resolve, 300)));

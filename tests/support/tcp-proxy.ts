@@ -33,6 +33,8 @@ export class TcpProxy {
   private readonly relays = new Set<Relay>();
   private stalled = false;
   private armedHangUp: number | undefined;
+  /** How many times an armed hang-up has cut the proxy. */
+  hangUps = 0;
 
   private constructor(
     readonly port: number,
@@ -52,7 +54,9 @@ export class TcpProxy {
     }
   }
 
+  /** Accepts connections again; a proxy already open stays as it is. */
   async open(): Promise<void> {
+    if (this.server) return;
     this.server = createServer((client) => {
       const relay = { client, upstream: connect(this.target.port, this.target.host) };
       this.relays.add(relay);
@@ -109,6 +113,7 @@ export class TcpProxy {
       if (++writes < nth) return;
       client.off("data", onData);
       client.pause();
+      this.hangUps++;
       void this.cut();
     };
     // Registered before the pipe, so the cut comes before the write is relayed.
