@@ -12,13 +12,13 @@ import { TEST_PORT_OFFSET } from "./test-env";
 const STABLE_PORTS = { from: 12_000, to: 20_000 };
 // Nor may another proxy take the port in that time. Within a suite a cut proxy's port stays held; each suite
 // (UITGO_TEST_PORT_OFFSET, in thousands) draws from a thousand ports of its own, so two suites side by side never
-// pick the same one (seen: a proxy that could not open again after its cut, its port taken by the other suite's).
+// pick the same one.
 const SUITE_PORTS = 1_000;
 const held = new Set<number>();
 
 function suitePorts(): { from: number; to: number } {
   const slices = (STABLE_PORTS.to - STABLE_PORTS.from) / SUITE_PORTS;
-  const slice = (((Math.round(TEST_PORT_OFFSET / 1_000) % slices) + slices) % slices);
+  const slice = ((Math.round(TEST_PORT_OFFSET / 1_000) % slices) + slices) % slices;
   const from = STABLE_PORTS.from + slice * SUITE_PORTS;
   return { from, to: from + SUITE_PORTS };
 }
