@@ -17,7 +17,7 @@ import { bundleFile } from "../esbuild.config";
 import { provision } from "../local/provision";
 import { SOURCE_SETTINGS, loadConfig } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
-import { locationKey, locationSubject, type LocationEvent } from "../shared/events/location-events";
+import { locationEventId, locationKey, locationSubject, type LocationEvent } from "../shared/events/location-events";
 import { REGIONS, type Region } from "../shared/regions";
 import { NatsServer } from "../tests/support/nats-server";
 import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../tests/support/places";
@@ -66,15 +66,15 @@ const bundles = { source: `${dir}/source/index.mjs`, function: `${dir}/record-lo
 await bundleFile(`${import.meta.dirname}/../sources/jetstream/index.ts`, bundles.source);
 await bundleFile(`${import.meta.dirname}/../functions/record-locations/index.ts`, bundles.function);
 
-/** The same updates every round, half in each region's city, as update-location publishes them. */
+/** The same updates every round, half in each region's city, one per event, as update-location publishes them when quiet. */
 function events(round: number): { subject: string; body: string; id: string }[] {
   const random = seededRandom(11);
   const start = Date.UTC(2026, 10, 21, 8) + round * 3_600_000;
   return Array.from({ length: MESSAGES }, (_, i) => {
     const region: Region = i % 2 ? "th" : "vn";
     const location = { driverId: `driver-${i % 5000}`, region, ...randomPointNear(region === "th" ? BANGKOK : HCMC, 3000, random), status: "available" as const, recordedAt: start + i };
-    const event: LocationEvent = { schemaVersion: 1, type: "drivers.location", time: new Date().toISOString(), location: { ...location, recordedAt: new Date(location.recordedAt).toISOString() } };
-    return { subject: locationSubject(region), body: JSON.stringify(event), id: locationKey(location) };
+    const event: LocationEvent = { schemaVersion: 2, type: "drivers.location", time: new Date().toISOString(), locations: [{ ...location, recordedAt: new Date(location.recordedAt).toISOString() }] };
+    return { subject: locationSubject(region), body: JSON.stringify(event), id: locationEventId([locationKey(location)]) };
   });
 }
 

@@ -227,11 +227,12 @@ function atLeastOne(env: Env, name: string, fallback: number): number {
  * both set these, so a consumer is delivered the same way wherever it runs.
  */
 export const SOURCE_SETTINGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  // record-locations writes history in batches and takes batched mode: a few requests of a few hundred events each
-  // instead of one request per event, which cost the source and the function most of their CPU per event. 4 × 250
-  // is half the consumer's max_ack_pending (2000), which leaves room for a second replica on the cluster
-  // (infra/profiles.ts); the wait is short beside a location's 4 s reporting period.
-  "record-locations": { SOURCE_BATCH_MAX: "250", SOURCE_BATCH_WAIT_MS: "20", SOURCE_CONCURRENCY: "4" },
+  // record-locations writes history in batches and takes batched mode: a few requests of many events each instead of
+  // one request per event, which cost the source and the function most of their CPU per event. An event carries up
+  // to 64 updates, so 32 events are up to 2,048 rows and 1.3 MB; 4 × 32 leaves most of the consumer's
+  // max_ack_pending (2000) to a second replica on the cluster (infra/profiles.ts); the wait is short beside a
+  // location's 4 s reporting period.
+  "record-locations": { SOURCE_BATCH_MAX: "32", SOURCE_BATCH_WAIT_MS: "20", SOURCE_CONCURRENCY: "4" },
   // A matching is mostly waiting (a Redis claim, a PostgreSQL commit, a JetStream ack), so more in flight drains a
   // backlog faster: the bench's burst of 10,000 drained in 13.0–19.3 s (median 13.3) at 128 against 15.6–17.9 s at 64.
   "assign-driver": { SOURCE_CONCURRENCY: "128" },

@@ -1,11 +1,11 @@
 // Every receiver reads at most what it takes: a trip event (16 KiB), a location event at its largest, a batch of the
-// 250 its source sends, a ping. Past that: 413 at once, the rest left unread, and the connection closed after the
+// 32 its source sends, a ping. Past that: 413 at once, the rest left unread, and the connection closed after the
 // answer, without a reset that would lose it. Against the real stack.
 import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_LOCATION_BATCH_BYTES } from "../functions/record-locations/app";
 import type { Stack } from "../local/stack";
 import { SOURCE_SETTINGS } from "../shared/config";
-import { LOCATION_EVENT_TYPE, MAX_LOCATION_EVENT_BYTES, type LocationEvent } from "../shared/events/location-events";
+import { LOCATION_EVENT_TYPE, MAX_LOCATIONS_PER_EVENT, MAX_LOCATION_EVENT_BYTES, locationEventId, locationKey, type LocationEvent } from "../shared/events/location-events";
 import { MAX_PING_BYTES, PING_EVENT_TYPE } from "../shared/events/schedules";
 import { MAX_TRIP_EVENT_BYTES } from "../shared/events/trip-events";
 import { BATCH_CONTENT_TYPE } from "../shared/http/cloudevent-batch";
@@ -24,31 +24,26 @@ beforeEach(() => {
   stack = run.stack;
 });
 
-/** The largest location event update-location can produce, as the source puts it in a batch. */
+/** The largest location event update-location can produce, as the source puts it in a batch: the n-th of a batch. */
 function largestLocationEvent(n: number) {
-  // 128 characters of 3 bytes in UTF-8, printable, and distinct per n so each is a row of its own.
-  const driverId = `${String(n).padStart(4, "0")}${"\u0800".repeat(124)}`;
   const now = Date.now();
-  const data: LocationEvent = {
-    schemaVersion: 1,
-    type: LOCATION_EVENT_TYPE,
-    time: new Date(now).toISOString(),
-    location: {
-      driverId,
-      region: "vn",
-      status: "available",
-      lat: HCMC.lat + 0.000012345678901234,
-      lng: HCMC.lng + 0.000012345678901234,
-      accuracy: 9999.123456789012,
-      heading: 359.12345678901234,
-      speed: 99.12345678901234,
-      recordedAt: new Date(now - 1000).toISOString(),
-    },
-  };
+  const locations = Array.from({ length: MAX_LOCATIONS_PER_EVENT }, (_, i) => ({
+    // 128 characters of 3 bytes in UTF-8, printable, and distinct per update so each is a row of its own.
+    driverId: `${String(n).padStart(4, "0")}${String(i).padStart(2, "0")}${"\u0800".repeat(122)}`,
+    region: "vn" as const,
+    status: "available" as const,
+    lat: HCMC.lat + 0.000012345678901234,
+    lng: HCMC.lng + 0.000012345678901234,
+    accuracy: 9999.123456789012,
+    heading: 359.12345678901234,
+    speed: 99.12345678901234,
+    recordedAt: new Date(now - 1000).toISOString(),
+  }));
+  const data: LocationEvent = { schemaVersion: 2, type: LOCATION_EVENT_TYPE, time: new Date(now).toISOString(), locations };
   const text = JSON.stringify(data);
   const msg = {
     info: { stream: "DRIVER_LOCATIONS", streamSequence: 123_456_789_012, deliveryCount: 30 },
-    headers: { get: (name: string) => (name === "Nats-Msg-Id" ? `${driverId}:${now - 1000}` : "") },
+    headers: { get: (name: string) => (name === "Nats-Msg-Id" ? locationEventId(locations.map((l) => locationKey({ ...l, recordedAt: now - 1000 }))) : "") },
     subject: "drivers.location.vn",
     time: new Date(now),
     data: Buffer.from(text),
@@ -60,9 +55,9 @@ function largestLocationEvent(n: number) {
 const ce = (type: string) => ({ "content-type": "application/json", "ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "test", "ce-type": type });
 
 describe("sized to what each receiver takes", () => {
-  it("a batch of 250 location events at their largest fits, and record-locations takes it", async () => {
+  it("a batch of 32 location events at their largest fits, and record-locations takes it", async () => {
     const batchMax = Number(SOURCE_SETTINGS["record-locations"]!.SOURCE_BATCH_MAX);
-    expect(batchMax).toBe(250);
+    expect(batchMax).toBe(32);
     const one = Buffer.byteLength(JSON.stringify(largestLocationEvent(0)));
     expect(one).toBeLessThanOrEqual(MAX_LOCATION_EVENT_BYTES);
     const batch = JSON.stringify(Array.from({ length: batchMax }, (_, n) => largestLocationEvent(n)));
@@ -74,8 +69,8 @@ describe("sized to what each receiver takes", () => {
       body: batch,
     });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ recorded: batchMax, duplicate: 0 });
-    expect(await tables.count("vn")).toBe(batchMax);
+    expect(await response.json()).toEqual({ recorded: batchMax * MAX_LOCATIONS_PER_EVENT, duplicate: 0 });
+    expect(await tables.count("vn")).toBe(batchMax * MAX_LOCATIONS_PER_EVENT);
   });
 
   const cases = [

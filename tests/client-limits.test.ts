@@ -143,6 +143,16 @@ describe("location updates per driver", () => {
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await report("driver-quiet")).status).toBe(202);
   });
+
+  it("holds when a driver's updates arrive all at once, decided together in one script: the allowance and no more", async () => {
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 160 }, () => report("driver-burst")));
+
+    const accepted = answers.filter((answer) => answer.status === 202).length;
+    expect(accepted).toBeGreaterThanOrEqual(120);
+    expect(accepted).toBeLessThanOrEqual(121 + Math.floor((performance.now() - started) / 500));
+    expect(answers.filter((answer) => answer.status === 429)).toHaveLength(160 - accepted);
+  });
 });
 
 describe("the limiter's Redis down", () => {

@@ -121,7 +121,7 @@ describe("location history", () => {
     await stack.exited(CONSUMER);
     await stack.start(CONSUMER);
     const republished = (await jsm.streams.info(STREAM)).state.last_seq;
-    expect(republished - lastSeq).toBe(sent.length);
+    expect(republished - lastSeq).toBe(lastSeq - firstSeq + 1);
     await waitFor(async () => (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq === republished && consumerIdle(), 30_000, "the redeliveries to drain");
 
     expect(await recordedKeys()).toEqual(expected);
@@ -132,21 +132,21 @@ describe("location history", () => {
 
   it("dead-letters a malformed and an unknown event, and still records the updates behind them", async () => {
     const valid: LocationEvent = {
-      schemaVersion: 1,
+      schemaVersion: 2,
       type: "drivers.location",
       time: new Date().toISOString(),
-      location: { driverId: "direct", region: "vn", ...HCMC, status: "available", recordedAt: new Date(Date.now() - 60_000).toISOString() },
+      locations: [{ driverId: "direct", region: "vn", ...HCMC, status: "available", recordedAt: new Date(Date.now() - 60_000).toISOString() }],
     };
     // Ids of this run only: a purge does not empty the stream's duplicate window.
     const run = Date.now();
-    await js.publish("drivers.location.vn", '{"schemaVersion": 1, "type": "drivers.location", "location": {', { msgID: `malformed:${run}` });
+    await js.publish("drivers.location.vn", '{"schemaVersion": 2, "type": "drivers.location", "locations": [{', { msgID: `malformed:${run}` });
     await js.publish("drivers.location.vn", JSON.stringify({ ...valid, type: "drivers.teleported" }), { msgID: `unknown-type:${run}` });
     await js.publish("drivers.location.vn", JSON.stringify(valid), { msgID: `direct:${run}` });
     const sent = await reportMany(4, 3);
 
     await waitFor(async () => (await deadLetters()) === 2 && (await tables.count()) === sent.length + 1 && consumerIdle(), 20_000, "dead letters and rows");
 
-    expect(await recordedKeys()).toEqual([...sent.map(locationKey), `direct:${Date.parse(valid.location.recordedAt)}`].sort());
+    expect(await recordedKeys()).toEqual([...sent.map(locationKey), `direct:${Date.parse(valid.locations[0]!.recordedAt)}`].sort());
     const reasons: string[] = [];
     const { first_seq: first, last_seq: last } = (await jsm.streams.info("DEAD_LETTERS")).state;
     for (let seq = first; seq <= last; seq++) {

@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../shared/config";
 import { LocationHistory } from "../../shared/drivers/location-history";
-import type { DriverLocation, LocationEvent } from "../../shared/events/location-events";
+import { MAX_LOCATIONS_PER_EVENT, type DriverLocation, type LocationEvent, type LocationEventV1 } from "../../shared/events/location-events";
 import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
@@ -10,7 +10,7 @@ import { HistoryTables } from "../../tests/support/location-history";
 import { BANGKOK, HCMC, offset } from "../../tests/support/places";
 import { freePort, waitFor } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
-import { recordLocationsApp } from "./app";
+import { MAX_LOCATION_BATCH_BYTES, recordLocationsApp } from "./app";
 
 const config = loadConfig();
 const tables = new HistoryTables();
@@ -40,8 +40,16 @@ function location(n: number, overrides: Partial<DriverLocation> = {}): DriverLoc
   return { driverId: `driver-${n % 7}`, region: "vn", ...offset(HCMC, n * 10, 0), status: "available", recordedAt: BASE_TIME + n * 1000, ...overrides };
 }
 
-function eventBody(loc: DriverLocation): LocationEvent {
-  return { schemaVersion: 1, type: "drivers.location", time: new Date().toISOString(), location: { ...loc, recordedAt: new Date(loc.recordedAt).toISOString() } };
+const asEventLocation = (loc: DriverLocation) => ({ ...loc, recordedAt: new Date(loc.recordedAt).toISOString() });
+
+/** An event as update-location appends it, carrying the updates it accepted together. */
+function eventBody(...locs: DriverLocation[]): LocationEvent {
+  return { schemaVersion: 2, type: "drivers.location", time: new Date().toISOString(), locations: locs.map(asEventLocation) };
+}
+
+/** The event with its first update changed: a wrong value at any place in the list refuses the event. */
+function withLocation(event: LocationEvent, change: Record<string, unknown>): object {
+  return { ...event, locations: [event.locations[0], { ...event.locations[0], driverId: "second", ...change }] };
 }
 
 /** What the JetStream source sends for one drivers.location message. */
@@ -85,10 +93,30 @@ describe("POST / (drivers.location)", () => {
     const response = await deliver(eventBody(loc));
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ driverId: loc.driverId, recordedAt: new Date(loc.recordedAt).toISOString(), outcome: "recorded" });
+    expect(await response.json()).toEqual({ recorded: 1, duplicate: 0 });
     const [row] = await tables.rows("vn");
     expect(row).toMatchObject({ driver_id: loc.driverId, recorded_at: new Date(loc.recordedAt), lat: loc.lat, lng: loc.lng, accuracy: 12.5, heading: 90, speed: 7.5, status: "available" });
     expect(await tables.count("th")).toBe(0);
+  });
+
+  it("records every update an event carries, in one INSERT", async () => {
+    const locs = Array.from({ length: 64 }, (_, i) => location(i, { driverId: `driver-${i}` }));
+
+    const response = await deliver(eventBody(...locs));
+
+    expect(await response.json()).toEqual({ recorded: 64, duplicate: 0 });
+    const rows = await tables.rows("vn");
+    expect(rows.map((row) => row.driver_id).sort()).toEqual(locs.map((loc) => loc.driverId).sort());
+    expect(new Set(rows.map((row) => row.xmin)).size).toBe(1);
+  });
+
+  it("still records an event of version 1, one update each, as appended before an upgrade", async () => {
+    const loc = location(1);
+    const v1: LocationEventV1 = { schemaVersion: 1, type: "drivers.location", time: new Date().toISOString(), location: asEventLocation(loc) };
+
+    expect(await (await deliver(v1)).json()).toEqual({ recorded: 1, duplicate: 0 });
+    expect(await (await deliverBatch([v1])).json()).toEqual({ recorded: 0, duplicate: 1 });
+    expect((await tables.rows("vn")).map((row) => row.driver_id)).toEqual([loc.driverId]);
   });
 
   it("commits the requests that arrive together in one INSERT per region shard", async () => {
@@ -127,12 +155,12 @@ describe("POST / (drivers.location)", () => {
     await deliver(eventBody(first));
 
     const again = await deliver(eventBody(first));
-    expect(await again.json()).toMatchObject({ outcome: "duplicate" });
+    expect(await again.json()).toEqual({ recorded: 0, duplicate: 1 });
 
     const twin = location(2);
     const outcomes = await Promise.all([deliver(eventBody(twin)), deliver(eventBody(twin)), deliver(eventBody(twin))]);
-    const said = await Promise.all(outcomes.map(async (res) => ((await res.json()) as { outcome: string }).outcome));
-    expect(said.sort()).toEqual(["duplicate", "duplicate", "recorded"]);
+    const said = await Promise.all(outcomes.map(async (res) => ((await res.json()) as { recorded: number }).recorded));
+    expect(said.sort()).toEqual([0, 0, 1]);
     expect(await tables.count()).toBe(2);
   });
 
@@ -145,14 +173,18 @@ describe("POST / (drivers.location)", () => {
       ["not an object", await deliver("[1, 2]")],
       ["an unknown schema version", await deliver({ ...good, schemaVersion: 99 })],
       ["an unknown event type", await deliver({ ...good, type: "drivers.teleported" })],
-      ["no location", await deliver({ ...good, location: "here" })],
-      ["no lat", await deliver({ ...good, location: { ...good.location, lat: undefined } })],
-      ["lng out of range", await deliver({ ...good, location: { ...good.location, lng: 181 } })],
-      ["an unknown region", await deliver({ ...good, location: { ...good.location, region: "us" } })],
-      ["an unknown status", await deliver({ ...good, location: { ...good.location, status: "busy" } })],
-      ["a recordedAt that is not a timestamp", await deliver({ ...good, location: { ...good.location, recordedAt: 1_700_000_000_000 } })],
-      ["a driverId with NUL", await deliver({ ...good, location: { ...good.location, driverId: "d\u0000" } })],
-      ["a driverId with an unpaired surrogate", await deliver({ ...good, location: { ...good.location, driverId: "d\ud800" } })],
+      ["no locations", await deliver({ ...good, locations: "here" })],
+      ["no update in the locations", await deliver({ ...good, locations: [] })],
+      ["more updates than an event carries", await deliver(eventBody(...Array.from({ length: MAX_LOCATIONS_PER_EVENT + 1 }, (_, i) => location(i))))],
+      ["a location that is not an object", await deliver({ ...good, locations: [...good.locations, "here"] })],
+      ["a version 1 event without its location", await deliver({ schemaVersion: 1, type: "drivers.location", time: good.time, locations: good.locations })],
+      ["no lat", await deliver(withLocation(good, { lat: undefined }))],
+      ["lng out of range", await deliver(withLocation(good, { lng: 181 }))],
+      ["an unknown region", await deliver(withLocation(good, { region: "us" }))],
+      ["an unknown status", await deliver(withLocation(good, { status: "busy" }))],
+      ["a recordedAt that is not a timestamp", await deliver(withLocation(good, { recordedAt: 1_700_000_000_000 }))],
+      ["a driverId with NUL", await deliver(withLocation(good, { driverId: "d\u0000" }))],
+      ["a driverId with an unpaired surrogate", await deliver(withLocation(good, { driverId: "d\ud800" }))],
     ];
     for (const [label, response] of cases) {
       expect(response.status, label).toBe(400);
@@ -161,7 +193,7 @@ describe("POST / (drivers.location)", () => {
     expect(await tables.count()).toBe(0);
 
     // A bad event in the same burst as good ones costs only itself.
-    const mixed = await Promise.all([deliver(good), deliver({ ...good, schemaVersion: 2 }), deliver(eventBody(location(2)))]);
+    const mixed = await Promise.all([deliver(good), deliver({ ...good, schemaVersion: 3 }), deliver(eventBody(location(2)))]);
     expect(mixed.map((res) => res.status)).toEqual([200, 400, 200]);
     expect(await tables.count()).toBe(2);
   });
@@ -171,7 +203,7 @@ describe("POST / (drivers.location)", () => {
       const vn = Array.from({ length: 30 }, (_, i) => location(i));
       const th = Array.from({ length: 20 }, (_, i) => location(i, { region: "th", ...offset(BANGKOK, i * 10, 0) }));
 
-      const response = await deliverBatch([...vn, ...th].map(eventBody));
+      const response = await deliverBatch([...vn, ...th].map((loc) => eventBody(loc)));
 
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ recorded: 50, duplicate: 0 });
@@ -185,7 +217,7 @@ describe("POST / (drivers.location)", () => {
     it("counts the events it already had, and an event twice in the batch, as duplicates", async () => {
       await deliver(eventBody(location(1)));
 
-      const response = await deliverBatch([location(1), location(2), location(2), location(3)].map(eventBody));
+      const response = await deliverBatch([location(1), location(2), location(2), location(3)].map((loc) => eventBody(loc)));
 
       expect(await response.json()).toEqual({ recorded: 2, duplicate: 2 });
       expect(await tables.count()).toBe(3);
@@ -194,7 +226,7 @@ describe("POST / (drivers.location)", () => {
     it("refuses with 400 a batch holding any event it cannot record, naming those events, and records none of it", async () => {
       const good = eventBody(location(1));
       const response = await deliverBatch(
-        [good, { ...good, schemaVersion: 2 }, eventBody(location(2)), { ...good, location: { ...good.location, lat: 91 } }, eventBody(location(3))],
+        [good, { ...good, schemaVersion: 3 }, eventBody(location(2)), withLocation(good, { lat: 91 }), eventBody(location(3))],
         fn,
         (i) => (i === 4 ? { type: "trips.requested" } : {}),
       );
@@ -218,7 +250,8 @@ describe("POST / (drivers.location)", () => {
       ];
       for (const [label, response, code] of cases) await expectError(response, 400, code, label);
 
-      const many = Array.from({ length: 3000 }, (_, i) => eventBody(location(i)));
+      const eventBytes = JSON.stringify(eventBody(location(1))).length;
+      const many = Array.from({ length: Math.ceil(MAX_LOCATION_BATCH_BYTES / eventBytes) + 1 }, (_, i) => eventBody(location(i)));
       await expectError(await deliverBatch(many), 413, "payload_too_large");
       expect(await tables.count()).toBe(0);
     });

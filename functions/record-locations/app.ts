@@ -16,24 +16,20 @@ export interface RecordLocationsDeps {
   history: LocationHistory;
 }
 
-// Called by the JetStream source with drivers.location messages: one binary-mode CloudEvent per request, or many in
-// a batch (CloudEvents batched content mode). The answer comes once the rows are committed with others of their
-// group: 2xx acks the messages, 4xx refuses them (one alone is dead-lettered; a batch is delivered again one event
-// at a time, so only the bad events are), 503 (PostgreSQL down) has them redelivered, later each time. A redelivered
-// event is answered 200 and adds no row.
+// Called by the JetStream source with drivers.location messages, each carrying one or more updates: one binary-mode
+// CloudEvent per request, or many in a batch (CloudEvents batched content mode). The answer comes once the rows are
+// committed with others of their group: 2xx acks the messages, 4xx refuses them (one alone is dead-lettered with all
+// its updates; a batch is delivered again one event at a time, so only the bad events are), 503 (PostgreSQL down) has them redelivered, later each time. A redelivered
+// update is answered 200, counted as a duplicate, and adds no row.
 export function recordLocationsApp({ history }: RecordLocationsDeps) {
   return new Hono().post("/", backOffWhileUnavailable(), cloudEvent(LOCATION_EVENT_TYPE), async (c) => {
-    if (isEventBatch(c)) {
-      // Every event is checked before any is written, so a refused batch leaves nothing behind to be written twice.
-      const locations = decodeEventBatch(await readEventBatch(c, MAX_LOCATION_BATCH_BYTES), LOCATION_EVENT_TYPE, parseLocationEvent);
-      const fresh = (await Promise.all(locations.map((location) => history.record(location)))).filter(Boolean).length;
-      recorded.inc({ result: "recorded" }, fresh);
-      recorded.inc({ result: "duplicate" }, locations.length - fresh);
-      return c.json({ recorded: fresh, duplicate: locations.length - fresh });
-    }
-    const location = parseLocationEvent(await readJsonObject(c, MAX_LOCATION_EVENT_BYTES));
-    const outcome = (await history.record(location)) ? "recorded" : "duplicate";
-    recorded.inc({ result: outcome });
-    return c.json({ driverId: location.driverId, recordedAt: new Date(location.recordedAt).toISOString(), outcome });
+    // Every event is checked before any is written, so a refused request leaves nothing behind to be written twice.
+    const locations = isEventBatch(c)
+      ? decodeEventBatch(await readEventBatch(c, MAX_LOCATION_BATCH_BYTES), LOCATION_EVENT_TYPE, parseLocationEvent).flat()
+      : parseLocationEvent(await readJsonObject(c, MAX_LOCATION_EVENT_BYTES));
+    const fresh = (await Promise.all(locations.map((location) => history.record(location)))).filter(Boolean).length;
+    recorded.inc({ result: "recorded" }, fresh);
+    recorded.inc({ result: "duplicate" }, locations.length - fresh);
+    return c.json({ recorded: fresh, duplicate: locations.length - fresh });
   });
 }

@@ -5,7 +5,7 @@ import { Nats } from "../../shared/clients/nats";
 import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
-import { LocationEvents, locationSubject, type LocationEvent } from "../../shared/events/location-events";
+import { LocationEvents, MAX_LOCATIONS_PER_EVENT, locationSubject, type LocationEvent } from "../../shared/events/location-events";
 import { signToken } from "../../shared/http/auth";
 import type { LatLng } from "../../shared/geo";
 import { REGIONS, type Region } from "../../shared/regions";
@@ -110,10 +110,10 @@ describe("POST /v1/drivers/me/location", () => {
       expect(await streamed()).toBe(1);
       const { event, msgId } = await lastStreamed("vn");
       expect(event).toEqual({
-        schemaVersion: 1,
+        schemaVersion: 2,
         type: "drivers.location",
         time: expect.any(String),
-        location: { driverId: DRIVER, region: "vn", ...at, accuracy: 12.5, heading: 270, speed: 8.3, status: "available", recordedAt: recordedAt.toISOString() },
+        locations: [{ driverId: DRIVER, region: "vn", ...at, accuracy: 12.5, heading: 270, speed: 8.3, status: "available", recordedAt: recordedAt.toISOString() }],
       });
       expect(msgId).toBe(`${DRIVER}:${recordedAt.getTime()}`);
     });
@@ -122,15 +122,38 @@ describe("POST /v1/drivers/me/location", () => {
       const update = { ...HCMC, recordedAt: new Date(Date.now() - 2000).toISOString() };
 
       const answers = await Promise.all([send(update), send(update), send(update)]);
+      const retried = await send(update);
 
-      expect(answers.map((res) => res.status)).toEqual([202, 202, 202]);
+      expect([...answers, retried].map((res) => res.status)).toEqual([202, 202, 202, 202]);
       expect(await streamed()).toBe(1);
+      expect((await lastStreamed()).event.locations).toHaveLength(1);
+    });
+
+    it("appends the updates of a region that arrive together as one event, each answered once it is stored", async () => {
+      const recordedAt = new Date(Date.now() - 1000).toISOString();
+      const drivers = Array.from({ length: 40 }, (_, i) => `driver-together-${i}`);
+
+      const answers = await Promise.all(drivers.map((id, i) => send({ ...offset(HCMC, i * 10, 0), recordedAt }, bearer("driver", id))));
+
+      expect(answers.map((res) => res.status)).toEqual(drivers.map(() => 202));
+      const { first_seq: first, last_seq: last } = (await jsm.streams.info("DRIVER_LOCATIONS")).state;
+      const appended: string[] = [];
+      for (let seq = first; seq <= last; seq++) {
+        const message = await jsm.streams.getMessage("DRIVER_LOCATIONS", { seq });
+        const event = message!.json<LocationEvent>();
+        expect(event.locations.length).toBeLessThanOrEqual(MAX_LOCATIONS_PER_EVENT);
+        appended.push(...event.locations.map((location) => location.driverId));
+      }
+      expect(appended.sort()).toEqual([...drivers].sort());
+      // Requests that reach the function together are handled in a few turns of its event loop, not one each.
+      expect(last - first + 1).toBeLessThan(drivers.length / 2);
+      expect((await nearby()).map((d) => d.id).sort()).toEqual([...drivers].sort());
     });
 
     it("appends an offline update too, on the region's subject", async () => {
       expect((await send({ ...offset(BANGKOK, 100, 0), status: "offline" })).status).toBe(202);
 
-      expect((await lastStreamed("th")).event.location).toMatchObject({ driverId: DRIVER, region: "th", status: "offline" });
+      expect((await lastStreamed("th")).event.locations[0]).toMatchObject({ driverId: DRIVER, region: "th", status: "offline" });
       expect(await streamed()).toBe(1);
     });
 

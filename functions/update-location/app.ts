@@ -42,7 +42,7 @@ export function updateLocationApp({ drivers, events, jwtSecret, updates: rate }:
     // The stream first: the geo-index is a view of it. If NATS cannot store the update, the driver hears 503 and
     // nothing has changed. If Redis then fails, the driver's retry of the same update is a duplicate in the stream
     // and only moves the index.
-    await events.publish(location, now);
+    await events.publish(location);
     await drivers.update(city.region, location, now);
     updates.inc({ region: city.region, status });
     return c.body(null, 202);

@@ -16,8 +16,9 @@
 import type { Redis } from "ioredis";
 import { LuaScript, onRedis } from "../clients/redis";
 import { haversineMeters, type LatLng } from "../geo";
+import { GroupCommit } from "../group-commit";
 import { counter } from "../metrics";
-import type { Region } from "../regions";
+import { REGIONS, type Region } from "../regions";
 
 export type DriverStatus = "available" | "offline";
 
@@ -131,25 +132,35 @@ local function nearest(geo, seen, lng, lat, radius, maxRadius, freshAfter, limit
 end
 `;
 
+// ARGV[1]: before when a report is stale; then five values per update (id, lat, lng, recordedAt, status). The updates
+// handled in one turn of the event loop come as one script: one round trip and one prune for all of them.
+// Returns 1 per update that moved the index, 0 per update older than the driver's last.
 const UPDATE = new LuaScript(`
 local geo, seen, pos, busy = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, lat, lng, at, status, staleBefore = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local previous = redis.call('HGET', pos, id)
-if previous and tonumber(string.match(previous, ',([^,]+)$')) > at then return 0 end
-redis.call('HSET', pos, id, lat .. ',' .. lng .. ',' .. at)
-if status == 'available' and redis.call('HEXISTS', busy, id) == 0 then
-  redis.call('GEOADD', geo, lng, lat, id)
-  redis.call('ZADD', seen, at, id)
-else
-  redis.call('ZREM', geo, id)
-  redis.call('ZREM', seen, id)
+local moved = {}
+for i = 2, #ARGV, 5 do
+  local id, lat, lng, at, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local previous = redis.call('HGET', pos, id)
+  if previous and tonumber(string.match(previous, ',([^,]+)$')) > at then
+    moved[#moved + 1] = 0
+  else
+    redis.call('HSET', pos, id, lat .. ',' .. lng .. ',' .. at)
+    if status == 'available' and redis.call('HEXISTS', busy, id) == 0 then
+      redis.call('GEOADD', geo, lng, lat, id)
+      redis.call('ZADD', seen, at, id)
+    else
+      redis.call('ZREM', geo, id)
+      redis.call('ZREM', seen, id)
+    end
+    moved[#moved + 1] = 1
+  end
 end
-local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. staleBefore, 'LIMIT', 0, 32)
+local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. ARGV[1], 'LIMIT', 0, 32)
 if #stale > 0 then
   redis.call('ZREM', geo, unpack(stale))
   redis.call('ZREM', seen, unpack(stale))
 end
-return 1
+return moved
 `);
 
 // The drivers silent longest first, at most ARGV[2] of them: one batch keeps Redis's other clients waiting
@@ -225,18 +236,42 @@ function keys(region: Region) {
   return { geo: `${tag}:geo`, seen: `${tag}:seen`, pos: `${tag}:pos`, busy: `${tag}:busy`, claims: `${tag}:claims` };
 }
 
+interface TimedUpdate {
+  update: LocationUpdate;
+  now: number;
+}
+
+/** Updates of one region in one script at most: a script keeps Redis's other clients waiting while it runs. */
+const MAX_UPDATES_PER_SCRIPT = 64;
+
 export class DriverIndex {
+  private readonly updates: Record<Region, GroupCommit<TimedUpdate, boolean>>;
+
   constructor(
     private readonly redis: Redis,
     /** A driver whose last update is older than this is not available. */
     private readonly freshMs: number,
-  ) {}
+  ) {
+    this.updates = Object.fromEntries(
+      REGIONS.map((region) => [region, new GroupCommit<TimedUpdate, boolean>((batch) => this.updateBatch(region, batch), { maxBatch: MAX_UPDATES_PER_SCRIPT, maxWaitMs: 0 })]),
+    ) as Record<Region, GroupCommit<TimedUpdate, boolean>>;
+  }
 
-  /** Records a position; only an available driver who is not on a trip enters the geo set. Older updates than the last are ignored. */
-  async update(region: Region, update: LocationUpdate, now = Date.now()): Promise<boolean> {
+  /**
+   * Records a position; only an available driver who is not on a trip enters the geo set. Older updates than the last
+   * are ignored (false). The updates of a region submitted in the same turn of the event loop go to Redis together.
+   */
+  update(region: Region, update: LocationUpdate, now = Date.now()): Promise<boolean> {
+    return this.updates[region].submit({ update, now });
+  }
+
+  private async updateBatch(region: Region, batch: TimedUpdate[]): Promise<boolean[]> {
     const k = keys(region);
-    const args = [update.driverId, update.lat, update.lng, update.recordedAt, update.status, now - this.freshMs];
-    return onRedis(async () => (await UPDATE.run(this.redis, [k.geo, k.seen, k.pos, k.busy], args)) === 1);
+    // Stale for every update of the batch, so none prunes a driver another one still counts as fresh.
+    const args: (string | number)[] = [Math.min(...batch.map((item) => item.now)) - this.freshMs];
+    for (const { update } of batch) args.push(update.driverId, update.lat, update.lng, update.recordedAt, update.status);
+    const moved = (await onRedis(() => UPDATE.run(this.redis, [k.geo, k.seen, k.pos, k.busy], args))) as number[];
+    return moved.map((flag) => flag === 1);
   }
 
   /** The nearest available drivers within the radius, nearest first, distances from their reported positions. */

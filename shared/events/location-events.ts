@@ -1,8 +1,11 @@
-// Driver location events on the DRIVER_LOCATIONS stream: subject drivers.location.<region>, one per accepted
-// update, deduplicated by Nats-Msg-Id <driverId>:<recordedAt ms> so a retried update is stored once.
+// Driver location events on the DRIVER_LOCATIONS stream: subject drivers.location.<region>, each carrying the updates
+// of the region that update-location accepted together, deduplicated by Nats-Msg-Id (locationEventId).
+import { createHash } from "node:crypto";
 import type { Nats } from "../clients/nats";
 import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
 import { ApiError } from "../http/errors";
+import { GroupCommit } from "../group-commit";
+import { histogram } from "../metrics";
 import { REGIONS, type Region } from "../regions";
 import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
@@ -45,20 +48,38 @@ export function recordedAtIssue(recordedAt: number, acceptedAt: number): string 
 }
 
 /**
- * The largest location event a receiver reads, as one structured CloudEvent of a batch (the larger of the two modes):
- * the worst case is 1,330 bytes (a 128-character driver id of 3-byte characters, in the event and in its id, every
- * number at 17 significant digits, 30 deliveries; tests/body-limits.test.ts builds it), and the rest is room for the
- * extensions Knative may add (K_CE_OVERRIDES).
+ * Updates one event carries at most. update-location appends the updates of a region that it accepts in the same turn
+ * of the event loop as one event: JetStream, the source and the history then handle one message for all of them.
  */
-export const MAX_LOCATION_EVENT_BYTES = 1536;
-export const LOCATION_EVENT_SCHEMA_VERSION = 1;
+export const MAX_LOCATIONS_PER_EVENT = 64;
+
+/**
+ * The largest location event a receiver reads, as one structured CloudEvent of a batch (the larger of the two modes):
+ * MAX_LOCATIONS_PER_EVENT updates at their largest (a 128-character driver id of 3-byte characters, every number at
+ * 17 significant digits, 30 deliveries; tests/body-limits.test.ts builds it) take 38,310 bytes, and the rest is room
+ * for the extensions Knative may add (K_CE_OVERRIDES).
+ */
+export const MAX_LOCATION_EVENT_BYTES = 40 * 1024;
+export const LOCATION_EVENT_SCHEMA_VERSION = 2;
+
+/** One update as an event carries it. */
+export type EventLocation = Omit<DriverLocation, "recordedAt"> & { recordedAt: string };
 
 export interface LocationEvent {
   schemaVersion: typeof LOCATION_EVENT_SCHEMA_VERSION;
   type: typeof LOCATION_EVENT_TYPE;
-  /** When update-location accepted it. */
+  /** When update-location appended it, at or after it accepted each of its updates. */
   time: string;
-  location: Omit<DriverLocation, "recordedAt"> & { recordedAt: string };
+  /** Updates of the subject's region, each a different driver's or instant's. */
+  locations: EventLocation[];
+}
+
+/** Version 1 carried one update. Still read, so that what was appended before an upgrade is recorded after it. */
+export interface LocationEventV1 {
+  schemaVersion: 1;
+  type: typeof LOCATION_EVENT_TYPE;
+  time: string;
+  location: EventLocation;
 }
 
 const EVENT_LOCATION = {
@@ -78,34 +99,72 @@ export function locationKey(location: Pick<DriverLocation, "driverId" | "recorde
   return `${location.driverId}:${location.recordedAt}`;
 }
 
-export class LocationEvents {
-  constructor(private readonly nats: Nats) {}
+/**
+ * An event's Nats-Msg-Id: its one update's key, or a digest of its updates' keys. Either way the same updates make the
+ * same id, so an event published twice, or a driver's retry that is alone in its event, is stored once.
+ */
+export function locationEventId(keys: readonly string[]): string {
+  return keys.length === 1 ? keys[0]! : `sha1:${createHash("sha1").update(keys.join("\n")).digest("base64url")}`;
+}
 
-  /** Appends the update and waits for the stream to store it; publishing the same update again is a no-op. */
-  async publish(location: DriverLocation, now = Date.now()): Promise<void> {
+const eventSize = histogram("uitgo_location_event_updates", "Updates per location event appended, by region", ["region"], [1, 2, 4, 8, 16, 32, 64]);
+
+export class LocationEvents {
+  private readonly batches: Record<Region, GroupCommit<DriverLocation, void>>;
+
+  constructor(private readonly nats: Nats) {
+    this.batches = Object.fromEntries(
+      REGIONS.map((region) => [
+        region,
+        new GroupCommit<DriverLocation, void>((locations) => this.append(region, locations), { maxBatch: MAX_LOCATIONS_PER_EVENT, maxWaitMs: 0 }),
+      ]),
+    ) as Record<Region, GroupCommit<DriverLocation, void>>;
+  }
+
+  /**
+   * Appends the update and waits for the stream to store it; publishing the same update again is a no-op. The updates
+   * of a region published in the same turn of the event loop travel in one event.
+   */
+  publish(location: DriverLocation): Promise<void> {
+    return this.batches[location.region].submit(location);
+  }
+
+  private async append(region: Region, locations: DriverLocation[]): Promise<void[]> {
+    // The same update twice in a turn (a retry racing the first try) is carried once.
+    const unique = new Map(locations.map((location) => [locationKey(location), location]));
+    eventSize.observe({ region }, unique.size);
     const event: LocationEvent = {
       schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
       type: LOCATION_EVENT_TYPE,
-      time: new Date(now).toISOString(),
-      location: { ...location, recordedAt: new Date(location.recordedAt).toISOString() },
+      time: new Date().toISOString(),
+      locations: [...unique.values()].map((location) => ({ ...location, recordedAt: new Date(location.recordedAt).toISOString() })),
     };
-    await publishEvent(this.nats, locationSubject(location.region), event, locationKey(location));
+    await publishEvent(this.nats, locationSubject(region), event, locationEventId([...unique.keys()]));
+    return locations.map(() => undefined);
   }
 }
 
-/** Reads a location event from a message body, or refuses it with 400 saying what is wrong. */
-export function parseLocationEvent(body: Record<string, unknown>): DriverLocation {
-  if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION) {
-    throw new ApiError(400, "invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION}, got ${JSON.stringify(body.schemaVersion)}`);
+/** Reads the updates of a location event (either version) from a message body, or refuses it with 400 saying what is wrong. */
+export function parseLocationEvent(body: Record<string, unknown>): DriverLocation[] {
+  if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION && body.schemaVersion !== 1) {
+    throw new ApiError(400, "invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
   }
   if (body.type !== LOCATION_EVENT_TYPE) {
     throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
   }
-  const raw = body.location;
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ApiError(400, "invalid_event", "The event has no location object");
-  const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
   const acceptedAt = typeof body.time === "string" ? Date.parse(body.time) : Number.NaN;
+  if (body.schemaVersion === 1) return [parseEventLocation(body.location, "location", acceptedAt)];
+  const raw = body.locations;
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_LOCATIONS_PER_EVENT) {
+    throw new ApiError(400, "invalid_event", `The event's locations must be a list of 1 to ${MAX_LOCATIONS_PER_EVENT} updates`);
+  }
+  return raw.map((location, i) => parseEventLocation(location, `locations[${i}]`, acceptedAt));
+}
+
+function parseEventLocation(raw: unknown, field: string, acceptedAt: number): DriverLocation {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ApiError(400, "invalid_event", `The event's ${field} is not an object`);
+  const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
   const issue = Number.isNaN(acceptedAt) ? "has no time of acceptance" : recordedAtIssue(recordedAt.getTime(), acceptedAt);
-  if (issue) throw new ApiError(400, "invalid_event", `The event's recordedAt ${issue}`, [{ field: "location.recordedAt", issue }]);
+  if (issue) throw new ApiError(400, "invalid_event", `The event's ${field}.recordedAt ${issue}`, [{ field: `${field}.recordedAt`, issue }]);
   return { ...location, recordedAt: recordedAt.getTime() };
 }
