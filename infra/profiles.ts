@@ -59,7 +59,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     containerConcurrency: 64,
     target: 50,
     maxScale: 4,
-    why: "Writes location history in batches: the source sends batches of up to 250 events, 4 requests at a time (SOURCE_SETTINGS), so one pod takes the whole window; more pods only help if PostgreSQL falls behind.",
+    why: "Writes location history in batches: the source sends batches of up to 32 events of up to 64 updates each, 4 requests at a time (SOURCE_SETTINGS), so one pod takes the whole window; more pods only help if PostgreSQL falls behind.",
   },
   "settle-dead-letters": {
     containerConcurrency: 10,
@@ -99,9 +99,9 @@ export const SOURCE_PROFILES: Readonly<Record<string, SourceProfile>> = {
   "record-locations": {
     minReplicas: 1,
     maxReplicas: 2,
-    lagThreshold: 2000,
+    lagThreshold: 256,
     concurrency: 4,
-    why: "A replica holds 4 batches of 250 locations (1000). PostgreSQL's inserts bind before the function's 4 pods do, so a second replica, for a lag above two windows, is as far as it helps; the consumer's max_ack_pending (2000) is sized for two.",
+    why: "A replica holds 4 batches of 32 events (128), each event up to 64 updates. PostgreSQL's inserts bind before the function's 4 pods do, so a second replica, for a lag above two windows, is as far as it helps; the consumer's max_ack_pending (2000) leaves room for both.",
   },
   "settle-dead-letters": {
     minReplicas: 1,
