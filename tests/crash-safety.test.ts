@@ -154,7 +154,6 @@ interface Answers {
   resumedMs?: number;
 }
 
-
 /** One request of the load; resolves to what to count as accepted (a trip id or an update's key), or to the answer. */
 type Send = (n: number) => Promise<{ key?: string; response: Response; body: unknown }>;
 
@@ -265,6 +264,9 @@ async function killForASecond(stack: Stack, name: string): Promise<void> {
 }
 
 /** What a trip still being matched is waiting for: its row, and what the assign-driver consumer holds. */
+/** Where assign-driver gives up on a trip event. */
+const MATCHING_DEAD_LETTERS = deadLetterSubject("TRIPS", "assign-driver");
+
 async function matchingState(sql: ReturnType<typeof shardSql>, nc: NatsConnection, tripIds: string[]): Promise<string> {
   const waiting = await sql`select id, status, created_at from trips where id = any(${tripIds}) and status = 'requested' order by created_at`;
   const info = await (await jetstreamManager(nc)).consumers.info("TRIPS", "assign-driver");
@@ -272,7 +274,7 @@ async function matchingState(sql: ReturnType<typeof shardSql>, nc: NatsConnectio
   const { ack_wait, backoff, max_deliver } = info.config;
   // Whether each one's event was ever stored, and whether it gave up into the dead letters.
   const requested = new Set((await storedEvents<TripEvent>(nc, "TRIPS", "trips.requested.vn")).map(({ trip }) => trip.id));
-  const deadLettered = await storedEvents<unknown>(nc, "DEAD_LETTERS", deadLetterSubject("TRIPS", "assign-driver"));
+  const deadLettered = await storedEvents<unknown>(nc, "DEAD_LETTERS", MATCHING_DEAD_LETTERS);
   const trips = waiting.slice(0, 5).map((row) => ({ ...row, eventStored: requested.has(row.id as string) }));
   return `${waiting.length} still requested (first: ${JSON.stringify(trips)}); ${deadLettered.length} dead-lettered; assign-driver consumer: ${JSON.stringify({ num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor, ack_wait, backoff, max_deliver })}`;
 }
@@ -320,8 +322,8 @@ async function verify(name: string, booking: Answers, natsUrl: string) {
     expect(busy).toEqual(Object.fromEntries(assigned.map((row) => [row.driver_id!, row.id])));
 
     const jsm = await jetstreamManager(nc);
-    const subject = deadLetterSubject("TRIPS", "assign-driver");
-    const deadLettered = (await jsm.streams.info("DEAD_LETTERS", { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    const deadLettered =
+      (await jsm.streams.info("DEAD_LETTERS", { subjects_filter: MATCHING_DEAD_LETTERS })).state.subjects?.[MATCHING_DEAD_LETTERS] ?? 0;
     const counts = {
       booked: booking.accepted.length + booking.refused,
       accepted: booking.accepted.length,

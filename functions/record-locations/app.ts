@@ -10,7 +10,7 @@ import { counter } from "../../shared/metrics";
 /** The batches its source makes (SOURCE_SETTINGS), each event at its largest. */
 export const MAX_LOCATION_BATCH_BYTES = Number(SOURCE_SETTINGS["record-locations"]!.SOURCE_BATCH_MAX) * MAX_LOCATION_EVENT_BYTES;
 
-const recorded = counter("uitgo_location_history_events_total", "Location events written to history, by result", ["result"]);
+const recorded = counter("uitgo_location_history_events_total", "Location updates written to history (recorded) or found there already (duplicate)", ["result"]);
 
 export interface RecordLocationsDeps {
   history: LocationHistory;
