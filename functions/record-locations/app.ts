@@ -19,8 +19,9 @@ export interface RecordLocationsDeps {
 // Called by the JetStream source with drivers.location messages, each carrying one or more updates: one binary-mode
 // CloudEvent per request, or many in a batch (CloudEvents batched content mode). The answer comes once the rows are
 // committed with others of their group: 2xx acks the messages, 4xx refuses them (one alone is dead-lettered with all
-// its updates; a batch is delivered again one event at a time, so only the bad events are), 503 (PostgreSQL down) has them redelivered, later each time. A redelivered
-// update is answered 200, counted as a duplicate, and adds no row.
+// its updates; a batch is delivered again one event at a time, so only the bad events are), 503 (PostgreSQL down)
+// has them redelivered, later each time. A redelivered update is answered 200, counted as a duplicate, and adds no
+// row.
 export function recordLocationsApp({ history }: RecordLocationsDeps) {
   return new Hono().post("/", backOffWhileUnavailable(), cloudEvent(LOCATION_EVENT_TYPE), async (c) => {
     // Every event is checked before any is written, so a refused request leaves nothing behind to be written twice.

@@ -40,8 +40,8 @@ export function updateLocationApp({ drivers, events, jwtSecret, updates: rate }:
     const location: DriverLocation = { ...measured, driverId: c.get("principal").id, region: city.region, status, recordedAt };
 
     // The stream first: the geo-index is a view of it. If NATS cannot store the update, the driver hears 503 and
-    // nothing has changed. If Redis then fails, the driver's retry of the same update is a duplicate in the stream
-    // and only moves the index.
+    // nothing has changed. If Redis then fails, the driver's retry of the same update is a duplicate that the stream
+    // (alone in its event) or the history drops, and only moves the index.
     await events.publish(location);
     await drivers.update(city.region, location, now);
     updates.inc({ region: city.region, status });
