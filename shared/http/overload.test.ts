@@ -146,6 +146,19 @@ describe("an event loop running late", () => {
 
     await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through once the loop keeps time");
   });
+
+  it("samples only while requests come: idle, it stops waking for the sampler, and the next request starts it again", async () => {
+    expect((await app.request("/work")).status).toBe(200);
+    // A second of keeping time without a request: the sampler stops.
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    // So a loop held now, with no request read, is not measured...
+    for (let i = 0; i < 4; i++) await holdLoop(250);
+    expect((await app.request("/work")).status).toBe(200);
+    // ...while one held after a request is.
+    for (let i = 0; i < 4; i++) await holdLoop(250);
+    expect((await app.request("/work")).status).toBe(503);
+    await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through once the loop keeps time");
+  });
 });
 
 describe("the default limits", () => {
