@@ -45,7 +45,7 @@ export interface EntryReport {
  * the k6 scripts' local defaults. Measured with the bench's flood-and-search and booking-spike steps
  * (docs/performance.md, "Rates through the entry point").
  */
-export const LOCAL_RATES = { floodPerSecond: 500, searchesPerSecond: 50, bookingsPerSecond: 100, spikeReportsPerSecond: 300 };
+export const LOCAL_RATES = { floodPerSecond: 250, searchesPerSecond: 25, bookingsPerSecond: 100, spikeReportsPerSecond: 300 };
 
 /**
  * CPU k6 spends per request beyond what the bench's generator does, µs: an estimate (k6 cannot be installed here),

@@ -1,12 +1,12 @@
 // Location-update flood: DRIVERS drivers around Ho Chi Minh City report their position, each every
 // INTERVAL seconds, ramped up to the full rate (DRIVERS / INTERVAL updates per second) and held there.
-// DRIVERS defaults to 5,000 locally (500/s, PROFILE=local) and 50,000 on a cluster (5,000/s, PROFILE=cluster).
+// DRIVERS defaults to 2,500 locally (250/s, PROFILE=local) and 50,000 on a cluster (5,000/s, PROFILE=cluster).
 import exec from "k6/execution";
 import { reportLocation } from "./lib/drivers.js";
 import { setting } from "./lib/config.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 
-const DRIVERS = Number(setting("DRIVERS", { local: 5000, cluster: 50000 }));
+const DRIVERS = Number(setting("DRIVERS", { local: 2500, cluster: 50000 }));
 const INTERVAL_S = Number(__ENV.INTERVAL || 10);
 const RATE = Math.ceil(DRIVERS / INTERVAL_S);
 const SPREAD_M = 8000;

@@ -54,14 +54,14 @@ describe("k6 scripts", () => {
       const scenarios = ((await load(file, env)).options as { scenarios: Scenarios }).scenarios;
       return Object.fromEntries(Object.entries(scenarios).map(([name, s]) => [name, s.rate ?? Math.max(...(s.stages ?? []).map((stage) => stage.target))]));
     };
-    expect(await rates("search.js", {})).toEqual({ search: 50 });
+    expect(await rates("search.js", {})).toEqual({ search: 25 });
     expect(await rates("search.js", { PROFILE: "cluster" })).toEqual({ search: 500 });
     expect(await rates("search.js", { PROFILE: "cluster", RATE: "20" })).toEqual({ search: 20 });
-    expect(await rates("location-flood.js", {})).toEqual({ flood: 500 });
+    expect(await rates("location-flood.js", {})).toEqual({ flood: 250 });
     expect(await rates("location-flood.js", { PROFILE: "cluster" })).toEqual({ flood: 5000 });
     expect(await rates("booking-spike.js", {})).toMatchObject({ spike: 100 });
     expect(await rates("booking-spike.js", { PROFILE: "cluster" })).toMatchObject({ spike: 200 });
-    expect(await rates("mixed.js", {})).toMatchObject({ searches: 50 });
+    expect(await rates("mixed.js", {})).toMatchObject({ searches: 25 });
     expect(await rates("mixed.js", { PROFILE: "cluster" })).toMatchObject({ searches: 100 });
     await expect(load("search.js", { PROFILE: "laptop" })).rejects.toThrow(/PROFILE/);
   });

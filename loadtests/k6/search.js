@@ -2,8 +2,8 @@
 // arrival rate (open model: a slow answer does not slow the arrivals down).
 //
 // Needs available drivers near the centre: `npm start` has 40; for a dense city, run location-flood.js
-// first or alongside (drivers stay available for 30 s after their last report). RATE defaults to 50/s locally
-// (PROFILE=local, what one 2-core machine holds beside a location flood) and 500/s on a cluster (PROFILE=cluster).
+// first or alongside (drivers stay available for 30 s after their last report). RATE defaults to 25/s locally
+// (PROFILE=local, measured beside a 250/s location flood on one 2-core machine) and 500/s on a cluster (PROFILE=cluster).
 import http from "k6/http";
 import { check } from "k6";
 import { mintToken } from "./lib/auth.js";
@@ -11,7 +11,7 @@ import { pointNearCentre } from "./lib/city.js";
 import { params, setting, url } from "./lib/config.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 
-const RATE = Number(setting("RATE", { local: 50, cluster: 500 }));
+const RATE = Number(setting("RATE", { local: 25, cluster: 500 }));
 
 export const options = {
   summaryTrendStats: TREND_STATS,
