@@ -1,5 +1,5 @@
 // Every setting a function or the source reads comes from here, once, at start-up.
-import { REGIONS, type Region } from "./regions";
+import { perRegion, type Region } from "./regions";
 
 export interface ShardConfig {
   primaryUrl: string;
@@ -68,17 +68,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (!jwtSecret) throw new Error("JWT_SECRET must be set");
   const internalSecret = internalSecretOf(env, deployed);
 
-  const shards = Object.fromEntries(
-    REGIONS.map((region) => {
-      const key = region.toUpperCase();
-      const shard: ShardConfig = {
-        primaryUrl: env[`DATABASE_URL_${key}`] ?? `postgres://postgres@127.0.0.1:5432/uitgo_${region}`,
-      };
-      const replicaUrl = env[`DATABASE_REPLICA_URL_${key}`];
-      if (replicaUrl) shard.replicaUrl = replicaUrl;
-      return [region, shard];
-    }),
-  ) as Record<Region, ShardConfig>;
+  const shards = perRegion((region) => {
+    const key = region.toUpperCase();
+    const shard: ShardConfig = {
+      primaryUrl: env[`DATABASE_URL_${key}`] ?? `postgres://postgres@127.0.0.1:5432/uitgo_${region}`,
+    };
+    const replicaUrl = env[`DATABASE_REPLICA_URL_${key}`];
+    if (replicaUrl) shard.replicaUrl = replicaUrl;
+    return shard;
+  });
 
   const matchDeadlineMs = int(env, "MATCH_DEADLINE_MS", 60_000);
   // A minute past the deadline: matching ends its own trips at the deadline, the sweep only those it never saw.

@@ -25,6 +25,11 @@ export function cityAt(point: LatLng): City | undefined {
   return CITIES.find((city) => haversineMeters(point, city.center) <= city.radiusMeters);
 }
 
+/** One value per region, each made by `make`: a shard's pool, its batches. */
+export function perRegion<T>(make: (region: Region) => T): Record<Region, T> {
+  return Object.fromEntries(REGIONS.map((region) => [region, make(region)])) as Record<Region, T>;
+}
+
 export function isRegion(value: string): value is Region {
   return (REGIONS as readonly string[]).includes(value);
 }

@@ -18,7 +18,7 @@ import { LuaScript, onRedis } from "../clients/redis";
 import { haversineMeters, type LatLng } from "../geo";
 import { GroupCommit } from "../group-commit";
 import { counter } from "../metrics";
-import { REGIONS, type Region } from "../regions";
+import { perRegion, type Region } from "../regions";
 
 export type DriverStatus = "available" | "offline";
 
@@ -252,9 +252,9 @@ export class DriverIndex {
     /** A driver whose last update is older than this is not available. */
     private readonly freshMs: number,
   ) {
-    this.updates = Object.fromEntries(
-      REGIONS.map((region) => [region, new GroupCommit<TimedUpdate, boolean>((batch) => this.updateBatch(region, batch), { maxBatch: MAX_UPDATES_PER_SCRIPT, maxWaitMs: 0 })]),
-    ) as Record<Region, GroupCommit<TimedUpdate, boolean>>;
+    this.updates = perRegion(
+      (region) => new GroupCommit<TimedUpdate, boolean>((batch) => this.updateBatch(region, batch), { maxBatch: MAX_UPDATES_PER_SCRIPT, maxWaitMs: 0 }),
+    );
   }
 
   /**

@@ -7,7 +7,7 @@ import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../http/errors";
 import type { DependencyHandle } from "../http/server";
 import { histogram } from "../metrics";
-import { REGIONS, type Region } from "../regions";
+import { REGIONS, perRegion, type Region } from "../regions";
 
 const batchSize = histogram("uitgo_location_history_batch_rows", "Rows per history INSERT, by region", ["region"], [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]);
 
@@ -23,23 +23,19 @@ export class LocationHistory {
     options: BatchOptions,
   ) {
     this.deadlineMs = postgresDeadlineMs(options.dependencyTimeoutMs);
-    this.batches = Object.fromEntries(
-      REGIONS.map((region) => [
-        region,
+    this.batches = perRegion(
+      (region) =>
         new GroupCommit<DriverLocation, boolean>((rows) => this.insert(region, rows), {
           maxBatch: options.locationBatchMax,
           maxWaitMs: options.locationBatchWaitMs,
           // Every row is validated before it gets here, so only an unforeseen row can make PostgreSQL refuse a batch.
           mayBeOneItem: (err) => !(err instanceof DependencyUnavailable),
         }),
-      ]),
-    ) as Record<Region, GroupCommit<DriverLocation, boolean>>;
+    );
   }
 
   static connect(config: Config): LocationHistory {
-    const shards = Object.fromEntries(
-      REGIONS.map((region) => [region, connectPostgres(config.shards[region].primaryUrl, config.serviceName, config.dependencyTimeoutMs)]),
-    ) as Record<Region, Sql>;
+    const shards = perRegion((region) => connectPostgres(config.shards[region].primaryUrl, config.serviceName, config.dependencyTimeoutMs));
     return new LocationHistory(shards, config);
   }
 

@@ -5,7 +5,7 @@ import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type S
 import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../http/errors";
 import type { DependencyHandle } from "../http/server";
-import { REGIONS, type Region } from "../regions";
+import { REGIONS, perRegion, type Region } from "../regions";
 import type { Principal } from "../http/auth";
 import { TRANSITIONS, type TripAction } from "./lifecycle";
 import { regionOfTripId } from "./trip-id";
@@ -94,30 +94,26 @@ export class TripStore {
     private readonly shards: Record<Region, Shard>,
     private readonly deadlineMs: number,
   ) {
-    this.inserts = Object.fromEntries(
-      REGIONS.map((region) => [
-        region,
+    this.inserts = perRegion(
+      (region) =>
         new GroupCommit<NewTrip, TripRow | undefined>((trips) => this.insertBatch(region, trips), {
           maxBatch: INSERT_BATCH_MAX,
           maxWaitMs: 0,
           // Requests are validated before they get here, so only an unforeseen row can make PostgreSQL refuse a batch.
           mayBeOneItem: (err) => !(err instanceof DependencyUnavailable),
         }),
-      ]),
-    ) as Record<Region, GroupCommit<NewTrip, TripRow | undefined>>;
+    );
   }
 
   static connect(config: Config): TripStore {
     const app = config.serviceName;
     const timeout = config.dependencyTimeoutMs;
-    const shards = Object.fromEntries(
-      REGIONS.map((region) => {
-        const { primaryUrl, replicaUrl } = config.shards[region];
-        const shard: Shard = { primary: connectPostgres(primaryUrl, app, timeout) };
-        if (replicaUrl) shard.replica = connectPostgres(replicaUrl, app, timeout);
-        return [region, shard];
-      }),
-    ) as Record<Region, Shard>;
+    const shards = perRegion((region) => {
+      const { primaryUrl, replicaUrl } = config.shards[region];
+      const shard: Shard = { primary: connectPostgres(primaryUrl, app, timeout) };
+      if (replicaUrl) shard.replica = connectPostgres(replicaUrl, app, timeout);
+      return shard;
+    });
     return new TripStore(shards, postgresDeadlineMs(timeout));
   }
 
