@@ -17,7 +17,7 @@ import { bundleFile } from "../esbuild.config";
 import { provision } from "../local/provision";
 import { SOURCE_SETTINGS, loadConfig } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
-import { locationEventId, locationKey, locationSubject, type LocationEvent } from "../shared/events/location-events";
+import { locationEvent, locationEventId, locationKey, locationSubject } from "../shared/events/location-events";
 import { REGIONS, type Region } from "../shared/regions";
 import { NatsServer } from "../tests/support/nats-server";
 import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../tests/support/places";
@@ -73,8 +73,7 @@ function events(round: number): { subject: string; body: string; id: string }[] 
   return Array.from({ length: MESSAGES }, (_, i) => {
     const region: Region = i % 2 ? "th" : "vn";
     const location = { driverId: `driver-${i % 5000}`, region, ...randomPointNear(region === "th" ? BANGKOK : HCMC, 3000, random), status: "available" as const, recordedAt: start + i };
-    const event: LocationEvent = { schemaVersion: 2, type: "drivers.location", time: new Date().toISOString(), locations: [{ ...location, recordedAt: new Date(location.recordedAt).toISOString() }] };
-    return { subject: locationSubject(region), body: JSON.stringify(event), id: locationEventId([locationKey(location)]) };
+    return { subject: locationSubject(region), body: JSON.stringify(locationEvent([location])), id: locationEventId([locationKey(location)]) };
   });
 }
 

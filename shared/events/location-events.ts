@@ -6,7 +6,7 @@ import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
 import { ApiError } from "../http/errors";
 import { GroupCommit } from "../group-commit";
 import { histogram } from "../metrics";
-import { REGIONS, type Region } from "../regions";
+import { REGIONS, perRegion, type Region } from "../regions";
 import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
@@ -107,18 +107,25 @@ export function locationEventId(keys: readonly string[]): string {
   return keys.length === 1 ? keys[0]! : `sha1:${createHash("sha1").update(keys.join("\n")).digest("base64url")}`;
 }
 
+/** The event carrying these updates, appended at `time`. */
+export function locationEvent(locations: Iterable<DriverLocation>, time = new Date()): LocationEvent {
+  return {
+    schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
+    type: LOCATION_EVENT_TYPE,
+    time: time.toISOString(),
+    locations: Array.from(locations, (location) => ({ ...location, recordedAt: new Date(location.recordedAt).toISOString() })),
+  };
+}
+
 const eventSize = histogram("uitgo_location_event_updates", "Updates per location event appended, by region", ["region"], [1, 2, 4, 8, 16, 32, 64]);
 
 export class LocationEvents {
   private readonly batches: Record<Region, GroupCommit<DriverLocation, void>>;
 
   constructor(private readonly nats: Nats) {
-    this.batches = Object.fromEntries(
-      REGIONS.map((region) => [
-        region,
-        new GroupCommit<DriverLocation, void>((locations) => this.append(region, locations), { maxBatch: MAX_LOCATIONS_PER_EVENT, maxWaitMs: 0 }),
-      ]),
-    ) as Record<Region, GroupCommit<DriverLocation, void>>;
+    this.batches = perRegion(
+      (region) => new GroupCommit<DriverLocation, void>((locations) => this.append(region, locations), { maxBatch: MAX_LOCATIONS_PER_EVENT, maxWaitMs: 0 }),
+    );
   }
 
   /**
@@ -133,13 +140,7 @@ export class LocationEvents {
     // The same update twice in a turn (a retry racing the first try) is carried once.
     const unique = new Map(locations.map((location) => [locationKey(location), location]));
     eventSize.observe({ region }, unique.size);
-    const event: LocationEvent = {
-      schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
-      type: LOCATION_EVENT_TYPE,
-      time: new Date().toISOString(),
-      locations: [...unique.values()].map((location) => ({ ...location, recordedAt: new Date(location.recordedAt).toISOString() })),
-    };
-    await publishEvent(this.nats, locationSubject(region), event, locationEventId([...unique.keys()]));
+    await publishEvent(this.nats, locationSubject(region), locationEvent(unique.values()), locationEventId([...unique.keys()]));
     return locations.map(() => undefined);
   }
 }
