@@ -2,7 +2,7 @@
 // its position through the local entry point the way the driver app does. A driver is only available while
 // its last report is at most 30 s old, so they keep reporting until stopped.
 import { offsetMeters } from "../shared/geo";
-import { signToken } from "../shared/http/auth";
+import { signToken } from "../shared/tokens";
 import { CITIES, type City } from "../shared/regions";
 
 export interface DemoDriverOptions {

@@ -1,7 +1,8 @@
 // Prints a JWT for local requests: npm run -s token -- rider alice [--ttl 3600]
 // Signed with JWT_SECRET, or with the development secret every local process falls back to when it is unset.
 import { DEV_JWT_SECRET, loadConfig, usesDevSecret } from "../shared/config";
-import { ROLES, signToken, type Role } from "../shared/http/auth";
+import { ROLES, type Role } from "../shared/principal";
+import { signToken } from "../shared/tokens";
 
 const USAGE = `usage: npm run -s token -- <rider|driver> <id> [--ttl <seconds>]
   e.g. npm run -s token -- rider alice

@@ -5,7 +5,7 @@
 //
 //   npm start [-- --no-demo]        UITGO_PORT=9080 npm start
 import { DEV_JWT_SECRET, loadConfig, usesDevSecret } from "../shared/config";
-import { signToken } from "../shared/http/auth";
+import { signToken } from "../shared/tokens";
 import { startDemoDrivers, type DemoDrivers } from "./demo-drivers";
 import { provision } from "./provision";
 import { startStack, type Stack } from "./stack";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "./http/errors";
+import { InvalidInput } from "./errors";
 import { integer, latitude, longitude, number, oneOf, optional, parse, parseQuery, text, timestamp, type Schema } from "./validation";
 
 const TRIP = {
@@ -19,9 +19,9 @@ function issues(run: () => unknown): { field?: string; issue: string }[] {
   try {
     run();
   } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    expect(err).toMatchObject({ status: 400, code: "invalid_request" });
-    return (err as ApiError).details;
+    expect(err).toBeInstanceOf(InvalidInput);
+    expect(err).toMatchObject({ code: "invalid_request" });
+    return (err as InvalidInput).details;
   }
   throw new Error("the input was accepted");
 }
@@ -34,11 +34,11 @@ describe("parse", () => {
   });
 
   it("collects every problem into one 400, in schema order, with a readable message", () => {
-    let error: ApiError | undefined;
+    let error: InvalidInput | undefined;
     try {
       parse(TRIP, { serviceId: "plane", seats: 2.5, lat: 91 });
     } catch (err) {
-      error = err as ApiError;
+      error = err as InvalidInput;
     }
 
     expect(error?.details).toEqual([

@@ -1,5 +1,5 @@
 // A small declarative validator: a schema is a record of fields, and the parsed value's type follows from it.
-import { ApiError, type ErrorDetail } from "./http/errors";
+import { InvalidInput, type ErrorDetail } from "./errors";
 
 interface NumberField {
   kind: "number";
@@ -58,7 +58,7 @@ export function parse<S extends Schema>(schema: S, input: Record<string, unknown
   }
   if (details.length > 0) {
     const summary = details.map((d) => `${d.field} ${d.issue}`).join("; ");
-    throw new ApiError(400, "invalid_request", `Invalid request: ${summary}`, details);
+    throw new InvalidInput("invalid_request", `Invalid request: ${summary}`, details);
   }
   return out as Parsed<S>;
 }

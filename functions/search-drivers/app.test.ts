@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type DriverStatus, type NearbyDriver } from "../../shared/drivers/driver-index";
-import { signToken } from "../../shared/http/auth";
+import { signToken } from "../../shared/tokens";
 import type { LatLng } from "../../shared/geo";
 import type { Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";

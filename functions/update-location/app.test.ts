@@ -6,7 +6,7 @@ import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
 import { LocationEvents, MAX_LOCATIONS_PER_EVENT, locationSubject, type LocationEvent } from "../../shared/events/location-events";
-import { signToken } from "../../shared/http/auth";
+import { signToken } from "../../shared/tokens";
 import type { LatLng } from "../../shared/geo";
 import { REGIONS, type Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";

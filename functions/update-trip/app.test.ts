@@ -6,7 +6,7 @@ import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
 import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
-import type { Role } from "../../shared/http/auth";
+import type { Role } from "../../shared/principal";
 import { Matcher } from "../../shared/matching";
 import { TRANSITIONS, TRIP_ACTIONS, TripLifecycle, type TripAction } from "../../shared/trips/lifecycle";
 import { TRIP_STATUSES, type Trip, type TripStatus } from "../../shared/trips/trip";

@@ -6,7 +6,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEV_JWT_SECRET } from "../../shared/config";
-import { verifyToken } from "../../shared/http/auth";
+import { verifyToken } from "../../shared/tokens";
 import { SCRIPTS_DIR, loadK6Script as load } from "../../tests/support/k6";
 
 const SCRIPTS = readdirSync(SCRIPTS_DIR).filter((file) => file.endsWith(".js"));

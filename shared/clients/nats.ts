@@ -2,8 +2,8 @@
 // publishing fails at once with DependencyUnavailable rather than buffering behind the request.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DependencyUnavailable } from "../http/errors";
-import type { DependencyHandle } from "../http/server";
+import { DependencyUnavailable } from "./dependency";
+import type { DependencyHandle } from "./dependency";
 import { log } from "../log";
 
 export class Nats implements DependencyHandle {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
-import { DependencyUnavailable } from "../http/errors";
+import { DependencyUnavailable } from "./dependency";
 import { connectPostgres, isUnavailable, onPostgres, type Sql } from "./postgres";
 
 let proxy: TcpProxy | undefined;

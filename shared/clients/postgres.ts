@@ -1,7 +1,7 @@
 // PostgreSQL connection pools, one per shard database (and one per read replica).
 import postgres from "postgres";
-import { DependencyUnavailable } from "../http/errors";
-import type { DependencyHandle } from "../http/server";
+import { DependencyUnavailable } from "./dependency";
+import type { DependencyHandle } from "./dependency";
 
 export type Sql = postgres.Sql;
 

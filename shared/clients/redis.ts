@@ -3,8 +3,8 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { Redis, ReplyError } from "ioredis";
-import { DependencyUnavailable } from "../http/errors";
-import type { DependencyHandle } from "../http/server";
+import { DependencyUnavailable } from "./dependency";
+import type { DependencyHandle } from "./dependency";
 
 export function connectRedis(url: string, timeoutMs: number): Redis {
   const redis = new Redis(url, {

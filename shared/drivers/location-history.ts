@@ -4,8 +4,8 @@ import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type S
 import type { Config } from "../config";
 import { locationKey, type DriverLocation } from "../events/location-events";
 import { GroupCommit } from "../group-commit";
-import { DependencyUnavailable } from "../http/errors";
-import type { DependencyHandle } from "../http/server";
+import { DependencyUnavailable } from "../clients/dependency";
+import type { DependencyHandle } from "../clients/dependency";
 import { histogram } from "../metrics";
 import { REGIONS, perRegion, type Region } from "../regions";
 

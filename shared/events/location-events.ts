@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Nats } from "../clients/nats";
 import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
-import { ApiError } from "../http/errors";
+import { InvalidInput } from "../errors";
 import { GroupCommit } from "../group-commit";
 import { histogram } from "../metrics";
 import { REGIONS, perRegion, type Region } from "../regions";
@@ -148,24 +148,24 @@ export class LocationEvents {
 /** Reads the updates of a location event (either version) from a message body, or refuses it with 400 saying what is wrong. */
 export function parseLocationEvent(body: Record<string, unknown>): DriverLocation[] {
   if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION && body.schemaVersion !== 1) {
-    throw new ApiError(400, "invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
+    throw new InvalidInput("invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
   }
   if (body.type !== LOCATION_EVENT_TYPE) {
-    throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
+    throw new InvalidInput("unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
   }
   const acceptedAt = typeof body.time === "string" ? Date.parse(body.time) : Number.NaN;
   if (body.schemaVersion === 1) return [parseEventLocation(body.location, "location", acceptedAt)];
   const raw = body.locations;
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_LOCATIONS_PER_EVENT) {
-    throw new ApiError(400, "invalid_event", `The event's locations must be a list of 1 to ${MAX_LOCATIONS_PER_EVENT} updates`);
+    throw new InvalidInput("invalid_event", `The event's locations must be a list of 1 to ${MAX_LOCATIONS_PER_EVENT} updates`);
   }
   return raw.map((location, i) => parseEventLocation(location, `locations[${i}]`, acceptedAt));
 }
 
 function parseEventLocation(raw: unknown, field: string, acceptedAt: number): DriverLocation {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ApiError(400, "invalid_event", `The event's ${field} is not an object`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InvalidInput("invalid_event", `The event's ${field} is not an object`);
   const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
   const issue = Number.isNaN(acceptedAt) ? "has no time of acceptance" : recordedAtIssue(recordedAt.getTime(), acceptedAt);
-  if (issue) throw new ApiError(400, "invalid_event", `The event's ${field}.recordedAt ${issue}`, [{ field: `${field}.recordedAt`, issue }]);
+  if (issue) throw new InvalidInput("invalid_event", `The event's ${field}.recordedAt ${issue}`, [{ field: `${field}.recordedAt`, issue }]);
   return { ...location, recordedAt: recordedAt.getTime() };
 }

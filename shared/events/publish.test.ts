@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../clients/nats";
 import { loadConfig } from "../config";
-import { DependencyUnavailable } from "../http/errors";
+import { DependencyUnavailable } from "../clients/dependency";
 import { resetState } from "../../tests/support/state";
 import { storedEvents } from "../../tests/support/streams";
 import { publishEvent } from "./publish";

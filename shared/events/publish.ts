@@ -6,7 +6,7 @@
 // and published together instead, so they leave in one write and their acks come back together.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Nats } from "../clients/nats";
-import { DependencyUnavailable } from "../http/errors";
+import { DependencyUnavailable } from "../clients/dependency";
 
 interface Outgoing {
   subject: string;

@@ -2,7 +2,7 @@
 import type { Nats } from "../clients/nats";
 import { publishEvent } from "./publish";
 import { regionOfTripId } from "../trips/trip-id";
-import type { Principal } from "../http/auth";
+import type { Principal } from "../principal";
 import type { Trip } from "../trips/trip";
 
 export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "declined", "started", "completed", "cancelled"] as const;

@@ -3,7 +3,8 @@
 // sink that writes in batches receives hundreds of events per request instead of one. The source builds batches
 // with these types and the functions read them with these helpers, so both sides agree on one format.
 import type { Context } from "hono";
-import { ApiError, type ErrorDetail } from "./errors";
+import { ApiError } from "./errors";
+import { InvalidInput, type ErrorDetail } from "../errors";
 import { readJson } from "./json-body";
 
 export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
@@ -61,7 +62,7 @@ export function deliveriesOfBatch(c: Context): number | undefined {
 
 /**
  * Each event's data as `decode` reads it, in order. When any event is not of `type`, or has data `decode` refuses
- * (with an ApiError), the whole batch is refused with 400 naming every refused event by id: nothing of it should be
+ * (with an ApiError or InvalidInput), the whole batch is refused with 400 naming every refused event by id: nothing of it should be
  * kept, and the sender can tell which events to give up on.
  */
 export function decodeEventBatch<T>(events: readonly StructuredCloudEvent[], type: string, decode: (data: Record<string, unknown>) => T): T[] {
@@ -72,7 +73,7 @@ export function decodeEventBatch<T>(events: readonly StructuredCloudEvent[], typ
       if (event.type !== type) throw new ApiError(400, "unsupported_event_type", `Cannot handle events of type ${event.type}`);
       decoded.push(decode(jsonObjectData(event)));
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
+      if (!(err instanceof ApiError || err instanceof InvalidInput)) throw err;
       refused.push({ field: event.id, issue: err.message });
     }
   }

@@ -1,13 +1,8 @@
 // The one error shape every function answers with: {"error": {code, message, details}}.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-
-export interface ErrorDetail {
-  field?: string;
-  issue: string;
-}
-
-export type Dependency = "postgres" | "redis" | "nats";
+import { DependencyUnavailable } from "../clients/dependency";
+import { InvalidInput, InvalidToken, type ErrorDetail } from "../errors";
 
 /** A refusal the client can act on: answered with its status and code. */
 export class ApiError extends Error {
@@ -21,16 +16,6 @@ export class ApiError extends Error {
   }
 }
 
-/** A store or broker that did not answer in time: answered 503 with Retry-After. */
-export class DependencyUnavailable extends Error {
-  constructor(
-    readonly dependency: Dependency,
-    cause: unknown,
-  ) {
-    super(`${dependency} is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-}
-
 export const RETRY_AFTER_SECONDS = 2;
 
 export function errorBody(code: string, message: string, details: ErrorDetail[] = []) {
@@ -39,6 +24,8 @@ export function errorBody(code: string, message: string, details: ErrorDetail[] 
 
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+  if (err instanceof InvalidInput) return c.json(errorBody(err.code, err.message, err.details), 400);
+  if (err instanceof InvalidToken) return c.json(errorBody("unauthorized", err.message), 401);
   if (err instanceof DependencyUnavailable) {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json(errorBody("service_unavailable", `${err.dependency} is unavailable, retry shortly`), 503);

@@ -9,7 +9,7 @@ import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } fr
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
 import { loadOverloadLimits } from "../config";
-import { signToken } from "./auth";
+import { signToken } from "../tokens";
 import { shedOverload } from "./overload";
 
 const MAX_IN_FLIGHT = 4;

@@ -8,19 +8,11 @@ import type { Config } from "../config";
 import { dependencyUnavailable, httpRequestDuration, registry } from "../metrics";
 import { log } from "../log";
 import { closeAfterEarlyAnswer } from "./early-close";
-import { DependencyUnavailable, errorBody, errorResponse } from "./errors";
+import { DependencyUnavailable, type DependencyHandle } from "../clients/dependency";
+import { errorBody, errorResponse } from "./errors";
 import { shedOverload } from "./overload";
 import { internalSenders } from "./internal-sender";
 import { answerProtocolErrors, invalidRequestResponse, requireHost } from "./protocol-errors";
-
-/** A client the function holds open: probed for readiness, closed on shutdown. */
-export interface DependencyHandle {
-  name: string;
-  /** Reported by readiness, but not needed for it: the function works on without it (a rate limiter's store). */
-  optional?: boolean;
-  ping(): Promise<unknown>;
-  close(): Promise<unknown>;
-}
 
 export interface RunningFunction {
   port: number;

@@ -5,7 +5,7 @@
 //   requested / assigned / accepted → cancelled (by the rider)
 import type { DriverIndex } from "../drivers/driver-index";
 import type { TripEvents, TripEventType } from "../events/trip-events";
-import type { Principal, Role } from "../http/auth";
+import type { Principal, Role } from "../principal";
 import { regionOfTripId } from "./trip-id";
 import type { TripStore } from "./trip-store";
 import type { Trip, TripStatus } from "./trip";

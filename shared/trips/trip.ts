@@ -1,5 +1,5 @@
 // The trip as the API and the events carry it (SPEC §3).
-import type { Principal } from "../http/auth";
+import type { Principal } from "../principal";
 
 export const SERVICE_IDS = ["bike", "car", "car_xl"] as const;
 export type ServiceId = (typeof SERVICE_IDS)[number];

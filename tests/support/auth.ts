@@ -1,5 +1,6 @@
 import { loadConfig } from "../../shared/config";
-import { signToken, type Role } from "../../shared/http/auth";
+import { signToken } from "../../shared/tokens";
+import type { Role } from "../../shared/principal";
 
 const { jwtSecret } = loadConfig();
 

@@ -1,6 +1,7 @@
 // A function's app mounted on the real root app (probes, metrics, error handling), called without a socket.
 import type { Hono } from "hono";
-import { createRootApp, type DependencyHandle } from "../../shared/http/server";
+import { createRootApp } from "../../shared/http/server";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 export interface TestFunction {
   request(path: string, init?: RequestInit): Promise<Response>;
