@@ -2,7 +2,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../shared/config";
 import { LocationHistory } from "../../shared/drivers/location-history";
-import { MAX_LOCATIONS_PER_EVENT, type DriverLocation, type LocationEvent, type LocationEventV1 } from "../../shared/events/location-events";
+import { MAX_LOCATIONS_PER_EVENT, type LocationEvent, type LocationEventV1 } from "../../shared/events/location-events";
+import type { DriverLocation } from "../../shared/drivers/driver";
 import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
-import { DRIVER_STATUSES, MEASURED_FIELDS, recordedAtIssue, type DriverLocation, type LocationEvents } from "../../shared/events/location-events";
+import { recordedAtIssue, type LocationEvents } from "../../shared/events/location-events";
+import { DRIVER_STATUSES, MEASURED_FIELDS, type DriverLocation } from "../../shared/drivers/driver";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
 import { readJsonObject } from "../../shared/http/json-body";

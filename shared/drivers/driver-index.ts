@@ -19,14 +19,7 @@ import { haversineMeters, type LatLng } from "../geo";
 import { GroupCommit } from "../group-commit";
 import { counter } from "../metrics";
 import { perRegion, type Region } from "../regions";
-
-export type DriverStatus = "available" | "offline";
-
-export interface LocationUpdate extends LatLng {
-  driverId: string;
-  status: DriverStatus;
-  recordedAt: number;
-}
+import type { LocationUpdate } from "./driver";
 
 export interface NearbyDriver {
   id: string;

@@ -2,7 +2,7 @@
 // that arrive together for one shard go in one INSERT, and each caller is answered once its row is committed.
 import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type Sql } from "../clients/postgres";
 import type { Config } from "../config";
-import { locationKey, type DriverLocation } from "../events/location-events";
+import { locationKey, type DriverLocation } from "./driver";
 import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../clients/dependency";
 import type { DependencyHandle } from "../clients/dependency";

@@ -2,7 +2,7 @@
 // of the region that update-location accepted together, deduplicated by Nats-Msg-Id (locationEventId).
 import { createHash } from "node:crypto";
 import type { Nats } from "../clients/nats";
-import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
+import { DRIVER_STATUSES, MEASURED_FIELDS, locationKey, type DriverLocation } from "../drivers/driver";
 import { InvalidInput } from "../errors";
 import { GroupCommit } from "../group-commit";
 import { histogram } from "../metrics";
@@ -10,25 +10,6 @@ import { REGIONS, perRegion, type Region } from "../regions";
 import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
-
-export const DRIVER_STATUSES: readonly DriverStatus[] = ["available", "offline"];
-
-/** What a driver's device measures, as the API takes it and as the event carries it. */
-export const MEASURED_FIELDS = {
-  lat: latitude(),
-  lng: longitude(),
-  accuracy: optional(number(0, 10_000)),
-  heading: optional(number(0, 360)),
-  speed: optional(number(0, 100)),
-};
-
-/** One accepted location update, as history keeps it. */
-export interface DriverLocation extends LocationUpdate {
-  region: Region;
-  accuracy?: number;
-  heading?: number;
-  speed?: number;
-}
 
 export const LOCATION_EVENT_TYPE = "drivers.location";
 
@@ -92,11 +73,6 @@ const EVENT_LOCATION = {
 
 export function locationSubject(region: Region): string {
   return `${LOCATION_EVENT_TYPE}.${region}`;
-}
-
-/** The identity of an update: a driver reports one position per instant. */
-export function locationKey(location: Pick<DriverLocation, "driverId" | "recordedAt">): string {
-  return `${location.driverId}:${location.recordedAt}`;
 }
 
 /**
