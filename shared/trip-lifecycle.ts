@@ -1,43 +1,17 @@
-// The trip lifecycle after matching (SPEC §3): who may do what, from which status, to which status.
-//
-//   requested → assigned → accepted → in_ride → completed
-//                  │ decline: back to requested, matched again without that driver
-//   requested / assigned / accepted → cancelled (by the rider)
-import type { DriverIndex } from "../drivers/driver-index";
-import type { TripEvents, TripEventType } from "../events/trip-events";
-import type { Principal, Role } from "../principal";
-import { regionOfTripId } from "./trip-id";
-import type { TripStore } from "./trip-store";
-import type { Trip, TripStatus } from "./trip";
-
-export const TRIP_ACTIONS = ["accept", "decline", "start", "complete", "cancel"] as const;
-export type TripAction = (typeof TRIP_ACTIONS)[number];
-
-export interface Transition {
-  /** Who may ask for it: the trip's assigned driver, or its rider. */
-  by: Role;
-  from: readonly TripStatus[];
-  to: TripStatus;
-  /** The event announced on TRIPS once the transition is stored. */
-  event: TripEventType;
-  /** Whether the driver leaves the trip and becomes available again. */
-  releasesDriver: boolean;
-}
-
-export const TRANSITIONS: Record<TripAction, Transition> = {
-  accept: { by: "driver", from: ["assigned"], to: "accepted", event: "accepted", releasesDriver: false },
-  decline: { by: "driver", from: ["assigned"], to: "requested", event: "declined", releasesDriver: true },
-  start: { by: "driver", from: ["accepted"], to: "in_ride", event: "started", releasesDriver: false },
-  complete: { by: "driver", from: ["in_ride"], to: "completed", event: "completed", releasesDriver: true },
-  cancel: { by: "rider", from: ["requested", "assigned", "accepted"], to: "cancelled", event: "cancelled", releasesDriver: true },
-};
+// A rider's or driver's action on a trip and everything that goes with it: the rules decide (trips/state-machine.ts),
+// the store persists, and this announces the change and frees the driver, inside the store's transaction.
+import type { DriverIndex } from "./drivers/driver-index";
+import type { TripEvents } from "./events/trip-events";
+import type { Principal } from "./principal";
+import { TRANSITIONS, authorize, decide, type Decision, type TripAction } from "./trips/state-machine";
+import { regionOfTripId } from "./trips/trip-id";
+import type { TripStore } from "./trips/trip-store";
+import type { Trip } from "./trips/trip";
 
 export type ActionOutcome =
   | { kind: "done"; trip: Trip; replayed: boolean }
-  | { kind: "conflict"; trip: Trip }
-  | { kind: "not_found" };
+  | Extract<Decision, { kind: "forbidden" | "conflict" | "not_found" }>;
 
-/** Applies an action and everything that goes with it: the event, freeing the driver, matching again after a decline. */
 export class TripLifecycle {
   constructor(
     private readonly trips: TripStore,
@@ -46,21 +20,20 @@ export class TripLifecycle {
   ) {}
 
   async apply(tripId: string, action: TripAction, actor: Principal): Promise<ActionOutcome> {
+    // A role that never takes this action is refused without a round trip to PostgreSQL (or a lock on the trip).
+    const forbidden = authorize(action, actor);
+    if (forbidden) return forbidden;
     const region = regionOfTripId(tripId);
     if (!region) return { kind: "not_found" };
     const rule = TRANSITIONS[action];
 
     // Events first, the driver last: if freeing the driver fails, the transition rolls back and at worst an
     // event went out early (consumers check the trip's status); the other order could free a driver mid-ride.
-    const result = await this.trips.transition(tripId, action, actor, async ({ trip, before, declinedBy }) => {
+    const result = await this.trips.transition(tripId, (before) => decide(before, action, actor), async ({ trip, before, declinedBy }) => {
       const driverId = before.driverId;
-      if (action === "decline") {
-        await this.events.publish("declined", trip, { actor, occurrence: driverId });
-        // Each decline starts a new round of matching; its number keeps the new trips.requested from being taken for a duplicate.
-        await this.events.publish("requested", trip, { occurrence: `round-${declinedBy.length}` });
-      } else {
-        await this.events.publish(rule.event, trip, { actor });
-      }
+      await this.events.publish(rule.event, trip, { actor, ...(rule.rematches && { occurrence: driverId }) });
+      // Each decline starts a new round of matching; its number keeps the new trips.requested from being taken for a duplicate.
+      if (rule.rematches) await this.events.publish("requested", trip, { occurrence: `round-${declinedBy.length}` });
       if (rule.releasesDriver && driverId) await this.drivers.release(region, tripId, driverId, { available: true });
     });
     return result.kind === "done" ? { kind: "done", trip: result.trip, replayed: result.replayed } : result;

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
 import { ApiError } from "../../shared/http/errors";
-import { TRANSITIONS, type TripAction, type TripLifecycle } from "../../shared/trips/lifecycle";
+import { TRIP_ACTIONS, type TripAction } from "../../shared/trips/state-machine";
+import type { TripLifecycle } from "../../shared/trip-lifecycle";
 
 export interface UpdateTripDeps {
   lifecycle: TripLifecycle;
@@ -10,16 +11,14 @@ export interface UpdateTripDeps {
 
 export function updateTripApp({ lifecycle, jwtSecret }: UpdateTripDeps) {
   return new Hono<AuthEnv>().post(
-    "/v1/trips/:id/:action{accept|decline|start|complete|cancel}",
+    `/v1/trips/:id/:action{${TRIP_ACTIONS.join("|")}}`,
     requireRole(jwtSecret, "rider", "driver"),
     async (c) => {
       const id = c.req.param("id");
       const action = c.req.param("action") as TripAction;
       const principal = c.get("principal");
-      const rule = TRANSITIONS[action];
-      if (principal.role !== rule.by) throw new ApiError(403, "forbidden", `Only the trip's ${rule.by} may ${action} it`);
-
       const outcome = await lifecycle.apply(id, action, principal);
+      if (outcome.kind === "forbidden") throw new ApiError(403, "forbidden", `Only the trip's ${outcome.by} may ${action} it`);
       // Someone else's trip answers exactly like a missing one, as in get-trip.
       if (outcome.kind === "not_found") throw new ApiError(404, "trip_not_found", `No trip ${id} for this user`);
       if (outcome.kind === "conflict") {

@@ -4,7 +4,7 @@ import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
 import { TripEvents } from "../../shared/events/trip-events";
 import { serveFunction } from "../../shared/http/server";
-import { TripLifecycle } from "../../shared/trips/lifecycle";
+import { TripLifecycle } from "../../shared/trip-lifecycle";
 import { TripStore } from "../../shared/trips/trip-store";
 import { updateTripApp } from "./app";
 

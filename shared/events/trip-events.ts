@@ -3,10 +3,7 @@ import type { Nats } from "../clients/nats";
 import { publishEvent } from "./publish";
 import { regionOfTripId } from "../trips/trip-id";
 import type { Principal } from "../principal";
-import type { Trip } from "../trips/trip";
-
-export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "declined", "started", "completed", "cancelled"] as const;
-export type TripEventType = (typeof TRIP_EVENT_TYPES)[number];
+import type { Trip, TripEventType } from "../trips/trip";
 
 export const TRIP_EVENT_SCHEMA_VERSION = 1;
 

@@ -6,10 +6,9 @@ import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../clients/dependency";
 import type { DependencyHandle } from "../clients/dependency";
 import { REGIONS, perRegion, type Region } from "../regions";
-import type { Principal } from "../principal";
-import { TRANSITIONS, type TripAction } from "./lifecycle";
+import type { Decision } from "./state-machine";
 import { regionOfTripId } from "./trip-id";
-import { isParticipant, type Trip, type TripRequest, type TripStatus } from "./trip";
+import type { Trip, TripRequest, TripStatus } from "./trip";
 
 interface Shard {
   primary: Sql;
@@ -71,8 +70,7 @@ export interface MatchingState {
 
 export type TransitionResult =
   | { kind: "done"; trip: Trip; before: Trip; declinedBy: string[]; replayed: boolean }
-  | { kind: "conflict"; trip: Trip }
-  | { kind: "not_found" };
+  | Extract<Decision, { kind: "forbidden" | "conflict" | "not_found" }>;
 
 /**
  * Work that must succeed for a transition to be kept (announcing it, freeing the driver). It runs
@@ -287,38 +285,35 @@ export class TripStore {
   }
 
   /**
-   * Applies a rider's or driver's action. Someone who is not the trip's rider (for rider actions) or
-   * its driver (for driver actions) gets not_found, as if the trip did not exist. Repeating the action
-   * that brought the trip where it is counts as done (replayed) and runs the effects again, so a
-   * client that lost the answer can retry safely.
+   * Applies what `decide` makes of the trip as it stands, read under a row lock so that no other transition of it
+   * interleaves. A replay (the step that brought the trip where it is, asked again) runs the effects again without
+   * writing, so a client that lost the answer can retry safely.
    */
-  async transition(id: string, action: TripAction, principal: Principal, effects: TransitionEffects): Promise<TransitionResult> {
-    const rule = TRANSITIONS[action];
+  async transition(id: string, decide: (before: Trip | undefined) => Decision, effects: TransitionEffects): Promise<TransitionResult> {
     const sql = this.shardOf(id).primary;
     return onPostgres(
       () =>
         sql.begin(async (tx): Promise<TransitionResult> => {
           const [row] = await tx<TripRow[]>`select * from trips where id = ${id} for update`;
           const before = row && toTrip(row);
-          if (!before || principal.role !== rule.by || !isParticipant(before, principal)) return { kind: "not_found" };
-
-          if (before.status === rule.to && action !== "decline") {
-            const replay = { kind: "done", trip: before, before, declinedBy: row.declined_by, replayed: true } as const;
+          const decision = decide(before);
+          if (decision.kind === "replay") {
+            const replay = { kind: "done", trip: before!, before: before!, declinedBy: row!.declined_by, replayed: true } as const;
             await effects(replay);
             return replay;
           }
-          if (!rule.from.includes(before.status)) return { kind: "conflict", trip: before };
+          if (decision.kind !== "apply") return decision;
 
-          const declining = action === "decline";
+          const { status, driverId, declinedBy } = decision.change;
           const [updated] = await tx<TripRow[]>`
             update trips set
-              status = ${rule.to},
+              status = ${status},
               updated_at = now(),
-              driver_id = ${declining ? null : row.driver_id},
-              declined_by = ${declining ? tx`array_append(declined_by, driver_id)` : tx`declined_by`}
+              driver_id = ${driverId},
+              declined_by = ${declinedBy === undefined ? tx`declined_by` : tx`array_append(declined_by, ${declinedBy}::text)`}
             where id = ${id}
             returning *`;
-          const done = { kind: "done", trip: toTrip(updated!), before, declinedBy: updated!.declined_by, replayed: false } as const;
+          const done = { kind: "done", trip: toTrip(updated!), before: before!, declinedBy: updated!.declined_by, replayed: false } as const;
           await effects(done);
           return done;
         }),

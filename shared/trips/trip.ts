@@ -7,6 +7,10 @@ export type ServiceId = (typeof SERVICE_IDS)[number];
 export const TRIP_STATUSES = ["requested", "assigned", "accepted", "in_ride", "completed", "cancelled", "no_driver"] as const;
 export type TripStatus = (typeof TRIP_STATUSES)[number];
 
+/** What happens to a trip, each announced on TRIPS as trips.<type>. */
+export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "declined", "started", "completed", "cancelled"] as const;
+export type TripEventType = (typeof TRIP_EVENT_TYPES)[number];
+
 export interface TripRequest {
   serviceId: ServiceId;
   originText: string;
