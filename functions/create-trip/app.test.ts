@@ -14,6 +14,8 @@ import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, NOWHERE, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql, tripCount } from "../../tests/support/state";
 import { createTripApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const RIDER = "rider-create-1";
@@ -24,18 +26,20 @@ let nats: Nats;
 let jsm: JetStreamManager;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  trips = TripStore.connect(config);
-  nats = new Nats(config.natsUrl, "create-trip-test", config.dependencyTimeoutMs);
+  const wired = connectDependencies(config);
+  ({ trips, nats, handles } = wired);
   await nats.connected;
   jsm = await nats.manager();
-  fn = inProcess(createTripApp({ trips, events: new TripEvents(nats), jwtSecret: config.jwtSecret }), [...trips.handles(), nats]);
+  // The rider's limits (bookings a minute, trips at once) have their own tests (tests/client-limits.test.ts);
+  // these book more than they allow.
+  const { bookings: _limited, maxActiveTrips: _capped, ...unlimited } = wired.deps;
+  fn = inProcess(createTripApp(unlimited), handles);
 });
 
-afterAll(async () => {
-  await Promise.all(trips.handles().map((handle) => handle.close()));
-  await nats.close();
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 
 beforeEach(resetState);
 

@@ -9,6 +9,8 @@ import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, tripRequest } from "../../tests/support/places";
 import { resetState } from "../../tests/support/state";
 import { getTripApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const RIDER = "rider-get-1";
@@ -17,14 +19,15 @@ const DRIVER = "driver-get-1";
 let trips: TripStore;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(() => {
-  trips = TripStore.connect(config);
-  fn = inProcess(getTripApp({ trips, jwtSecret: config.jwtSecret }), trips.handles());
+  const wired = connectDependencies(config);
+  ({ trips, handles } = wired);
+  fn = inProcess(getTripApp(wired.deps), handles);
 });
 
-afterAll(async () => {
-  await Promise.all(trips.handles().map((handle) => handle.close()));
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 
 beforeEach(resetState);
 

@@ -1,9 +1,9 @@
 import { loadConfig } from "../../shared/config";
 import { serveFunction } from "../../shared/http/server";
-import { TripStore } from "../../shared/trips/trip-store";
 import { getTripApp } from "./app";
+import { connectDependencies } from "./dependencies";
 
 const config = loadConfig();
-const trips = TripStore.connect(config);
+const { deps, handles } = connectDependencies(config);
 
-await serveFunction(getTripApp({ trips, jwtSecret: config.jwtSecret }), trips.handles(), config);
+await serveFunction(getTripApp(deps), handles, config);

@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { redisHandle } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
 import type { DriverStatus } from "../../shared/drivers/driver";
@@ -8,11 +7,13 @@ import { signToken } from "../../shared/tokens";
 import type { LatLng } from "../../shared/geo";
 import type { Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";
-import { expectError, connectedRedis } from "../../tests/support/http";
+import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, NOWHERE, offset, randomPointNear, referenceMeters, seededRandom } from "../../tests/support/places";
 import { resetState } from "../../tests/support/state";
 import { searchDriversApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const RIDER = "rider-search-1";
@@ -21,15 +22,16 @@ let redis: Redis;
 let drivers: DriverIndex;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  redis = await connectedRedis();
-  drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(searchDriversApp({ drivers, jwtSecret: config.jwtSecret }), [redisHandle(redis)]);
+  const wired = connectDependencies(config);
+  ({ redis, drivers, handles } = wired);
+  await Promise.all(handles.map((handle) => handle.ping()));
+  fn = inProcess(searchDriversApp(wired.deps), handles);
 });
 
-afterAll(async () => {
-  await redis.quit();
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 
 beforeEach(resetState);
 

@@ -2,7 +2,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
-import { connectRedis, redisHandle } from "../../shared/clients/redis";
+import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
 import { LocationEvents, MAX_LOCATIONS_PER_EVENT, locationSubject, type LocationEvent } from "../../shared/events/location-events";
@@ -10,13 +10,15 @@ import { signToken } from "../../shared/tokens";
 import type { LatLng } from "../../shared/geo";
 import { REGIONS, type Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";
-import { expectError, chunkedBody, connectedRedis } from "../../tests/support/http";
+import { expectError, chunkedBody } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, NOWHERE, offset } from "../../tests/support/places";
 import { waitFor } from "../../tests/support/processes";
 import { resetState } from "../../tests/support/state";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { updateLocationApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const DRIVER = "driver-location-1";
@@ -29,17 +31,19 @@ let jsm: JetStreamManager;
 let drivers: DriverIndex;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  redis = await connectedRedis();
-  nats = new Nats(config.natsUrl, "update-location-test", config.dependencyTimeoutMs);
+  const wired = connectDependencies(config);
+  ({ redis, nats, drivers, handles } = wired);
+  await Promise.all(handles.map((handle) => handle.ping()));
   jsm = await jetstreamManager(await nats.connected);
-  drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(updateLocationApp({ drivers, events: new LocationEvents(nats), jwtSecret: config.jwtSecret }), [redisHandle(redis), nats]);
+  // The per-driver limit has its own tests (tests/client-limits.test.ts); these send more than it allows.
+  const { updates: _limited, ...unlimited } = wired.deps;
+  fn = inProcess(updateLocationApp(unlimited), handles);
 });
 
-afterAll(async () => {
-  await Promise.all([redis.quit(), nats.close()]);
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 
 beforeEach(resetState);
 

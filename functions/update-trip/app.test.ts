@@ -1,8 +1,6 @@
 // update-trip on the real stores: the lifecycle of SPEC §3, its refusals, and what each step does to the driver.
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
-import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
 import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
@@ -20,29 +18,27 @@ import { HCMC, offset, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql } from "../../tests/support/state";
 import { storedEvents } from "../../tests/support/streams";
 import { updateTripApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const RIDER = "rider-lifecycle";
 
 let trips: TripStore;
-let redis: Redis;
 let nats: Nats;
 let drivers: DriverIndex;
 let matcher: Matcher;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  trips = TripStore.connect(config);
-  redis = connectRedis(config.redisUrl, 2000);
-  nats = new Nats(config.natsUrl, "update-trip-test", 2000);
-  drivers = new DriverIndex(redis, config.driverFreshMs);
-  const events = new TripEvents(nats);
-  matcher = new Matcher(trips, drivers, events, { radiusMeters: config.matchRadiusMeters, deadlineMs: 60_000 });
-  fn = inProcess(updateTripApp({ lifecycle: new TripLifecycle(trips, drivers, events), jwtSecret: config.jwtSecret }));
+  const wired = connectDependencies(config);
+  ({ trips, nats, drivers, handles } = wired);
+  matcher = new Matcher(trips, drivers, wired.events, { radiusMeters: config.matchRadiusMeters, deadlineMs: 60_000 });
+  fn = inProcess(updateTripApp(wired.deps));
 });
-afterAll(async () => {
-  await Promise.all([...trips.handles().map((h) => h.close()), redis.quit(), nats.close()]);
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 beforeEach(resetState);
 
 function driverOnline(id: string, metresEast: number): Promise<boolean> {

@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DependencyUnavailable } from "./dependency";
 import type { DependencyHandle } from "./dependency";
+import type { Config } from "../config";
 import { log } from "../log";
 
 export class Nats implements DependencyHandle {
@@ -31,6 +32,15 @@ export class Nats implements DependencyHandle {
       return nc;
     });
     this.connected.catch((err: unknown) => log("error", "nats connection failed", { err: String(err) }));
+  }
+
+  static connect(config: Pick<Config, "natsUrl" | "serviceName" | "dependencyTimeoutMs">): Nats {
+    return new Nats(config.natsUrl, config.serviceName, config.dependencyTimeoutMs);
+  }
+
+  /** The connection is its own handle, as TripStore's and LocationHistory's pools are theirs. */
+  handles(): DependencyHandle[] {
+    return [this];
   }
 
   /** The JetStream client, or a 503 if NATS is not connected right now. */

@@ -7,7 +7,7 @@ import { InvalidInput } from "../errors";
 import { GroupCommit } from "../group-commit";
 import { histogram } from "../metrics";
 import { REGIONS, perRegion, type Region } from "../regions";
-import { latitude, longitude, number, oneOf, optional, parse, text, timestamp } from "../validation";
+import { oneOf, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
 
