@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TRIP_ACTIONS } from "../shared/trips/state-machine";
 import { routeFor } from "./routes";
 
 describe("routeFor", () => {
@@ -9,6 +10,10 @@ describe("routeFor", () => {
     expect(routeFor("POST", "/v1/trips/vn_0190/accept")).toBe("update-trip");
     expect(routeFor("GET", "/v1/drivers/search?lat=10.7&lng=106.7")).toBe("search-drivers");
     expect(routeFor("POST", "/v1/drivers/me/location")).toBe("update-location");
+  });
+
+  it("routes every action of the trip state machine, as update-trip declares them", () => {
+    for (const action of TRIP_ACTIONS) expect(routeFor("POST", `/v1/trips/vn_0190/${action}`), action).toBe("update-trip");
   });
 
   it("knows nothing else", () => {

@@ -1,27 +1,43 @@
 // Which function serves which request: the one table behind the local entry point (local/gateway.ts).
 // Two ways in, as on a kind cluster behind Kourier:
 //   - by Knative host name: `Host: <function>.<namespace>.127.0.0.1.sslip.io[:port]` goes to that function, whatever the path;
-//   - by path: the public API of SPEC §3.
+//   - by path: the public API of SPEC §3, as each function declares it.
 // Only the functions of the table are public. The others (the CloudEvent receivers) are cluster-local on Knative, so
 // Kourier's external gateway does not know their host names; here too, such a host name is answered like one that
 // names no function at all.
+import type { Hono } from "hono";
+import { inspectRoutes } from "hono/dev";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { createTripApp } from "../functions/create-trip/app";
+import { getTripApp } from "../functions/get-trip/app";
+import { searchDriversApp } from "../functions/search-drivers/app";
+import { updateLocationApp } from "../functions/update-location/app";
+import { updateTripApp } from "../functions/update-trip/app";
 
-export interface Route {
-  method: "GET" | "POST";
-  pattern: RegExp;
-  function: string;
+// The public functions and their apps. Each app is built here only to read the routes it declares (Hono's
+// inspectRoutes): no handler runs in the entry point, so the apps get no stores.
+const PUBLIC_APPS: Record<string, Hono<any>> = {
+  "create-trip": createTripApp(unwired()),
+  "get-trip": getTripApp(unwired()),
+  "update-trip": updateTripApp(unwired()),
+  "search-drivers": searchDriversApp(unwired()),
+  "update-location": updateLocationApp(unwired()),
+};
+
+/** Every public function (those the entry point routes to). */
+export const ROUTED_FUNCTIONS: readonly string[] = Object.keys(PUBLIC_APPS);
+
+// Hono's own router, given each app's routes with the function's name as the handler, so a path matches here exactly
+// when it matches in the function.
+const router = new RegExpRouter<string>();
+for (const [name, app] of Object.entries(PUBLIC_APPS)) {
+  for (const route of inspectRoutes(app)) if (!route.isMiddleware) router.add(route.method, route.path, name);
 }
 
-export const ROUTES: readonly Route[] = [
-  { method: "POST", pattern: /^\/v1\/trips$/, function: "create-trip" },
-  { method: "GET", pattern: /^\/v1\/trips\/[^/]+$/, function: "get-trip" },
-  { method: "POST", pattern: /^\/v1\/trips\/[^/]+\/(?:accept|decline|start|complete|cancel)$/, function: "update-trip" },
-  { method: "GET", pattern: /^\/v1\/drivers\/search$/, function: "search-drivers" },
-  { method: "POST", pattern: /^\/v1\/drivers\/me\/location$/, function: "update-location" },
-];
-
-/** Every function the path table names (whether or not it exists yet). */
-export const ROUTED_FUNCTIONS: readonly string[] = [...new Set(ROUTES.map((route) => route.function))];
+/** Dependencies for an app that is only inspected: every one undefined, and a handler that ran would fail loudly. */
+function unwired<T>(): T {
+  return {} as T;
+}
 
 const KNATIVE_HOST = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.127\.0\.0\.1\.sslip\.io\.?(?::\d+)?$/i;
 const KNATIVE_SUFFIX = ".127.0.0.1.sslip.io";
@@ -47,8 +63,5 @@ export function routeFor(method: string, path: string, host?: string): string | 
   const pathname = query === -1 ? path : path.slice(0, query);
   // Hono answers HEAD with its GET route.
   const verb = method === "HEAD" ? "GET" : method;
-  for (const route of ROUTES) {
-    if (route.method === verb && route.pattern.test(pathname)) return route.function;
-  }
-  return undefined;
+  return router.match(verb, pathname)[0][0]?.[0];
 }
