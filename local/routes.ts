@@ -5,7 +5,6 @@
 // Only the functions of the table are public. The others (the CloudEvent receivers) are cluster-local on Knative, so
 // Kourier's external gateway does not know their host names; here too, such a host name is answered like one that
 // names no function at all.
-import type { Hono } from "hono";
 import { inspectRoutes } from "hono/dev";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { createTripApp } from "../functions/create-trip/app";
@@ -13,10 +12,11 @@ import { getTripApp } from "../functions/get-trip/app";
 import { searchDriversApp } from "../functions/search-drivers/app";
 import { updateLocationApp } from "../functions/update-location/app";
 import { updateTripApp } from "../functions/update-trip/app";
+import type { FunctionApp } from "../shared/http/server";
 
 // The public functions and their apps. Each app is built here only to read the routes it declares (Hono's
 // inspectRoutes): no handler runs in the entry point, so the apps get no stores.
-const PUBLIC_APPS: Record<string, Hono<any>> = {
+const PUBLIC_APPS: Record<string, FunctionApp> = {
   "create-trip": createTripApp(unwired()),
   "get-trip": getTripApp(unwired()),
   "update-trip": updateTripApp(unwired()),

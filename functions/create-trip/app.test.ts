@@ -1,13 +1,13 @@
 import { createHmac } from "node:crypto";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Nats } from "../../shared/clients/nats";
+import { type Nats } from "../../shared/clients/nats";
 import { loadConfig } from "../../shared/config";
 import { TripEvents } from "../../shared/events/trip-events";
 import { DependencyUnavailable } from "../../shared/clients/dependency";
 import { signToken } from "../../shared/tokens";
 import type { Trip } from "../../shared/trips/trip";
-import { TripStore } from "../../shared/trips/trip-store";
+import { type TripStore } from "../../shared/trips/trip-store";
 import { bearer, token } from "../../tests/support/auth";
 import { expectError, chunkedBody } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";

@@ -3,7 +3,7 @@ import { loadConfig } from "../../shared/config";
 import type { Region } from "../../shared/regions";
 import type { Trip } from "../../shared/trips/trip";
 import { newTripId } from "../../shared/trips/trip-id";
-import { TripStore } from "../../shared/trips/trip-store";
+import { type TripStore } from "../../shared/trips/trip-store";
 import { bearer, token } from "../../tests/support/auth";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { BANGKOK, HCMC, tripRequest } from "../../tests/support/places";

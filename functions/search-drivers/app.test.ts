@@ -1,7 +1,6 @@
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../shared/config";
-import { DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
+import { type DriverIndex, type NearbyDriver } from "../../shared/drivers/driver-index";
 import type { DriverStatus } from "../../shared/drivers/driver";
 import { signToken } from "../../shared/tokens";
 import type { LatLng } from "../../shared/geo";
@@ -18,7 +17,6 @@ import type { DependencyHandle } from "../../shared/clients/dependency";
 const config = loadConfig();
 const RIDER = "rider-search-1";
 
-let redis: Redis;
 let drivers: DriverIndex;
 let fn: TestFunction;
 
@@ -26,7 +24,7 @@ let handles: DependencyHandle[];
 
 beforeAll(async () => {
   const wired = connectDependencies(config);
-  ({ redis, drivers, handles } = wired);
+  ({ drivers, handles } = wired);
   await Promise.all(handles.map((handle) => handle.ping()));
   fn = inProcess(searchDriversApp(wired.deps), handles);
 });

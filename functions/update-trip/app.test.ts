@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
 import { loadConfig } from "../../shared/config";
-import { DriverIndex } from "../../shared/drivers/driver-index";
+import { type DriverIndex } from "../../shared/drivers/driver-index";
 import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
 import type { Role } from "../../shared/principal";
 import { Matcher } from "../../shared/matching";
@@ -10,7 +10,7 @@ import { TRANSITIONS, TRIP_ACTIONS, type TripAction } from "../../shared/trips/s
 import { TripLifecycle } from "../../shared/trip-lifecycle";
 import { TRIP_STATUSES, type Trip, type TripStatus } from "../../shared/trips/trip";
 import { newTripId } from "../../shared/trips/trip-id";
-import { TripStore } from "../../shared/trips/trip-store";
+import { type TripStore } from "../../shared/trips/trip-store";
 import { bearer } from "../../tests/support/auth";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";

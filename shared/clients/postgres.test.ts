@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
 import { DependencyUnavailable } from "./dependency";

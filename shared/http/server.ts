@@ -14,6 +14,10 @@ import { shedOverload } from "./overload";
 import { internalSenders } from "./internal-sender";
 import { answerProtocolErrors, invalidRequestResponse, requireHost } from "./protocol-errors";
 
+/** A function's app, whatever its Env: the root app only mounts it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an app's Env varies by function; Hono types app.route()'s argument the same way
+export type FunctionApp = Hono<any>;
+
 export interface RunningFunction {
   port: number;
   shutdown(): Promise<void>;
@@ -25,7 +29,7 @@ export interface RootOptions {
   internalSecret?: string;
 }
 
-export function createRootApp(app: Hono<any>, dependencies: readonly DependencyHandle[], timeoutMs: number, options: RootOptions = {}): Hono {
+export function createRootApp(app: FunctionApp, dependencies: readonly DependencyHandle[], timeoutMs: number, options: RootOptions = {}): Hono {
   const { isDraining = () => false, internalSecret } = options;
   const root = new Hono();
   root.use(closeAfterEarlyAnswer());
@@ -90,7 +94,7 @@ export function createRootApp(app: Hono<any>, dependencies: readonly DependencyH
 export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
 
 /** `internal`: a function only the JetStream source and the schedules may call (they send config.internalSecret). */
-export function serveFunction(app: Hono<any>, dependencies: readonly DependencyHandle[], config: ServeOptions, { internal = false } = {}): Promise<RunningFunction> {
+export function serveFunction(app: FunctionApp, dependencies: readonly DependencyHandle[], config: ServeOptions, { internal = false } = {}): Promise<RunningFunction> {
   if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
   let draining = false;
   const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, {

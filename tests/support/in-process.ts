@@ -1,6 +1,5 @@
 // A function's app mounted on the real root app (probes, metrics, error handling), called without a socket.
-import type { Hono } from "hono";
-import { createRootApp } from "../../shared/http/server";
+import { createRootApp, type FunctionApp } from "../../shared/http/server";
 import type { DependencyHandle } from "../../shared/clients/dependency";
 
 export interface TestFunction {
@@ -8,7 +7,7 @@ export interface TestFunction {
   json(method: string, path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
 }
 
-export function inProcess(app: Hono<any>, dependencies: DependencyHandle[] = []): TestFunction {
+export function inProcess(app: FunctionApp, dependencies: DependencyHandle[] = []): TestFunction {
   const root = createRootApp(app, dependencies, 1000);
   const request = async (path: string, init?: RequestInit) => root.request(`http://function.test${path}`, init);
   return {
