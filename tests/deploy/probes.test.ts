@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import { describe, expect, test } from "vitest";
 import { createRootApp, type DependencyHandle } from "../../shared/http/server";
 import { bundleFile } from "../../esbuild.config";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 import { freePort, startBundle } from "../support/processes";
 import { containers, ofKind, readFolder } from "./manifests";
 
