@@ -56,7 +56,7 @@ report_failure() {
 }
 trap report_failure EXIT
 
-manifests() { node --import tsx infra/manifests.ts "$@"; }
+manifests() { node --import tsx infra/manifests/cli.ts "$@"; }
 
 require() {
   local missing=() tool
@@ -222,7 +222,7 @@ images() {
   step "images: the bundles"
   require docker kind
   npm run -s build
-  # One image per bundle, tagged by content (infra/manifests.ts images) and also :dev for knative/ as committed.
+  # One image per bundle, tagged by content (infra/manifests/cli.ts images) and also :dev for knative/ as committed.
   local list image bundle loaded=()
   list=$(manifests images)
   while read -r image bundle; do

@@ -8,8 +8,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Document } from "yaml";
-import { FUNCTIONS_NAMESPACE, PART_OF, ROOT, SECRET, commented, yamlFile } from "./manifests";
+import type { Document } from "yaml";
+import { FUNCTIONS_NAMESPACE, PART_OF, ROOT, SECRET } from "./manifests/names";
+import { commented, yamlFile } from "./manifests/yaml";
 
 /** The newest k6 1.x release (grafana/k6 tag v1.8.1, August 2026); its image is alpine-based, so it has sh. */
 export const K6_IMAGE = "grafana/k6:1.8.1";

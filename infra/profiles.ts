@@ -1,10 +1,10 @@
-// How each function scales on Knative: the one place these numbers are decided. infra/manifests.ts renders
+// How each function scales on Knative: the one place these numbers are decided. infra/manifests/ renders
 // them into knative/<function>.yaml, with `why` as the comment above them, and refuses to render a
 // function that has no entry here, so a new function cannot ship with numbers nobody chose.
 //
 // Budget they share: every pod opens a postgres.js pool of up to 10 connections per shard
 // (shared/clients/postgres.ts), through the shard's PgBouncer pooler (max_client_conn 1000, see
-// infra/manifests.ts), and keeps one open to each read replica (readiness pings it). Sum of
+// infra/manifests/postgres.ts), and keeps one open to each read replica (readiness pings it). Sum of
 // maxScale over the PostgreSQL functions × 10 must stay well under the pooler's max_client_conn, and
 // get-trip's maxScale × 10 under the replica's max_connections (200).
 

@@ -61,6 +61,9 @@ export const DEV_INTERNAL_SECRET = "uitgo-local-development-internal-secret";
 
 type Env = Record<string, string | undefined>;
 
+/** Defaults the deploy manifests set or explain (infra/manifests), so that a change here shows in them too. */
+export const DEFAULTS = { port: 8080, shutdownTimeoutMs: 20_000, dependencyTimeoutMs: 2_000, sinkTimeoutMs: 25_000 } as const;
+
 export function loadConfig(env: Env = process.env): Config {
   // Knative sets K_SERVICE on every revision: a deployed function must never fall back to the dev secret.
   const deployed = env.K_SERVICE !== undefined;
@@ -85,7 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     serviceName: env.K_SERVICE ?? env.SERVICE_NAME ?? "uitgo",
-    port: int(env, "PORT", 8080),
+    port: int(env, "PORT", DEFAULTS.port),
     host: hostOf(env),
     natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -100,8 +103,8 @@ export function loadConfig(env: Env = process.env): Config {
     matchRadiusMeters: int(env, "MATCH_RADIUS_METERS", 5_000),
     matchDeadlineMs,
     staleTripMs,
-    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
-    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", DEFAULTS.shutdownTimeoutMs),
+    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", DEFAULTS.dependencyTimeoutMs),
     locationBatchMax: int(env, "LOCATION_BATCH_MAX", 500),
     locationBatchWaitMs: int(env, "LOCATION_BATCH_WAIT_MS", 10),
     maxActiveTripsPerRider: int(env, "MAX_ACTIVE_TRIPS_PER_RIDER", 1),
@@ -197,7 +200,7 @@ export function loadSourceConfig(env: Env = process.env): SourceConfig {
   }
   return {
     serviceName: env.SERVICE_NAME ?? `source-${consumer}`,
-    port: int(env, "PORT", 8080),
+    port: int(env, "PORT", DEFAULTS.port),
     host: hostOf(env),
     natsUrl: env.NATS_URL ?? "nats://127.0.0.1:4222",
     stream,
@@ -208,9 +211,9 @@ export function loadSourceConfig(env: Env = process.env): SourceConfig {
     concurrency: atLeastOne(env, "SOURCE_CONCURRENCY", 64),
     batchMax: atLeastOne(env, "SOURCE_BATCH_MAX", 1),
     batchWaitMs: int(env, "SOURCE_BATCH_WAIT_MS", 20),
-    sinkTimeoutMs: int(env, "SINK_TIMEOUT_MS", 25_000),
-    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
-    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", 2_000),
+    sinkTimeoutMs: int(env, "SINK_TIMEOUT_MS", DEFAULTS.sinkTimeoutMs),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", DEFAULTS.shutdownTimeoutMs),
+    dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", DEFAULTS.dependencyTimeoutMs),
   };
 }
 

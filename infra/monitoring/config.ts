@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { ROOT } from "../manifests";
+import { ROOT } from "../manifests/names";
 
 export const MONITORING_NAMESPACE = "monitoring";
 export const VALUES_FILE = "infra/values/monitoring.yaml";
@@ -26,7 +26,7 @@ export const JOBS = {
  */
 export const TARGET_LABELS = { function: "function", revision: "revision", source: "source" } as const;
 
-/** The container of a Knative Service that runs the function (as infra/manifests.ts names it), for per-container figures. */
+/** The container of a Knative Service that runs the function (as infra/manifests/function-service.ts names it), for per-container figures. */
 export const FUNCTION_CONTAINER = "function";
 
 interface ChartValues {

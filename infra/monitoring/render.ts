@@ -1,9 +1,10 @@
-// The monitoring files, rendered like every other manifest (infra/manifests.ts merges them into its
+// The monitoring files, rendered like every other manifest (infra/manifests/render.ts merges them into its
 // render and --check): each board as Grafana dashboard JSON under infra/monitoring/dashboards/, and the
 // scrape targets in infra/monitoring/monitors.yaml. For the cluster, the same boards are wrapped in
 // ConfigMaps that Grafana's sidecar loads (monitoringManifests, applied by infra/cluster.sh).
 import { Document } from "yaml";
-import { HEADER, PART_OF, yamlFile } from "../manifests";
+import { HEADER, PART_OF } from "../manifests/names";
+import { yamlFile } from "../manifests/yaml";
 import { jetstreamBoard } from "./boards/jetstream";
 import { overviewBoard } from "./boards/overview";
 import { scalingBoard } from "./boards/scaling";

@@ -6,7 +6,8 @@ import type { IPodMonitorSpec } from "@kubernetes-models/prometheus-operator/mon
 import type { IRelabelConfig } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/RelabelConfig";
 import type { IServiceMonitorSpec } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitorSpec";
 import type { Document } from "yaml";
-import { FUNCTIONS_NAMESPACE, PART_OF, SOURCE_LABEL, SOURCE_PORT_NAME, commented } from "../manifests";
+import { FUNCTIONS_NAMESPACE, PART_OF, SOURCE_LABEL, SOURCE_PORT_NAME } from "../manifests/names";
+import { commented } from "../manifests/yaml";
 import { JOBS, MONITORING_NAMESPACE, TARGET_LABELS } from "./config";
 
 /** Knative's label on every pod of a Service's revisions, and the revision's own. */

@@ -1,5 +1,5 @@
 // Events a function gets on a clock rather than from a stream: a Knative PingSource per schedule on a cluster
-// (rendered by infra/manifests.ts), a timer in the local stack (local/stack.ts).
+// (rendered by infra/manifests/ping-source.ts), a timer in the local stack (local/stack.ts).
 
 /** A ping's body is the PingSource's data, "{}". */
 export const MAX_PING_BYTES = 1024;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SUMMARY_MARKER } from "../../infra/k6";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 
 const SCRIPT = join(ROOT, "infra/cluster.sh");
 const STAND_INS = ["kind", "kubectl", "helm", "docker", "npm", "node", "sleep"];
@@ -121,11 +121,11 @@ describe("infra/cluster.sh up against stand-in commands", () => {
       "prometheus-operator (kube-prometheus-stack)",
       /^helm upgrade --install monitoring .* --wait/,
       /^helm upgrade --install monitoring .* --wait/,
-      /^node --import tsx infra\/manifests\.ts monitoring/,
+      /^node --import tsx infra\/manifests\/cli\.ts monitoring/,
     ],
     ["PodMonitor of the NATS chart", /^helm upgrade --install monitoring /, /^helm upgrade --install monitoring .* --wait/, /^helm upgrade --install nats /],
     ["NACK", /^helm upgrade --install nack .* --wait/, /^helm upgrade --install nack .* --wait/, /^kubectl apply -f nats\/nack\//],
-    ["KEDA", /^helm upgrade --install keda kedacore\/keda .* --wait/, /^helm upgrade --install keda .* --wait/, /^node --import tsx infra\/manifests\.ts deploy sources$/],
+    ["KEDA", /^helm upgrade --install keda kedacore\/keda .* --wait/, /^helm upgrade --install keda .* --wait/, /^node --import tsx infra\/manifests\/cli\.ts deploy sources$/],
     ["CloudNativePG", /^kubectl apply --server-side -f \S+cnpg-/, /^kubectl rollout status deployment\/cnpg-controller-manager/, /^kubectl apply -f infra\/data\/postgres\.yaml/],
   ];
 
@@ -148,15 +148,15 @@ describe("infra/cluster.sh up against stand-in commands", () => {
 
   test("the sources are applied only once every function is Ready, so their sink resolves at once", () => {
     const ready = index(/^kubectl wait ksvc --all .*--for=condition=Ready/);
-    expect(index(/^node --import tsx infra\/manifests\.ts deploy functions$/)).toBeLessThan(ready);
-    expect(index(/^node --import tsx infra\/manifests\.ts deploy sources$/)).toBeGreaterThan(ready);
-    expect(up.calls.filter((c) => /manifests\.ts deploy$/.test(c)), "nothing deploys both at once").toEqual([]);
+    expect(index(/^node --import tsx infra\/manifests\/cli\.ts deploy functions$/)).toBeLessThan(ready);
+    expect(index(/^node --import tsx infra\/manifests\/cli\.ts deploy sources$/)).toBeGreaterThan(ready);
+    expect(up.calls.filter((c) => /manifests\/cli\.ts deploy$/.test(c)), "nothing deploys both at once").toEqual([]);
   });
 
   test("the functions are applied only once their streams, consumers, Secret and schema are in place", () => {
-    const functions = index(/^kubectl apply -f <tmp>/, index(/^node --import tsx infra\/manifests\.ts deploy functions$/));
+    const functions = index(/^kubectl apply -f <tmp>/, index(/^node --import tsx infra\/manifests\/cli\.ts deploy functions$/));
     const secret = lastIndex(/^kubectl apply -f -$/);
-    expect(secret).toBeGreaterThan(index(/^node --import tsx infra\/manifests\.ts secret/));
+    expect(secret).toBeGreaterThan(index(/^node --import tsx infra\/manifests\/cli\.ts secret/));
     for (const before of [/^kubectl apply -f nats\/nack\//, /^kubectl apply -f -$/, /^kubectl exec -i -n uitgo-data primary-1 /]) {
       expect(index(before)).toBeLessThan(functions);
     }

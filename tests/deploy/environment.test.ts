@@ -7,21 +7,14 @@ import postgres from "postgres";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { SOURCES, bundlePath } from "../../esbuild.config";
-import {
-  COLD_START_BUDGET_MS,
-  CONFIG_VALUES,
-  DEV_TAG,
-  ROOT,
-  clusterName,
-  NATS_MONITORING_ENDPOINT,
-  ackWaitMs,
-  imageName,
-  images,
-  poolerName,
-  secretManifest,
-  storesByFunction,
-  type Store,
-} from "../../infra/manifests";
+import { CONFIG_VALUES } from "../../infra/manifests/env";
+import { DEV_TAG, imageName, images } from "../../infra/manifests/images";
+import { NATS_MONITORING_ENDPOINT } from "../../infra/manifests/jetstream-source";
+import { ROOT } from "../../infra/manifests/names";
+import { clusterName, poolerName } from "../../infra/manifests/postgres";
+import { secretManifest } from "../../infra/manifests/secret";
+import { storesByFunction, type Store } from "../../infra/manifests/stores";
+import { COLD_START_BUDGET_MS, ackWaitMs } from "../../infra/manifests/timing";
 import { SOURCE_PROFILES } from "../../infra/profiles";
 import { RUNTIME_IMAGE, runtimeMajor } from "../../infra/runtime";
 import { SOURCE_SETTINGS, loadConfig, loadSourceConfig } from "../../shared/config";

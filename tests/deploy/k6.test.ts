@@ -7,7 +7,8 @@ import { Job } from "kubernetes-models/batch/v1";
 import { ConfigMap } from "kubernetes-models/v1";
 import { describe, expect, test } from "vitest";
 import { CLUSTER_GATEWAY, K6_IMAGE, K6_SCRIPTS_CONFIGMAP, jobName, k6Manifests, scripts } from "../../infra/k6";
-import { FUNCTIONS_NAMESPACE, ROOT, SECRET, SECRET_KEYS } from "../../infra/manifests";
+import { SECRET_KEYS } from "../../infra/manifests/env";
+import { FUNCTIONS_NAMESPACE, ROOT, SECRET } from "../../infra/manifests/names";
 import { ofKind, parseText } from "./manifests";
 
 /** Every relative module a script imports, transitively, as paths under loadtests/k6/. */

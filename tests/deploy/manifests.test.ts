@@ -12,7 +12,10 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { FUNCTIONS } from "../../esbuild.config";
-import { CONSUMER_FIELDS, ROOT, STREAM_FIELDS, drift, renderAll, secretManifest } from "../../infra/manifests";
+import { CONSUMER_FIELDS, STREAM_FIELDS } from "../../infra/manifests/nack";
+import { ROOT } from "../../infra/manifests/names";
+import { drift, renderAll } from "../../infra/manifests/render";
+import { secretManifest } from "../../infra/manifests/secret";
 import { CONSUMERS, STREAMS } from "../../shared/events/definitions";
 import { SCHEDULES } from "../../shared/events/schedules";
 import { REGIONS } from "../../shared/regions";
@@ -274,7 +277,7 @@ function expectValid(ajv: Ajv, schema: AnySchema, m: Manifest): void {
   expect(validate(document), `${file} (${m.kind} ${m.metadata.name}): ${ajv.errorsText(validate.errors)}`).toBe(true);
 }
 
-/** Each JSON field, read back from the NACK resource without infra/manifests.ts's conversions. */
+/** Each JSON field, read back from the NACK resource without infra/manifests/nack.ts's conversions. */
 function expectSameFields(json: Record<string, unknown>, spec: Record<string, unknown>, fields: typeof STREAM_FIELDS, where: string): void {
   for (const [field, value] of Object.entries(json)) {
     const nackField = fields[field]?.[0];

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 import { REGIONS } from "../../shared/regions";
 
 export interface Manifest {
@@ -48,7 +48,7 @@ export function containers(manifest: Manifest): any[] {
   return manifest.spec?.template?.spec?.containers ?? [];
 }
 
-/** A Go duration ("1m30s", "250ms", "168h") in nanoseconds, written here independently of infra/manifests.ts. */
+/** A Go duration ("1m30s", "250ms", "168h") in nanoseconds, written here independently of infra/manifests/nack.ts. */
 export function parseGoDuration(text: string): number {
   const units: Record<string, number> = { h: 3_600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, µs: 1e3, ns: 1 };
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)];
@@ -56,7 +56,7 @@ export function parseGoDuration(text: string): number {
   return parts.reduce((total, [, value, unit]) => total + Number(value) * units[unit!]!, 0);
 }
 
-/** What infra/cluster.sh feeds `infra/manifests.ts secret`, with passwords full of URL-special characters. */
+/** What infra/cluster.sh feeds `infra/manifests/cli.ts secret`, with passwords full of URL-special characters. */
 export function sampleSecretInput(): string {
   return ["JWT_SECRET=test-secret", ...REGIONS.map((r) => `password.${r}=p@ss/word:${r}`)].join("\n");
 }

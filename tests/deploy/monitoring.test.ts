@@ -11,7 +11,7 @@ import { ConfigMap } from "kubernetes-models/v1";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { FUNCTIONS } from "../../esbuild.config";
-import { ROOT, SOURCE_LABEL, SOURCE_PORT_NAME } from "../../infra/manifests";
+import { ROOT, SOURCE_LABEL, SOURCE_PORT_NAME } from "../../infra/manifests/names";
 import { FUNCTION_CONTAINER, JOBS, TARGET_LABELS, VALUES_FILE, dashboardLabel, prometheusDatasource } from "../../infra/monitoring/config";
 import { EXTERNAL_METRICS } from "../../infra/monitoring/external-metrics";
 import { DASHBOARDS_DIR, MONITORS_FILE, dashboardConfigMaps, monitoringManifests } from "../../infra/monitoring/render";
@@ -225,7 +225,7 @@ describe("scrape targets", () => {
     expect([...jobs].sort()).toEqual(Object.values(JOBS).sort());
   });
 
-  test("the function monitors scrape the container infra/manifests.ts deploys, on Knative's port names", () => {
+  test("the function monitors scrape the container infra/manifests/ deploys, on Knative's port names", () => {
     for (const service of ofKind(readFolder("knative"), "Service")) {
       expect(containers(service).map((c) => c.name), service.metadata.name).toEqual([FUNCTION_CONTAINER]);
     }
@@ -326,7 +326,7 @@ describe("the cluster's monitoring pieces agree", () => {
     expect(versions).toMatch(new RegExp(`kube-prometheus-stack[^\\n]*\\| ${version.replaceAll(".", "\\.")} \\|`));
   });
 
-  test("the committed monitors file is what the manifests render (infra/manifests.ts --check covers it too)", () => {
+  test("the committed monitors file is what the manifests render (infra/manifests/cli.ts --check covers it too)", () => {
     expect(readFileSync(join(ROOT, MONITORS_FILE), "utf8")).toContain("kind: PodMonitor");
     expect(parseText(monitoringManifests(), "monitoring").filter((m) => m.kind !== "ConfigMap")).toEqual(monitorDocs().map(({ file: _, ...m }) => ({ ...m, file: "monitoring" })));
   });

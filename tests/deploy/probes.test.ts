@@ -12,7 +12,7 @@ import { describe, expect, test } from "vitest";
 import { createRootApp } from "../../shared/http/server";
 import type { DependencyHandle } from "../../shared/clients/dependency";
 import { bundleFile } from "../../esbuild.config";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 import { freePort, startBundle } from "../support/processes";
 import { containers, ofKind, readFolder } from "./manifests";
 

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FUNCTIONS, SOURCES, bundleMetafile } from "../../esbuild.config";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 
 const METRICS_MODULE = "shared/metrics.ts";
 

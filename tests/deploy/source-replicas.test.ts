@@ -11,7 +11,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { expect, test } from "vitest";
 import { bundleFile } from "../../esbuild.config";
-import { ROOT } from "../../infra/manifests";
+import { ROOT } from "../../infra/manifests/names";
 import { freePort, startBundle } from "../support/processes";
 
 function sink(received: string[]): Promise<Server> {

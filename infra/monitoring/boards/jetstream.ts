@@ -2,7 +2,7 @@
 // the sources' replicas as KEDA scales them, and what the sources did with the messages (acked, retried, dead-lettered; batch sizes).
 import { CONSUMERS } from "../../../shared/events/definitions";
 import { JOBS } from "../config";
-import { FUNCTIONS_NAMESPACE } from "../../manifests";
+import { FUNCTIONS_NAMESPACE } from "../../manifests/names";
 import { KUBE_STATE, NATS } from "../external-metrics";
 import type { BoardSpec } from "../grafana";
 import { increase, quantile, rate, re, series, sumBy, variable, type Matchers } from "../promql";

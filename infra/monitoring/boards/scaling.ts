@@ -3,7 +3,7 @@
 // it, and those in the queue-proxies (pods at their hard limit); how long new pods take to become ready; and what the
 // function containers use.
 import { FUNCTIONS } from "../../../esbuild.config";
-import { FUNCTIONS_NAMESPACE } from "../../manifests";
+import { FUNCTIONS_NAMESPACE } from "../../manifests/names";
 import { FUNCTION_CONTAINER, JOBS, TARGET_LABELS } from "../config";
 import { ACTIVATOR, AUTOSCALER, CADVISOR, KUBE_STATE, QUEUE_PROXY } from "../external-metrics";
 import type { BoardSpec } from "../grafana";

@@ -12,7 +12,7 @@ printf '%s\n' "${line}" >>"${STAND_IN_CALLS:?}"
 
 # What the real command would read from stdin, read, so the writer of a pipe never gets SIGPIPE.
 case " $* " in
-  *" -f - "* | *" exec -i "* | *" manifests.ts secret "*) cat >/dev/null ;;
+  *" -f - "* | *" exec -i "* | *" manifests/cli.ts secret "*) cat >/dev/null ;;
   *) ;;
 esac
 
@@ -23,13 +23,13 @@ fi
 
 case "${line}" in
   "kind get clusters") ;;
-  "node --import tsx infra/manifests.ts regions") printf 'vn uitgo-vn\nth uitgo-th\n' ;;
-  "node --import tsx infra/manifests.ts images")
+  "node --import tsx infra/manifests/cli.ts regions") printf 'vn uitgo-vn\nth uitgo-th\n' ;;
+  "node --import tsx infra/manifests/cli.ts images")
     printf '%s\n' "dev.local/uitgo/get-trip:0123456789ab dist/functions/get-trip/index.mjs" \
       "dev.local/uitgo/source-jetstream:ba9876543210 dist/sources/jetstream/index.mjs"
     ;;
-  "node --import tsx infra/manifests.ts secret") printf 'kind: Secret\n' ;;
-  "node --import tsx infra/manifests.ts "*) printf 'kind: List\nitems: []\n' ;;
+  "node --import tsx infra/manifests/cli.ts secret") printf 'kind: Secret\n' ;;
+  "node --import tsx infra/manifests/cli.ts "*) printf 'kind: List\nitems: []\n' ;;
   "node -e "*) printf 'generated-jwt-secret\n' ;;
   "kubectl get secret uitgo-secrets "*) ;;
   "kubectl get secret "*"-app "*) printf 'cGFzc3dvcmQ=' ;;
