@@ -2,6 +2,7 @@
 // of the region that update-location accepted together, deduplicated by Nats-Msg-Id (locationEventId).
 import { createHash } from "node:crypto";
 import type { Nats } from "../clients/nats";
+import { DRIVER_LOCATION_TYPE } from "../cloudevents/types";
 import type { DriverStatus, LocationUpdate } from "../drivers/driver-index";
 import { InvalidInput } from "../errors";
 import { GroupCommit } from "../group-commit";
@@ -29,8 +30,6 @@ export interface DriverLocation extends LocationUpdate {
   heading?: number;
   speed?: number;
 }
-
-export const LOCATION_EVENT_TYPE = "drivers.location";
 
 /**
  * How far back a reported position may be: as long as DRIVER_LOCATIONS keeps an update (its max_age). An older one is
@@ -67,7 +66,7 @@ export type EventLocation = Omit<DriverLocation, "recordedAt"> & { recordedAt: s
 
 export interface LocationEvent {
   schemaVersion: typeof LOCATION_EVENT_SCHEMA_VERSION;
-  type: typeof LOCATION_EVENT_TYPE;
+  type: typeof DRIVER_LOCATION_TYPE;
   /** When update-location appended it, at or after it accepted each of its updates. */
   time: string;
   /** Updates of the subject's region, each a different driver's or instant's. */
@@ -77,7 +76,7 @@ export interface LocationEvent {
 /** Version 1 carried one update. Still read, so that what was appended before an upgrade is recorded after it. */
 export interface LocationEventV1 {
   schemaVersion: 1;
-  type: typeof LOCATION_EVENT_TYPE;
+  type: typeof DRIVER_LOCATION_TYPE;
   time: string;
   location: EventLocation;
 }
@@ -91,7 +90,7 @@ const EVENT_LOCATION = {
 };
 
 export function locationSubject(region: Region): string {
-  return `${LOCATION_EVENT_TYPE}.${region}`;
+  return `${DRIVER_LOCATION_TYPE}.${region}`;
 }
 
 /** The identity of an update: a driver reports one position per instant. */
@@ -111,7 +110,7 @@ export function locationEventId(keys: readonly string[]): string {
 export function locationEvent(locations: Iterable<DriverLocation>, time = new Date()): LocationEvent {
   return {
     schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
-    type: LOCATION_EVENT_TYPE,
+    type: DRIVER_LOCATION_TYPE,
     time: time.toISOString(),
     locations: Array.from(locations, (location) => ({ ...location, recordedAt: new Date(location.recordedAt).toISOString() })),
   };
@@ -150,7 +149,7 @@ export function parseLocationEvent(body: Record<string, unknown>): DriverLocatio
   if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION && body.schemaVersion !== 1) {
     throw new InvalidInput("invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
   }
-  if (body.type !== LOCATION_EVENT_TYPE) {
+  if (body.type !== DRIVER_LOCATION_TYPE) {
     throw new InvalidInput("unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
   }
   const acceptedAt = typeof body.time === "string" ? Date.parse(body.time) : Number.NaN;
