@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
 import { Nats } from "../../shared/clients/nats";
 import { loadConfig } from "../../shared/config";
 import { TripEvents } from "../../shared/events/trip-events";
@@ -111,7 +112,7 @@ describe("POST /v1/trips", () => {
 
       const message = await jsm.streams.getMessage("TRIPS", { last_by_subj: "trips.requested.vn" });
       expect(message).not.toBeNull();
-      expect(message!.json()).toEqual({ schemaVersion: 1, type: "trips.requested", time: expect.any(String), trip });
+      expect(message!.json()).toEqual({ schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: expect.any(String), trip });
       expect(message!.header.get("Nats-Msg-Id")).not.toBe("");
       expect(await streamMessages()).toBe(1);
     });
