@@ -3,7 +3,7 @@
 import importX, { createNodeResolver } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
-const DOMAIN = ["shared/trips/**", "shared/drivers/**", "shared/events/**", "shared/clients/**"];
+const DOMAIN = ["shared/trips/**", "shared/drivers/**", "shared/events/**", "shared/clients/**", "shared/cloudevents/**"];
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**", ".local/**", "loadtests/**", "bench/results/**", "**/*.js", "**/*.mjs"] },

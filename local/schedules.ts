@@ -1,24 +1,16 @@
 // The local stand-in for the PingSources a cluster runs (shared/events/schedules.ts): a timer per schedule that
 // sends its function the same CloudEvent a PingSource would.
 import { randomUUID } from "node:crypto";
-import { PING_EVENT_TYPE, SCHEDULES, type Schedule } from "../shared/events/schedules";
+import { toBinary } from "../shared/cloudevents/http-binding";
+import { PING_TYPE } from "../shared/cloudevents/types";
+import { SCHEDULES, type Schedule } from "../shared/events/schedules";
 import { SENDER_HEADER } from "../shared/http/internal-sender";
 
 /** Sends one ping for the schedule to the function listening on `port`; the function's answer. */
 function ping(schedule: Schedule, port: number, internalSecret: string): Promise<Response> {
-  return fetch(`http://127.0.0.1:${port}${schedule.path}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "ce-specversion": "1.0",
-      "ce-id": randomUUID(),
-      "ce-source": `local/schedules/${schedule.name}`,
-      "ce-type": PING_EVENT_TYPE,
-      "ce-time": new Date().toISOString(),
-      [SENDER_HEADER]: internalSecret,
-    },
-    body: "{}",
-  });
+  const attributes = { id: randomUUID(), source: `local/schedules/${schedule.name}`, type: PING_TYPE, time: new Date().toISOString() };
+  const { headers, body } = toBinary(attributes, "application/json", Buffer.from("{}"));
+  return fetch(`http://127.0.0.1:${port}${schedule.path}`, { method: "POST", headers: { ...headers, [SENDER_HEADER]: internalSecret }, body });
 }
 
 /** Pings each scheduled function every `everyMinutes` while it runs; a failed ping is logged, as a PingSource would. */

@@ -5,11 +5,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_LOCATION_BATCH_BYTES } from "../functions/record-locations/app";
 import type { Stack } from "../local/stack";
 import { SOURCE_SETTINGS } from "../shared/config";
-import { LOCATION_EVENT_TYPE, MAX_LOCATIONS_PER_EVENT, MAX_LOCATION_EVENT_BYTES, locationEventId, type LocationEvent } from "../shared/events/location-events";
+import { binaryHeaders } from "../shared/cloudevents/http-binding";
+import { BATCH_CONTENT_TYPE } from "../shared/cloudevents/spec";
+import { DRIVER_LOCATION_TYPE, PING_TYPE, TRIP_DEAD_LETTER_TYPE, TRIP_REQUESTED_TYPE } from "../shared/cloudevents/types";
+import { MAX_LOCATIONS_PER_EVENT, MAX_LOCATION_EVENT_BYTES, locationEventId, type LocationEvent } from "../shared/events/location-events";
 import { locationKey } from "../shared/drivers/driver";
-import { MAX_PING_BYTES, PING_EVENT_TYPE } from "../shared/events/schedules";
+import { MAX_PING_BYTES } from "../shared/events/schedules";
 import { MAX_TRIP_EVENT_BYTES } from "../shared/events/trip-events";
-import { BATCH_CONTENT_TYPE } from "../shared/http/cloudevent-batch";
 import { SENDER_HEADER } from "../shared/http/internal-sender";
 import { MAX_BODY_BYTES } from "../shared/http/json-body";
 import { structuredCloudEvent } from "../sources/jetstream/cloudevent";
@@ -40,7 +42,7 @@ function largestLocationEvent(n: number) {
     speed: 99.12345678901234,
     recordedAt: new Date(now - 1000).toISOString(),
   }));
-  const data: LocationEvent = { schemaVersion: 2, type: LOCATION_EVENT_TYPE, time: new Date(now).toISOString(), locations };
+  const data: LocationEvent = { schemaVersion: 2, type: DRIVER_LOCATION_TYPE, time: new Date(now).toISOString(), locations };
   const text = JSON.stringify(data);
   const msg = {
     info: { stream: "DRIVER_LOCATIONS", streamSequence: 123_456_789_012, deliveryCount: 30 },
@@ -53,7 +55,7 @@ function largestLocationEvent(n: number) {
   return structuredCloudEvent(msg as never, {})!;
 }
 
-const ce = (type: string) => ({ "content-type": "application/json", "ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "test", "ce-type": type });
+const ce = (type: string) => binaryHeaders({ id: "e-1", source: "test", type }, "application/json");
 
 describe("sized to what each receiver takes", () => {
   it("a batch of 32 location events at their largest fits, and record-locations takes it", async () => {
@@ -75,10 +77,10 @@ describe("sized to what each receiver takes", () => {
   });
 
   const cases = [
-    { name: "assign-driver", path: "/", headers: ce("trips.requested"), limit: MAX_TRIP_EVENT_BYTES },
-    { name: "settle-dead-letters", path: "/", headers: ce("deadletter.TRIPS"), limit: MAX_TRIP_EVENT_BYTES },
-    { name: "settle-dead-letters", path: "/forgotten-trips", headers: ce(PING_EVENT_TYPE), limit: MAX_PING_BYTES },
-    { name: "record-locations", path: "/", headers: ce(LOCATION_EVENT_TYPE), limit: MAX_LOCATION_EVENT_BYTES },
+    { name: "assign-driver", path: "/", headers: ce(TRIP_REQUESTED_TYPE), limit: MAX_TRIP_EVENT_BYTES },
+    { name: "settle-dead-letters", path: "/", headers: ce(TRIP_DEAD_LETTER_TYPE), limit: MAX_TRIP_EVENT_BYTES },
+    { name: "settle-dead-letters", path: "/forgotten-trips", headers: ce(PING_TYPE), limit: MAX_PING_BYTES },
+    { name: "record-locations", path: "/", headers: ce(DRIVER_LOCATION_TYPE), limit: MAX_LOCATION_EVENT_BYTES },
     { name: "record-locations", path: "/", headers: { "content-type": BATCH_CONTENT_TYPE }, limit: MAX_LOCATION_BATCH_BYTES },
   ];
 
@@ -105,8 +107,8 @@ describe("an early refusal", () => {
   it("answers 413 before the body has arrived and closes the connection cleanly, declared or chunked, at a receiver and through the entry point", async () => {
     const rider = { ...bearer("rider", "rider-big"), "content-type": "application/json" };
     const targets = [
-      { label: "record-locations", port: stack.ports["record-locations"]!, path: "/", headers: { ...ce(LOCATION_EVENT_TYPE), [SENDER_HEADER]: stack.internalSecret } },
-      { label: "assign-driver", port: stack.ports["assign-driver"]!, path: "/", headers: { ...ce("trips.requested"), [SENDER_HEADER]: stack.internalSecret } },
+      { label: "record-locations", port: stack.ports["record-locations"]!, path: "/", headers: { ...ce(DRIVER_LOCATION_TYPE), [SENDER_HEADER]: stack.internalSecret } },
+      { label: "assign-driver", port: stack.ports["assign-driver"]!, path: "/", headers: { ...ce(TRIP_REQUESTED_TYPE), [SENDER_HEADER]: stack.internalSecret } },
       { label: "create-trip", port: stack.ports["create-trip"]!, path: "/v1/trips", headers: rider },
       { label: "the entry point", port: stack.ports.gateway!, path: "/v1/trips", headers: rider },
     ];

@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack";
+import { TRIP_REQUESTED_TYPE } from "../shared/cloudevents/types";
 import type { TripEvent } from "../shared/events/trip-events";
 import type { Trip } from "../shared/trips/trip";
 import { newTripId } from "../shared/trips/trip-id";
@@ -122,7 +123,7 @@ describe("300 trips booked at once around one point, 100 drivers nearby", () => 
     // Every trips.requested message again, under new message ids so JetStream does not deduplicate them.
     const js = jetstream(nc);
     for (const trip of trips) {
-      const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
+      const event: TripEvent = { schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: new Date().toISOString(), trip };
       await js.publish(`trips.requested.vn`, JSON.stringify(event), { msgID: `${trip.id}:requested:again` });
     }
     await waitFor(consumerIdle, 60_000, "the redeliveries to drain");
@@ -185,7 +186,7 @@ describe("events the consumers cannot take", () => {
     const js = jetstream(nc);
     const run = Date.now();
     await js.publish("trips.requested.vn", "{not json", { msgID: `malformed-${run}` });
-    await js.publish("trips.requested.vn", JSON.stringify({ schemaVersion: 99, type: "trips.requested" }), { msgID: `unknown-${run}` });
+    await js.publish("trips.requested.vn", JSON.stringify({ schemaVersion: 99, type: TRIP_REQUESTED_TYPE }), { msgID: `unknown-${run}` });
     const trip = await settled((await book("rider-behind")).id, "rider-behind");
     expect(trip).toMatchObject({ status: "assigned", driverId: "d1" });
 
@@ -203,7 +204,7 @@ describe("events the consumers cannot take", () => {
     await sql.end();
     const trip = await getTrip(id, "rider-dead");
     // What the JetStream source stores when a trips.requested runs out of deliveries.
-    const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
+    const event: TripEvent = { schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: new Date().toISOString(), trip };
     await jetstream(nc).publish("deadletter.TRIPS.assign-driver", JSON.stringify(event), { msgID: `dead-${id}` });
 
     expect(await settled(id, "rider-dead")).toMatchObject({ status: "no_driver" });

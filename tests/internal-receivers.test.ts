@@ -11,7 +11,10 @@ import { internalSecretFor, pingSourcesWithSecret } from "../infra/manifests/sec
 import type { Stack } from "../local/stack";
 import { ROUTED_FUNCTIONS } from "../local/routes";
 import { FUNCTIONS } from "../esbuild.config";
-import { PING_EVENT_TYPE, SCHEDULES } from "../shared/events/schedules";
+import { binaryHeaders } from "../shared/cloudevents/http-binding";
+import { HEADERS } from "../shared/cloudevents/spec";
+import { DRIVER_LOCATION_TYPE, PING_TYPE, TRIP_DEAD_LETTER_TYPE, TRIP_REQUESTED_TYPE } from "../shared/cloudevents/types";
+import { SCHEDULES } from "../shared/events/schedules";
 import type { TripEvent } from "../shared/events/trip-events";
 import { SENDER_EXTENSION, SENDER_HEADER } from "../shared/http/internal-sender";
 import type { Trip } from "../shared/trips/trip";
@@ -48,22 +51,22 @@ async function statusOf(trip: Trip): Promise<string> {
 /** What an attacker would forge for each receiver: a dead letter ending `trip`, a location for the history, a booking. */
 function forgeries(trip: Trip) {
   const event = (type: string): TripEvent => ({ schemaVersion: 1, type: type as TripEvent["type"], time: new Date().toISOString(), trip });
-  const ce = (type: string) => ({ "content-type": "application/json", "ce-specversion": "1.0", "ce-id": `forged-${Math.random()}`, "ce-source": "forged", "ce-type": type });
+  const ce = (type: string) => binaryHeaders({ id: `forged-${Math.random()}`, source: "forged", type }, "application/json");
   return [
-    { name: "settle-dead-letters", path: "/", headers: { ...ce("deadletter.TRIPS"), "ce-subject": "deadletter.TRIPS.assign-driver" }, body: JSON.stringify(event("trips.requested")) },
-    { name: "settle-dead-letters", path: "/forgotten-trips", headers: ce(PING_EVENT_TYPE), body: "{}" },
+    { name: "settle-dead-letters", path: "/", headers: { ...ce(TRIP_DEAD_LETTER_TYPE), [HEADERS.subject]: "deadletter.TRIPS.assign-driver" }, body: JSON.stringify(event(TRIP_REQUESTED_TYPE)) },
+    { name: "settle-dead-letters", path: "/forgotten-trips", headers: ce(PING_TYPE), body: "{}" },
     {
       name: "record-locations",
       path: "/",
-      headers: ce("drivers.location"),
+      headers: ce(DRIVER_LOCATION_TYPE),
       body: JSON.stringify({
         schemaVersion: 1,
-        type: "drivers.location",
+        type: DRIVER_LOCATION_TYPE,
         time: new Date().toISOString(),
         location: { driverId: "forged-driver", region: "vn", status: "available", lat: HCMC.lat, lng: HCMC.lng, recordedAt: new Date().toISOString() },
       }),
     },
-    { name: "assign-driver", path: "/", headers: ce("trips.requested"), body: JSON.stringify(event("trips.requested")) },
+    { name: "assign-driver", path: "/", headers: ce(TRIP_REQUESTED_TYPE), body: JSON.stringify(event(TRIP_REQUESTED_TYPE)) },
   ];
 }
 
@@ -130,7 +133,7 @@ describe("the internal functions' own ports", () => {
     const [schedule] = SCHEDULES;
     const ping = await fetch(`http://127.0.0.1:${stack.ports[schedule!.function]}${schedule!.path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "ce-specversion": "1.0", "ce-id": "ping-1", "ce-source": "test", "ce-type": PING_EVENT_TYPE, [SENDER_HEADER]: stack.internalSecret },
+      headers: { ...binaryHeaders({ id: "ping-1", source: "test", type: PING_TYPE }, "application/json"), [SENDER_HEADER]: stack.internalSecret },
       body: "{}",
     });
     expect(ping.status).toBe(200);

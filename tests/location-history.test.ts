@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack";
+import { DRIVER_LOCATION_TYPE } from "../shared/cloudevents/types";
 import { deadLetterSubject, DEAD_LETTER_HEADERS } from "../shared/events/dead-letter";
 import { type LocationEvent } from "../shared/events/location-events";
 import { locationKey } from "../shared/drivers/driver";
@@ -134,7 +135,7 @@ describe("location history", () => {
   it("dead-letters a malformed and an unknown event, and still records the updates behind them", async () => {
     const valid: LocationEvent = {
       schemaVersion: 2,
-      type: "drivers.location",
+      type: DRIVER_LOCATION_TYPE,
       time: new Date().toISOString(),
       locations: [{ driverId: "direct", region: "vn", ...HCMC, status: "available", recordedAt: new Date(Date.now() - 60_000).toISOString() }],
     };

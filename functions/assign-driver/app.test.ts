@@ -3,6 +3,9 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../../shared/clients/nats";
+import { toBinary } from "../../shared/cloudevents/http-binding";
+import { HEADERS, SPEC_VERSION } from "../../shared/cloudevents/spec";
+import { TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
 import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
 import { DriverIndex } from "../../shared/drivers/driver-index";
@@ -49,20 +52,10 @@ async function bookedTrip(origin = HCMC): Promise<Trip> {
 }
 
 function deliver(trip: Trip, headers: Record<string, string> = {}, to = fn) {
-  const event: TripEvent = { schemaVersion: 1, type: "trips.requested", time: new Date().toISOString(), trip };
-  return to.request("/", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "ce-specversion": "1.0",
-      "ce-id": `${trip.id}:requested`,
-      "ce-source": "nats://jetstream/TRIPS",
-      "ce-type": "trips.requested",
-      "ce-subject": `trips.requested.vn`,
-      ...headers,
-    },
-    body: JSON.stringify(event),
-  });
+  const event: TripEvent = { schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: new Date().toISOString(), trip };
+  const attributes = { id: `${trip.id}:requested`, source: "nats://jetstream/TRIPS", type: TRIP_REQUESTED_TYPE, subject: "trips.requested.vn" };
+  const message = toBinary(attributes, "application/json", JSON.stringify(event));
+  return to.request("/", { method: "POST", headers: { ...message.headers, ...headers }, body: message.body });
 }
 
 async function lastEvent(subject: string): Promise<TripEvent | undefined> {
@@ -172,12 +165,12 @@ describe("POST / (trips.requested)", () => {
   it("refuses what is not a trips.requested CloudEvent with 400, so the source dead-letters it", async () => {
     const trip = await bookedTrip();
     const cases = [
-      await deliver(trip, { "ce-specversion": "0.3" }),
-      await deliver(trip, { "ce-type": "trips.cancelled" }),
-      await fn.request("/", { method: "POST", headers: { "ce-specversion": "1.0", "ce-type": "trips.requested" }, body: "{not json" }),
+      await deliver(trip, { [HEADERS.specversion]: "0.3" }),
+      await deliver(trip, { [HEADERS.type]: "trips.cancelled" }),
+      await fn.request("/", { method: "POST", headers: { [HEADERS.specversion]: SPEC_VERSION, [HEADERS.type]: TRIP_REQUESTED_TYPE }, body: "{not json" }),
       await fn.request("/", {
         method: "POST",
-        headers: { "ce-specversion": "1.0", "ce-type": "trips.requested" },
+        headers: { [HEADERS.specversion]: SPEC_VERSION, [HEADERS.type]: TRIP_REQUESTED_TYPE },
         body: JSON.stringify({ schemaVersion: 99, trip }),
       }),
     ];

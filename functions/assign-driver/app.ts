@@ -1,8 +1,8 @@
 import { Hono } from "hono";
+import { TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
 import { MAX_TRIP_EVENT_BYTES, parseTripEvent } from "../../shared/events/trip-events";
 import { cloudEvent } from "../../shared/http/cloudevent";
 import { ApiError } from "../../shared/http/errors";
-import { readBodyText } from "../../shared/http/json-body";
 import type { Matcher } from "../../shared/matching";
 
 export interface AssignDriverDeps {
@@ -13,8 +13,8 @@ export interface AssignDriverDeps {
 // 2xx acks the message; 4xx sends it to the dead-letter stream; 5xx has it redelivered, after
 // Retry-After when the answer gives one (a trip that is still waiting for a driver).
 export function assignDriverApp({ matcher }: AssignDriverDeps) {
-  return new Hono().post("/", cloudEvent("trips.requested"), async (c) => {
-    const event = parseTripEvent(await readBodyText(c, MAX_TRIP_EVENT_BYTES));
+  return new Hono().post("/", cloudEvent(TRIP_REQUESTED_TYPE, MAX_TRIP_EVENT_BYTES), async (c) => {
+    const event = parseTripEvent(c.var.cloudEvent.data);
     if (!event) throw new ApiError(400, "invalid_event", "The body is not a trips.requested event this version understands");
 
     const { outcome, trip, retryAfterMs } = await matcher.match(event.trip.id);

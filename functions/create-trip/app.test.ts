@@ -1,7 +1,8 @@
 import { createHmac } from "node:crypto";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Nats } from "../../shared/clients/nats";
+import { TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
+import type { Nats } from "../../shared/clients/nats";
 import { loadConfig } from "../../shared/config";
 import { TripEvents } from "../../shared/events/trip-events";
 import { DependencyUnavailable } from "../../shared/clients/dependency";
@@ -115,7 +116,7 @@ describe("POST /v1/trips", () => {
 
       const message = await jsm.streams.getMessage("TRIPS", { last_by_subj: "trips.requested.vn" });
       expect(message).not.toBeNull();
-      expect(message!.json()).toEqual({ schemaVersion: 1, type: "trips.requested", time: expect.any(String), trip });
+      expect(message!.json()).toEqual({ schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: expect.any(String), trip });
       expect(message!.header.get("Nats-Msg-Id")).not.toBe("");
       expect(await streamMessages()).toBe(1);
     });

@@ -4,7 +4,10 @@ import { loadConfig, type Config } from "../../shared/config";
 import { LocationHistory } from "../../shared/drivers/location-history";
 import { MAX_LOCATIONS_PER_EVENT, type LocationEvent, type LocationEventV1 } from "../../shared/events/location-events";
 import type { DriverLocation } from "../../shared/drivers/driver";
-import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
+import type { CloudEvent } from "../../shared/cloudevents/event";
+import { toBatch, toBinary } from "../../shared/cloudevents/http-binding";
+import { BATCH_CONTENT_TYPE, EXTENSIONS, HEADERS, SPEC_VERSION } from "../../shared/cloudevents/spec";
+import { DRIVER_LOCATION_TYPE, TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HistoryTables } from "../../tests/support/location-history";
@@ -45,7 +48,7 @@ const asEventLocation = (loc: DriverLocation) => ({ ...loc, recordedAt: new Date
 
 /** An event as update-location appends it, carrying the updates it accepted together. */
 function eventBody(...locs: DriverLocation[]): LocationEvent {
-  return { schemaVersion: 2, type: "drivers.location", time: new Date().toISOString(), locations: locs.map(asEventLocation) };
+  return { schemaVersion: 2, type: DRIVER_LOCATION_TYPE, time: new Date().toISOString(), locations: locs.map(asEventLocation) };
 }
 
 /** The event with its first update changed: a wrong value at any place in the list refuses the event. */
@@ -55,36 +58,26 @@ function withLocation(event: LocationEvent, change: Record<string, unknown>): ob
 
 /** What the JetStream source sends for one drivers.location message. */
 function deliver(body: unknown, headers: Record<string, string> = {}, to = fn): Promise<Response> {
-  return to.request("/", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "ce-specversion": "1.0",
-      "ce-id": "m-1",
-      "ce-source": "nats://jetstream/DRIVER_LOCATIONS",
-      "ce-type": "drivers.location",
-      "ce-subject": "drivers.location.vn",
-      ...headers,
-    },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
+  const attributes = { id: "m-1", source: "nats://jetstream/DRIVER_LOCATIONS", type: DRIVER_LOCATION_TYPE, subject: "drivers.location.vn" };
+  const event = toBinary(attributes, "application/json", typeof body === "string" ? body : JSON.stringify(body));
+  return to.request("/", { method: "POST", headers: { ...event.headers, ...headers }, body: event.body });
 }
 
 /** What the JetStream source sends for drivers.location messages with batching on: one request, one event each. */
-function deliverBatch(bodies: unknown[], to = fn, overrides: (i: number) => Partial<StructuredCloudEvent> = () => ({})): Promise<Response> {
-  const events = bodies.map((data, i) => ({
-    specversion: "1.0",
+function deliverBatch(bodies: unknown[], to = fn, overrides: (i: number) => Partial<CloudEvent> = () => ({})): Promise<Response> {
+  const events = bodies.map((data, i): CloudEvent => ({
+    specversion: SPEC_VERSION,
     id: `b-${i}`,
     source: "nats://jetstream/DRIVER_LOCATIONS",
-    type: "drivers.location",
+    type: DRIVER_LOCATION_TYPE,
     subject: "drivers.location.vn",
     time: new Date().toISOString(),
     datacontenttype: "application/json",
     data,
-    natsdeliveries: "1",
+    [EXTENSIONS.deliveries]: "1",
     ...overrides(i),
   }));
-  return to.request("/", { method: "POST", headers: { "content-type": BATCH_CONTENT_TYPE }, body: JSON.stringify(events) });
+  return to.request("/", { method: "POST", ...toBatch(events) });
 }
 
 describe("POST / (drivers.location)", () => {
@@ -113,7 +106,7 @@ describe("POST / (drivers.location)", () => {
 
   it("still records an event of version 1, one update each, as appended before an upgrade", async () => {
     const loc = location(1);
-    const v1: LocationEventV1 = { schemaVersion: 1, type: "drivers.location", time: new Date().toISOString(), location: asEventLocation(loc) };
+    const v1: LocationEventV1 = { schemaVersion: 1, type: DRIVER_LOCATION_TYPE, time: new Date().toISOString(), location: asEventLocation(loc) };
 
     expect(await (await deliver(v1)).json()).toEqual({ recorded: 1, duplicate: 0 });
     expect(await (await deliverBatch([v1])).json()).toEqual({ recorded: 0, duplicate: 1 });
@@ -168,8 +161,8 @@ describe("POST / (drivers.location)", () => {
   it("refuses with 400 what is not a drivers.location event this version understands, and records nothing", async () => {
     const good = eventBody(location(1));
     const cases: [string, Response][] = [
-      ["not a CloudEvent", await deliver(good, { "ce-specversion": "0.3" })],
-      ["another CloudEvent type", await deliver(good, { "ce-type": "trips.requested" })],
+      ["not a CloudEvent", await deliver(good, { [HEADERS.specversion]: "0.3" })],
+      ["another CloudEvent type", await deliver(good, { [HEADERS.type]: TRIP_REQUESTED_TYPE })],
       ["malformed JSON", await deliver('{"schemaVersion": 1, "type": ')],
       ["not an object", await deliver("[1, 2]")],
       ["an unknown schema version", await deliver({ ...good, schemaVersion: 99 })],
@@ -178,7 +171,7 @@ describe("POST / (drivers.location)", () => {
       ["no update in the locations", await deliver({ ...good, locations: [] })],
       ["more updates than an event carries", await deliver(eventBody(...Array.from({ length: MAX_LOCATIONS_PER_EVENT + 1 }, (_, i) => location(i))))],
       ["a location that is not an object", await deliver({ ...good, locations: [...good.locations, "here"] })],
-      ["a version 1 event without its location", await deliver({ schemaVersion: 1, type: "drivers.location", time: good.time, locations: good.locations })],
+      ["a version 1 event without its location", await deliver({ schemaVersion: 1, type: DRIVER_LOCATION_TYPE, time: good.time, locations: good.locations })],
       ["no lat", await deliver(withLocation(good, { lat: undefined }))],
       ["lng out of range", await deliver(withLocation(good, { lng: 181 }))],
       ["an unknown region", await deliver(withLocation(good, { region: "us" }))],
@@ -229,7 +222,7 @@ describe("POST / (drivers.location)", () => {
       const response = await deliverBatch(
         [good, { ...good, schemaVersion: 3 }, eventBody(location(2)), withLocation(good, { lat: 91 }), eventBody(location(3))],
         fn,
-        (i) => (i === 4 ? { type: "trips.requested" } : {}),
+        (i) => (i === 4 ? { type: TRIP_REQUESTED_TYPE } : {}),
       );
 
       const error = await expectError(response, 400, "invalid_events");
@@ -240,7 +233,7 @@ describe("POST / (drivers.location)", () => {
 
     it("refuses with 400 what is not a batch of CloudEvents 1.0, and with 413 one past the batch limit", async () => {
       const request = (body: string) => fn.request("/", { method: "POST", headers: { "content-type": BATCH_CONTENT_TYPE }, body });
-      const good = { specversion: "1.0", id: "x", source: "s", type: "drivers.location", data: eventBody(location(1)) };
+      const good = { specversion: SPEC_VERSION, id: "x", source: "s", type: DRIVER_LOCATION_TYPE, data: eventBody(location(1)) };
       const cases: [string, Response, string][] = [
         ["malformed JSON", await request("[{"), "malformed_json"],
         ["not an array", await request(JSON.stringify(good)), "invalid_body"],
@@ -282,13 +275,13 @@ describe("POST / (drivers.location)", () => {
       await proxy.cut();
       const next = eventBody(location(2));
       const down = await Promise.all(
-        [1, 2, 3, 6, 30].map((delivery, i) => deliver(eventBody(location(10 + i)), { "ce-natsdeliveries": String(delivery) }, cutOff)),
+        [1, 2, 3, 6, 30].map((delivery, i) => deliver(eventBody(location(10 + i)), { [HEADERS.deliveries]: String(delivery) }, cutOff)),
       );
       // Twice as long after each failed delivery, so an outage of minutes does not use up max_deliver.
       expect(down.map((response) => response.headers.get("retry-after"))).toEqual(["1", "2", "4", "30", "30"]);
       for (const response of down) await expectError(response, 503, "service_unavailable");
       // A batch backs off by its most delivered event.
-      const batch = await deliverBatch([eventBody(location(20)), eventBody(location(21))], cutOff, (i) => ({ natsdeliveries: String(i + 3) }));
+      const batch = await deliverBatch([eventBody(location(20)), eventBody(location(21))], cutOff, (i) => ({ [EXTENSIONS.deliveries]: String(i + 3) }));
       expect(batch.headers.get("retry-after")).toBe("8");
       await expectError(batch, 503, "service_unavailable");
 

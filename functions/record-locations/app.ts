@@ -1,10 +1,9 @@
 import { Hono } from "hono";
 import type { LocationHistory } from "../../shared/drivers/location-history";
 import { SOURCE_SETTINGS } from "../../shared/config";
-import { LOCATION_EVENT_TYPE, MAX_LOCATION_EVENT_BYTES, parseLocationEvent } from "../../shared/events/location-events";
-import { decodeEventBatch, isEventBatch, readEventBatch } from "../../shared/http/cloudevent-batch";
-import { backOffWhileUnavailable, cloudEvent } from "../../shared/http/cloudevent";
-import { readJsonObject } from "../../shared/http/json-body";
+import { DRIVER_LOCATION_TYPE } from "../../shared/cloudevents/types";
+import { MAX_LOCATION_EVENT_BYTES, parseLocationEvent } from "../../shared/events/location-events";
+import { backOffWhileUnavailable, cloudEvents } from "../../shared/http/cloudevent";
 import { counter } from "../../shared/metrics";
 
 /** The batches its source makes (SOURCE_SETTINGS), each event at its largest. */
@@ -23,11 +22,10 @@ export interface RecordLocationsDeps {
 // has them redelivered, later each time. A redelivered update is answered 200, counted as a duplicate, and adds no
 // row.
 export function recordLocationsApp({ history }: RecordLocationsDeps) {
-  return new Hono().post("/", backOffWhileUnavailable(), cloudEvent(LOCATION_EVENT_TYPE), async (c) => {
-    // Every event is checked before any is written, so a refused request leaves nothing behind to be written twice.
-    const locations = isEventBatch(c)
-      ? decodeEventBatch(await readEventBatch(c, MAX_LOCATION_BATCH_BYTES), LOCATION_EVENT_TYPE, parseLocationEvent).flat()
-      : parseLocationEvent(await readJsonObject(c, MAX_LOCATION_EVENT_BYTES));
+  const events = cloudEvents(DRIVER_LOCATION_TYPE, parseLocationEvent, { event: MAX_LOCATION_EVENT_BYTES, batch: MAX_LOCATION_BATCH_BYTES });
+  return new Hono().post("/", backOffWhileUnavailable(), events, async (c) => {
+    // Every event was checked before any is written, so a refused request leaves nothing behind to be written twice.
+    const locations = c.var.cloudEvents.flatMap((event) => event.data);
     const fresh = (await Promise.all(locations.map((location) => history.record(location)))).filter(Boolean).length;
     recorded.inc({ result: "recorded" }, fresh);
     recorded.inc({ result: "duplicate" }, locations.length - fresh);

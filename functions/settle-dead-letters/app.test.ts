@@ -3,6 +3,8 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { Nats } from "../../shared/clients/nats";
+import { toBinary } from "../../shared/cloudevents/http-binding";
+import { PING_TYPE, TRIP_DEAD_LETTER_TYPE, TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
 import { connectRedis } from "../../shared/clients/redis";
 import { DriverIndex } from "../../shared/drivers/driver-index";
 import { loadConfig } from "../../shared/config";
@@ -14,7 +16,6 @@ import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HCMC, offset, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql } from "../../tests/support/state";
 import type { Region } from "../../shared/regions";
-import { PING_EVENT_TYPE } from "../../shared/events/schedules";
 import { settleDeadLettersApp } from "./app";
 
 const config = loadConfig();
@@ -44,22 +45,12 @@ async function bookedTrip(region: Region = "vn"): Promise<Trip> {
 }
 
 /** A dead letter as the JetStream source delivers it from DEAD_LETTERS. */
-function deliver(body: string, type = "deadletter.TRIPS") {
-  return fn.request("/", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "ce-specversion": "1.0",
-      "ce-id": "deadletter:TRIPS:assign-driver:1:1",
-      "ce-source": "nats://jetstream/DEAD_LETTERS",
-      "ce-type": type,
-      "ce-subject": "deadletter.TRIPS.assign-driver",
-    },
-    body,
-  });
+function deliver(body: string, type = TRIP_DEAD_LETTER_TYPE) {
+  const attributes = { id: "deadletter:TRIPS:assign-driver:1:1", source: "nats://jetstream/DEAD_LETTERS", type, subject: "deadletter.TRIPS.assign-driver" };
+  return fn.request("/", { method: "POST", ...toBinary(attributes, "application/json", body) });
 }
 
-function requested(trip: Trip, type: TripEvent["type"] = "trips.requested"): string {
+function requested(trip: Trip, type: TripEvent["type"] = TRIP_REQUESTED_TYPE): string {
   return JSON.stringify({ schemaVersion: 1, type, time: new Date().toISOString(), trip } satisfies TripEvent);
 }
 
@@ -109,18 +100,9 @@ describe("POST / (dead-lettered trip events)", () => {
 });
 
 describe("POST /forgotten-trips (a PingSource's schedule)", () => {
-  function ping(type = PING_EVENT_TYPE) {
-    return fn.request("/forgotten-trips", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "ce-specversion": "1.0",
-        "ce-id": "ping-1",
-        "ce-source": "/apis/v1/namespaces/default/pingsources/forgotten-trips",
-        "ce-type": type,
-      },
-      body: "{}",
-    });
+  function ping(type = PING_TYPE) {
+    const attributes = { id: "ping-1", source: "/apis/v1/namespaces/default/pingsources/forgotten-trips", type };
+    return fn.request("/forgotten-trips", { method: "POST", ...toBinary(attributes, "application/json", "{}") });
   }
 
   /** Moves the trip's entry into matching (updated_at) `ms` into the past, as if it had waited that long. */
@@ -173,7 +155,7 @@ describe("POST /forgotten-trips (a PingSource's schedule)", () => {
   it("refuses anything but a ping with 400, and changes nothing", async () => {
     const trip = await bookedTrip();
     await waited(trip, STALE_TRIP_MS + 1_000);
-    expect((await ping("deadletter.TRIPS")).status).toBe(400);
+    expect((await ping(TRIP_DEAD_LETTER_TYPE)).status).toBe(400);
     const notAnEvent = await fn.request("/forgotten-trips", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(notAnEvent.status).toBe(400);
     expect((await trips.get(trip.id))?.status).toBe("requested");

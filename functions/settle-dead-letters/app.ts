@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { DriverIndex } from "../../shared/drivers/driver-index";
-import { MAX_PING_BYTES, PING_EVENT_TYPE } from "../../shared/events/schedules";
+import { PING_TYPE, TRIP_DEAD_LETTER_TYPE, TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
+import { MAX_PING_BYTES } from "../../shared/events/schedules";
 import { MAX_TRIP_EVENT_BYTES, parseTripEvent, type TripEvents } from "../../shared/events/trip-events";
 import { cloudEvent } from "../../shared/http/cloudevent";
-import { readBodyText } from "../../shared/http/json-body";
 import { log } from "../../shared/log";
 import { endForgottenTrips, endMatching } from "../../shared/matching";
 import { counter } from "../../shared/metrics";
@@ -34,15 +34,15 @@ const forgotten = counter("uitgo_forgotten_trips_total", "Trips found still requ
 // answered 503 while PostgreSQL has gone silent and its insert lands afterwards.
 export function settleDeadLettersApp({ trips, events, drivers, staleTripMs }: SettleDeadLettersDeps) {
   return new Hono()
-    .post("/", cloudEvent("deadletter.TRIPS"), async (c) => {
-      const subject = c.req.header("ce-subject") ?? "";
-      const event = parseTripEvent(await readBodyText(c, MAX_TRIP_EVENT_BYTES));
+    .post("/", cloudEvent(TRIP_DEAD_LETTER_TYPE, MAX_TRIP_EVENT_BYTES), async (c) => {
+      const { subject = "", id, data } = c.var.cloudEvent;
+      const event = parseTripEvent(data);
 
       let outcome: string;
       if (!event) {
         outcome = "unreadable";
-        log("warn", "dead letter is not a trip event this version understands; left in DEAD_LETTERS", { subject, id: c.req.header("ce-id") });
-      } else if (event.type !== "trips.requested") {
+        log("warn", "dead letter is not a trip event this version understands; left in DEAD_LETTERS", { subject, id });
+      } else if (event.type !== TRIP_REQUESTED_TYPE) {
         outcome = "nothing_to_settle";
       } else {
         outcome = (await endMatching(trips, events, event.trip.id, drivers)).outcome;
@@ -51,9 +51,8 @@ export function settleDeadLettersApp({ trips, events, drivers, staleTripMs }: Se
       settled.inc({ outcome });
       return c.json({ subject, outcome, ...(event && { tripId: event.trip.id }) });
     })
-    .post("/forgotten-trips", cloudEvent(PING_EVENT_TYPE), async (c) => {
-      // Nothing in a ping is used, but a body is still bounded before it is let go.
-      await readBodyText(c, MAX_PING_BYTES);
+    // Nothing in a ping is used, but its body is still bounded before it is let go.
+    .post("/forgotten-trips", cloudEvent(PING_TYPE, MAX_PING_BYTES), async (c) => {
       const results = await endForgottenTrips(trips, events, drivers, { olderThanMs: staleTripMs, limit: FORGOTTEN_PER_PING });
       const outcomes: Record<string, number> = {};
       for (const { outcome, trip } of results) {

@@ -1,6 +1,7 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DRIVER_LOCATION_TYPE } from "../../shared/cloudevents/types";
 import { Nats } from "../../shared/clients/nats";
 import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
@@ -115,7 +116,7 @@ describe("POST /v1/drivers/me/location", () => {
       const { event, msgId } = await lastStreamed("vn");
       expect(event).toEqual({
         schemaVersion: 2,
-        type: "drivers.location",
+        type: DRIVER_LOCATION_TYPE,
         time: expect.any(String),
         locations: [{ driverId: DRIVER, region: "vn", ...at, accuracy: 12.5, heading: 270, speed: 8.3, status: "available", recordedAt: recordedAt.toISOString() }],
       });

@@ -2,6 +2,7 @@
 // of the region that update-location accepted together, deduplicated by Nats-Msg-Id (locationEventId).
 import { createHash } from "node:crypto";
 import type { Nats } from "../clients/nats";
+import { DRIVER_LOCATION_TYPE } from "../cloudevents/types";
 import { DRIVER_STATUSES, MEASURED_FIELDS, locationKey, type DriverLocation } from "../drivers/driver";
 import { InvalidInput } from "../errors";
 import { GroupCommit } from "../group-commit";
@@ -11,7 +12,6 @@ import { oneOf, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
 
-export const LOCATION_EVENT_TYPE = "drivers.location";
 
 /**
  * How far back a reported position may be: as long as DRIVER_LOCATIONS keeps an update (its max_age). An older one is
@@ -48,7 +48,7 @@ export type EventLocation = Omit<DriverLocation, "recordedAt"> & { recordedAt: s
 
 export interface LocationEvent {
   schemaVersion: typeof LOCATION_EVENT_SCHEMA_VERSION;
-  type: typeof LOCATION_EVENT_TYPE;
+  type: typeof DRIVER_LOCATION_TYPE;
   /** When update-location appended it, at or after it accepted each of its updates. */
   time: string;
   /** Updates of the subject's region, each a different driver's or instant's. */
@@ -58,7 +58,7 @@ export interface LocationEvent {
 /** Version 1 carried one update. Still read, so that what was appended before an upgrade is recorded after it. */
 export interface LocationEventV1 {
   schemaVersion: 1;
-  type: typeof LOCATION_EVENT_TYPE;
+  type: typeof DRIVER_LOCATION_TYPE;
   time: string;
   location: EventLocation;
 }
@@ -72,7 +72,7 @@ const EVENT_LOCATION = {
 };
 
 export function locationSubject(region: Region): string {
-  return `${LOCATION_EVENT_TYPE}.${region}`;
+  return `${DRIVER_LOCATION_TYPE}.${region}`;
 }
 
 /**
@@ -87,7 +87,7 @@ export function locationEventId(keys: readonly string[]): string {
 export function locationEvent(locations: Iterable<DriverLocation>, time = new Date()): LocationEvent {
   return {
     schemaVersion: LOCATION_EVENT_SCHEMA_VERSION,
-    type: LOCATION_EVENT_TYPE,
+    type: DRIVER_LOCATION_TYPE,
     time: time.toISOString(),
     locations: Array.from(locations, (location) => ({ ...location, recordedAt: new Date(location.recordedAt).toISOString() })),
   };
@@ -126,7 +126,7 @@ export function parseLocationEvent(body: Record<string, unknown>): DriverLocatio
   if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION && body.schemaVersion !== 1) {
     throw new InvalidInput("invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
   }
-  if (body.type !== LOCATION_EVENT_TYPE) {
+  if (body.type !== DRIVER_LOCATION_TYPE) {
     throw new InvalidInput("unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
   }
   const acceptedAt = typeof body.time === "string" ? Date.parse(body.time) : Number.NaN;

@@ -4,9 +4,6 @@
 /** A ping's body is the PingSource's data, "{}". */
 export const MAX_PING_BYTES = 1024;
 
-/** The type of the events a PingSource sends. */
-export const PING_EVENT_TYPE = "dev.knative.sources.ping";
-
 export interface Schedule {
   /** The PingSource's name. */
   name: string;

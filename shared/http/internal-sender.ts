@@ -4,15 +4,16 @@
 // Knative Service as a sink; docs/runbook.md says why this was chosen instead.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { EXTENSIONS, HEADERS } from "../cloudevents/spec";
 import { ApiError } from "./errors";
 
 /**
  * The one header that carries the secret. A CloudEvents extension in binary mode (ce-<name>), so a PingSource can
  * send it through its ceOverrides as well as the source through a plain header.
  */
-export const SENDER_HEADER = "ce-uitgosender";
+export const SENDER_HEADER = HEADERS.sender;
 /** The same as a CloudEvents extension attribute name (lower-case letters and digits). */
-export const SENDER_EXTENSION = SENDER_HEADER.slice("ce-".length);
+export const SENDER_EXTENSION = EXTENSIONS.sender;
 
 // Digests of equal length, so the comparison takes the same time whatever the length of what was sent.
 const digest = (text: string) => createHash("sha256").update(text).digest();

@@ -8,6 +8,7 @@ import { PROFILES } from "../../infra/profiles";
 import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
+import { BATCH_CONTENT_TYPE, HEADERS, SPEC_VERSION } from "../cloudevents/spec";
 import { loadOverloadLimits } from "../config";
 import { signToken } from "../tokens";
 import { shedOverload } from "./overload";
@@ -139,10 +140,10 @@ describe("an event loop running late", () => {
     expect(await late.json()).toMatchObject({ error: { code: "overloaded", details: [] } });
     expect((await app.request("/health/liveness")).status).toBe(200);
     // A delivery from the JetStream source is paced by the source, and goes through.
-    expect((await app.request("/", { method: "POST", headers: { "ce-specversion": "1.0" } })).status).toBe(200);
-    expect((await app.request("/", { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" } })).status).toBe(200);
+    expect((await app.request("/", { method: "POST", headers: { [HEADERS.specversion]: SPEC_VERSION } })).status).toBe(200);
+    expect((await app.request("/", { method: "POST", headers: { "content-type": BATCH_CONTENT_TYPE } })).status).toBe(200);
     // Not on the API's paths, where any client could send the header.
-    expect((await app.request("/work", { headers: { "ce-specversion": "1.0" } })).status).toBe(503);
+    expect((await app.request("/work", { headers: { [HEADERS.specversion]: SPEC_VERSION } })).status).toBe(503);
 
     await waitFor(async () => (await app.request("/work")).status === 200, 5_000, "a request through once the loop keeps time");
   });

@@ -12,6 +12,7 @@
 // paces its deliveries (SOURCE_CONCURRENCY), and each refusal would spend one of a message's bounded deliveries
 // on its way to the dead-letter path.
 import type { MiddlewareHandler } from "hono";
+import { HEADERS, saysCloudEvent } from "../cloudevents/spec";
 import { loadOverloadLimits, type OverloadLimits } from "../config";
 import { counter } from "../metrics";
 import { incomingOf } from "./early-close";
@@ -82,14 +83,6 @@ function sampleLag(now: number): void {
 }
 
 /**
- * Binary mode carries ce-specversion; the structured and batched modes, a cloudevents content type. Only on the
- * receivers' path, "/": on the API's paths the headers would let any client past the limits.
- */
-function isCloudEvent(specVersion: string | undefined, contentType: string | undefined): boolean {
-  return specVersion !== undefined || (contentType?.startsWith("application/cloudevents") ?? false);
-}
-
-/**
  * Answers 503 with Retry-After past any limit (0 turns one off); probe and metrics paths always go through. A
  * request counts until its handler returns its response: a stream it then sends (SSE, WebSocket) does not.
  */
@@ -104,7 +97,8 @@ export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): Mid
   };
 
   return async (c, next) => {
-    if (PROBE_PATHS.has(c.req.path) || (c.req.path === "/" && isCloudEvent(c.req.header("ce-specversion"), c.req.header("content-type")))) return next();
+    // CloudEvents only on the receivers' path, "/": on the API's paths the headers would let any client past the limits.
+    if (PROBE_PATHS.has(c.req.path) || (c.req.path === "/" && saysCloudEvent(c.req.header(HEADERS.specversion), c.req.header("content-type")))) return next();
     const now = performance.now();
     if (maxLagMs > 0) sampleLag(now);
     const reason =

@@ -4,12 +4,13 @@
 // Messages go one per request (binary mode) or many per request (batched mode); a batch refused (4xx) or
 // failed with a 500 is delivered again one message at a time, so only the messages at fault stay at fault.
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { CloudEvent } from "../../shared/cloudevents/event";
+import { toBatch, type HttpMessage } from "../../shared/cloudevents/http-binding";
 import { deadLettered, lostMessageOf, publishDeadLetter } from "../../shared/events/dead-letter";
-import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
 import { SENDER_HEADER } from "../../shared/http/internal-sender";
 import { log } from "../../shared/log";
 import { counter, histogram } from "../../shared/metrics";
-import { cloudEventHeaders, structuredCloudEvent } from "./cloudevent";
+import { binaryCloudEvent, structuredCloudEvent } from "./cloudevent";
 import { postToSink } from "./sink";
 
 export interface DeliveryOptions {
@@ -41,13 +42,13 @@ export class Delivery {
 
   /** `maxDeliver` is the consumer's: the delivery after which JetStream will not redeliver (≤ 0: no limit). */
   async handle(msg: JsMsg, maxDeliver: number): Promise<void> {
-    await this.settle(msg, await this.post(cloudEventHeaders(msg, this.options.ceOverrides), msg.data), maxDeliver);
+    await this.settle(msg, await this.post(binaryCloudEvent(msg, this.options.ceOverrides)), maxDeliver);
   }
 
   /** Delivers the messages in one batched-mode request, and settles each by the answer to it. */
   async handleBatch(msgs: readonly JsMsg[], maxDeliver: number): Promise<void> {
     const carried: JsMsg[] = [];
-    const events: StructuredCloudEvent[] = [];
+    const events: CloudEvent[] = [];
     const alone: JsMsg[] = [];
     for (const msg of msgs) {
       const event = structuredCloudEvent(msg, this.options.ceOverrides);
@@ -59,11 +60,11 @@ export class Delivery {
     await Promise.all([this.deliverBatch(carried, events, maxDeliver), ...alone.map((msg) => this.handle(msg, maxDeliver))]);
   }
 
-  private async deliverBatch(msgs: JsMsg[], events: StructuredCloudEvent[], maxDeliver: number): Promise<void> {
+  private async deliverBatch(msgs: JsMsg[], events: CloudEvent[], maxDeliver: number): Promise<void> {
     if (msgs.length === 0) return;
     const consumer = msgs[0]!.info.consumer;
     batchSize.observe({ consumer }, msgs.length);
-    const verdict = await this.post({ "content-type": BATCH_CONTENT_TYPE }, Buffer.from(JSON.stringify(events)));
+    const verdict = await this.post(toBatch(events));
     batches.inc({ consumer, result: verdict.kind });
     // A refusal says something in the batch is unacceptable. A 500 says the sink broke on something it was given, which
     // in a batch may be one event's doing (a row the store refuses); a 503, a 502 or no answer says nothing about the
@@ -106,7 +107,7 @@ export class Delivery {
     log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, retryInMs, reason: verdict.reason });
   }
 
-  private async post(headers: Record<string, string>, body: Uint8Array): Promise<Verdict> {
+  private async post({ headers, body }: HttpMessage): Promise<Verdict> {
     const { internalSecret } = this.options;
     if (internalSecret !== undefined) headers[SENDER_HEADER] = internalSecret;
     try {

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { bundlePath } from "../../esbuild.config";
 import { DEAD_LETTER_HEADERS, deadLetterSubject } from "../../shared/events/dead-letter";
 import { loadConfig } from "../../shared/config";
-import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http/cloudevent-batch";
+import type { CloudEvent } from "../../shared/cloudevents/event";
+import { BATCH_CONTENT_TYPE, EXTENSIONS, HEADERS, SPEC_VERSION, headerOf } from "../../shared/cloudevents/spec";
 import { SENDER_HEADER } from "../../shared/http/internal-sender";
 import { LOST_REASON } from "./exhausted";
 import { ProcessWatch, testLogDir } from "../../tests/support/process-watch";
@@ -110,7 +111,7 @@ function batchingSource(max: number, waitMs: number): void {
 }
 
 const isBatch = (request: Received) => request.headers["content-type"] === BATCH_CONTENT_TYPE;
-const eventsOf = (request: Received) => JSON.parse(request.body) as StructuredCloudEvent[];
+const eventsOf = (request: Received) => JSON.parse(request.body) as CloudEvent[];
 
 async function publish(subject: string, body: unknown, msgID: string): Promise<void> {
   await js.publish(subject, JSON.stringify(body), { msgID });
@@ -142,35 +143,35 @@ describe("JetStream source", () => {
     expect(received).toHaveLength(20);
     expect(received.filter(isBatch), "batching is off unless configured").toHaveLength(0);
     expect(received.map((r) => JSON.parse(r.body).n).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
-    const first = received.find((r) => r.headers["ce-id"] === "m-0")!;
+    const first = received.find((r) => r.headers[HEADERS.id] === "m-0")!;
     expect(first.headers).toMatchObject({
-      "ce-specversion": "1.0",
-      "ce-type": "sourcetest.created",
-      "ce-subject": "sourcetest.created.vn",
-      "ce-source": `nats://jetstream/${STREAM}`,
-      "ce-natsdeliveries": "1",
-      "ce-cluster": "test",
+      [HEADERS.specversion]: SPEC_VERSION,
+      [HEADERS.type]: "sourcetest.created",
+      [HEADERS.subject]: "sourcetest.created.vn",
+      [HEADERS.source]: `nats://jetstream/${STREAM}`,
+      [HEADERS.deliveries]: "1",
+      [headerOf("cluster")]: "test",
       "content-type": "application/json",
     });
-    expect(Date.parse(String(first.headers["ce-time"]))).not.toBeNaN();
+    expect(Date.parse(String(first.headers[HEADERS.time]))).not.toBeNaN();
   });
 
   it("shows the sink its secret, and takes a 401 as not delivered: retried, never dead-lettered", async () => {
-    answer = (request) => (request.headers["ce-natsdeliveries"] === "2" ? 200 : 401);
+    answer = (request) => (request.headers[HEADERS.deliveries] === "2" ? 200 : 401);
     await publish("sourcetest.created.vn", { n: 1 }, "unknown-sender");
     await waitFor(consumerSettled, 15_000, "message acked");
 
-    expect(received.map((r) => r.headers["ce-natsdeliveries"])).toEqual(["1", "2"]);
+    expect(received.map((r) => r.headers[HEADERS.deliveries])).toEqual(["1", "2"]);
     expect(received.map((r) => r.headers[SENDER_HEADER])).toEqual([SENDER_SECRET, SENDER_SECRET]);
     expect(await deadLetters()).toBe(0);
   });
 
   it("retries with a growing delay while the sink fails, then acks", async () => {
-    answer = (request) => (request.headers["ce-natsdeliveries"] === "3" ? 200 : 503);
+    answer = (request) => (request.headers[HEADERS.deliveries] === "3" ? 200 : 503);
     await publish("sourcetest.created.vn", { n: 1 }, "flaky");
     await waitFor(consumerSettled, 15_000, "message acked");
 
-    expect(received.map((r) => r.headers["ce-natsdeliveries"])).toEqual(["1", "2", "3"]);
+    expect(received.map((r) => r.headers[HEADERS.deliveries])).toEqual(["1", "2", "3"]);
     const gaps = [received[1]!.at - received[0]!.at, received[2]!.at - received[1]!.at];
     expect(gaps[0]).toBeGreaterThanOrEqual(200);
     expect(gaps[1]).toBeGreaterThanOrEqual(450);
@@ -178,7 +179,7 @@ describe("JetStream source", () => {
   });
 
   it("waits as long as the sink's Retry-After asks before delivering again", async () => {
-    answer = (request) => (request.headers["ce-natsdeliveries"] === "1" ? { status: 503, headers: { "Retry-After": "2" } } : 200);
+    answer = (request) => (request.headers[HEADERS.deliveries] === "1" ? { status: 503, headers: { "Retry-After": "2" } } : 200);
     await publish("sourcetest.created.vn", { n: 1 }, "later");
     await waitFor(consumerSettled, 10_000, "message acked");
 
@@ -218,7 +219,7 @@ describe("JetStream source", () => {
   });
 
   it("dead-letters a message whose last delivery was lost with the source, from JetStream's advisory", async () => {
-    answer = (request) => (request.headers["ce-natsdeliveries"] === String(MAX_DELIVER) ? new Promise<Answer>(() => {}) : 500);
+    answer = (request) => (request.headers[HEADERS.deliveries] === String(MAX_DELIVER) ? new Promise<Answer>(() => {}) : 500);
     await publish("sourcetest.created.vn", { n: 1 }, "orphaned");
     await waitFor(async () => received.length === MAX_DELIVER, 15_000, "the last delivery");
 
@@ -244,7 +245,7 @@ describe("JetStream source", () => {
       expect(received).toHaveLength(1);
       const [request] = received;
       expect(request!.headers["content-type"]).toBe(BATCH_CONTENT_TYPE);
-      expect(request!.headers).not.toHaveProperty("ce-id");
+      expect(request!.headers).not.toHaveProperty(HEADERS.id);
       const events = eventsOf(request!);
       expect(events.map((event) => event.id)).toEqual([...Array(10).keys()].map((i) => `m-${i}`));
       expect(events.map((event) => event.data)).toEqual([...Array(10).keys()].map((n) => ({ n })));
@@ -257,7 +258,7 @@ describe("JetStream source", () => {
         time: expect.any(String),
         datacontenttype: "application/json",
         data: { n: 0 },
-        natsdeliveries: "1",
+        [EXTENSIONS.deliveries]: "1",
         cluster: "test",
       });
       expect(Date.parse(events[0]!.time!)).not.toBeNaN();
@@ -283,10 +284,10 @@ describe("JetStream source", () => {
       await waitFor(async () => (await deadLetters()) === 1, 10_000, "dead letter");
       await waitFor(consumerSettled, 5000, "the others acked");
 
-      expect(received.map((request) => (isBatch(request) ? "batch" : request.headers["ce-id"]))).toEqual(["batch", ...["r-0", "r-1", "r-2", "r-3", "r-4"].map(() => expect.stringMatching(/^r-\d$/))]);
-      expect(received.slice(1).map((request) => request.headers["ce-id"]).sort()).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
+      expect(received.map((request) => (isBatch(request) ? "batch" : request.headers[HEADERS.id]))).toEqual(["batch", ...["r-0", "r-1", "r-2", "r-3", "r-4"].map(() => expect.stringMatching(/^r-\d$/))]);
+      expect(received.slice(1).map((request) => request.headers[HEADERS.id]).sort()).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
       // Delivered alone as the same delivery, not as a redelivery.
-      expect(received.slice(1).map((request) => request.headers["ce-natsdeliveries"])).toEqual(Array(5).fill("1"));
+      expect(received.slice(1).map((request) => request.headers[HEADERS.deliveries])).toEqual(Array(5).fill("1"));
       const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
       expect(dead!.json()).toEqual({ n: 2, bad: true });
       expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toMatch(/^sink answered 400/);
@@ -301,7 +302,7 @@ describe("JetStream source", () => {
       await waitFor(consumerSettled, 5000, "the others acked");
 
       // The three others were taken when delivered alone the first time; only the poison one came back.
-      const alone = received.filter((request) => !isBatch(request)).map((request) => request.headers["ce-id"]);
+      const alone = received.filter((request) => !isBatch(request)).map((request) => request.headers[HEADERS.id]);
       expect(alone.filter((id) => id !== "p-1").sort()).toEqual(["p-0", "p-2", "p-3"]);
       expect(alone.filter((id) => id === "p-1").length).toBeGreaterThanOrEqual(1);
       const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
@@ -316,13 +317,13 @@ describe("JetStream source", () => {
       await waitFor(async () => received.length === 2 && consumerSettled(), 10_000, "both delivered");
 
       const alone = received.find((request) => !isBatch(request))!;
-      expect(alone.headers["ce-id"]).toBe("truncated");
+      expect(alone.headers[HEADERS.id]).toBe("truncated");
       expect(alone.body).toBe('{"n": ');
       expect(eventsOf(received.find(isBatch)!).map((event) => event.id)).toEqual(["whole"]);
     });
 
     it("redelivers the whole batch no sooner than the sink's Retry-After when it answers 503", async () => {
-      answer = (request) => (eventsOf(request).some((event) => event.natsdeliveries === "1") ? { status: 503, headers: { "Retry-After": "2" } } : 200);
+      answer = (request) => (eventsOf(request).some((event) => event[EXTENSIONS.deliveries] === "1") ? { status: 503, headers: { "Retry-After": "2" } } : 200);
       await stopSource();
       for (let i = 0; i < 4; i++) await publish("sourcetest.created.vn", { n: i }, `later-${i}`);
       batchingSource(4, 1000);
@@ -332,7 +333,7 @@ describe("JetStream source", () => {
       expect(eventsOf(first!).map((event) => event.id)).toEqual(["later-0", "later-1", "later-2", "later-3"]);
       const redelivered = again.flatMap(eventsOf);
       expect(redelivered.map((event) => event.id).sort()).toEqual(["later-0", "later-1", "later-2", "later-3"]);
-      expect(redelivered.map((event) => event.natsdeliveries)).toEqual(Array(4).fill("2"));
+      expect(redelivered.map((event) => event[EXTENSIONS.deliveries])).toEqual(Array(4).fill("2"));
       expect(again[0]!.at - first!.at).toBeGreaterThanOrEqual(1900);
       expect(await deadLetters()).toBe(0);
     });
@@ -356,7 +357,7 @@ describe("JetStream source", () => {
       await waitFor(async () => (await deadLetters()) === 3, 20_000, "dead letters");
       await waitFor(consumerSettled, 5000, "consumer settled");
 
-      const deliveries = received.flatMap(eventsOf).map((event) => event.natsdeliveries);
+      const deliveries = received.flatMap(eventsOf).map((event) => event[EXTENSIONS.deliveries]);
       expect(deliveries.filter((count) => count === String(MAX_DELIVER))).toHaveLength(3);
       expect(received.every(isBatch)).toBe(true);
     });

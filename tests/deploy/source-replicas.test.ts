@@ -11,12 +11,13 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { expect, test } from "vitest";
 import { bundleFile } from "../../esbuild.config";
+import { HEADERS } from "../../shared/cloudevents/spec";
 import { ROOT } from "../../infra/manifests/names";
 import { freePort, startBundle } from "../support/processes";
 
 function sink(received: string[]): Promise<Server> {
   const server = createServer((req, res) => {
-    received.push(String(req.headers["ce-id"]));
+    received.push(String(req.headers[HEADERS.id]));
     req.resume();
     // Slow enough that one replica cannot take everything before the other pulls.
     setTimeout(() => res.writeHead(200).end(), 20);
