@@ -1,27 +1,26 @@
 // assign-driver on the real stores: a trips.requested CloudEvent in, an assignment (or no_driver) out.
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Nats } from "../../shared/clients/nats";
+import { type Nats } from "../../shared/clients/nats";
 import { toBinary } from "../../shared/cloudevents/http-binding";
 import { HEADERS, SPEC_VERSION } from "../../shared/cloudevents/spec";
 import { TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
-import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
-import { DriverIndex } from "../../shared/drivers/driver-index";
-import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
+import { type DriverIndex } from "../../shared/drivers/driver-index";
+import type { TripEvent } from "../../shared/events/trip-events";
 import { Matcher } from "../../shared/matching";
 import { newTripId } from "../../shared/trips/trip-id";
-import { TripStore } from "../../shared/trips/trip-store";
+import { type TripStore } from "../../shared/trips/trip-store";
 import type { Trip } from "../../shared/trips/trip";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HCMC, offset, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql } from "../../tests/support/state";
 import { assignDriverApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 let trips: TripStore;
-let redis: Redis;
 let nats: Nats;
 let jsm: JetStreamManager;
 let drivers: DriverIndex;
@@ -30,20 +29,17 @@ let fn: TestFunction;
 let impatient: TestFunction;
 const SHORT_DEADLINE_MS = 300;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  trips = TripStore.connect(config);
-  redis = connectRedis(config.redisUrl, 2000);
-  nats = new Nats(config.natsUrl, "assign-driver-test", 2000);
+  const wired = connectDependencies(config);
+  ({ trips, nats, drivers, handles } = wired);
   jsm = await jetstreamManager(await nats.connected);
-  drivers = new DriverIndex(redis, config.driverFreshMs);
-  const matcher = (deadlineMs: number) =>
-    new Matcher(trips, drivers, new TripEvents(nats), { radiusMeters: config.matchRadiusMeters, deadlineMs });
-  fn = inProcess(assignDriverApp({ matcher: matcher(60_000) }));
-  impatient = inProcess(assignDriverApp({ matcher: matcher(SHORT_DEADLINE_MS) }));
+  fn = inProcess(assignDriverApp(wired.deps));
+  const matcher = new Matcher(trips, drivers, wired.events, { radiusMeters: config.matchRadiusMeters, deadlineMs: SHORT_DEADLINE_MS });
+  impatient = inProcess(assignDriverApp({ matcher }));
 });
-afterAll(async () => {
-  await Promise.all([...trips.handles().map((h) => h.close()), redis.quit(), nats.close()]);
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 beforeEach(resetState);
 
 async function bookedTrip(origin = HCMC): Promise<Trip> {

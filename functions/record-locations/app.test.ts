@@ -1,7 +1,7 @@
 // record-locations on the real PostgreSQL shards: drivers.location CloudEvents in, history rows out, in batches.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../shared/config";
-import { LocationHistory } from "../../shared/drivers/location-history";
+import type { LocationHistory } from "../../shared/drivers/location-history";
 import { MAX_LOCATIONS_PER_EVENT, type LocationEvent, type LocationEventV1 } from "../../shared/events/location-events";
 import type { DriverLocation } from "../../shared/drivers/driver";
 import type { CloudEvent } from "../../shared/cloudevents/event";
@@ -15,6 +15,7 @@ import { BANGKOK, HCMC, offset } from "../../tests/support/places";
 import { waitFor } from "../../tests/support/processes";
 import { TcpProxy } from "../../tests/support/tcp-proxy";
 import { MAX_LOCATION_BATCH_BYTES, recordLocationsApp } from "./app";
+import { connectDependencies } from "./dependencies";
 
 const config = loadConfig();
 const tables = new HistoryTables();
@@ -22,9 +23,9 @@ const opened: LocationHistory[] = [];
 
 /** The function over its own history writer; batches as configured unless told otherwise. */
 function recordLocations(overrides: Partial<Config> = {}): TestFunction {
-  const history = LocationHistory.connect({ ...config, ...overrides });
+  const { deps, history, handles } = connectDependencies({ ...config, ...overrides });
   opened.push(history);
-  return inProcess(recordLocationsApp({ history }), history.handles());
+  return inProcess(recordLocationsApp(deps), handles);
 }
 
 let fn: TestFunction;

@@ -1,9 +1,9 @@
 import { loadConfig } from "../../shared/config";
-import { LocationHistory } from "../../shared/drivers/location-history";
 import { serveFunction } from "../../shared/http/server";
 import { recordLocationsApp } from "./app";
+import { connectDependencies } from "./dependencies";
 
 const config = loadConfig();
-const history = LocationHistory.connect(config);
+const { deps, handles } = connectDependencies(config);
 
-await serveFunction(recordLocationsApp({ history }), history.handles(), config, { internal: true });
+await serveFunction(recordLocationsApp(deps), handles, config, { internal: true });

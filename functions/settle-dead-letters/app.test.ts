@@ -1,43 +1,40 @@
 // settle-dead-letters on the real stores: a dead-lettered trips.requested ends its trip as no_driver.
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
-import { Nats } from "../../shared/clients/nats";
+import { type Nats } from "../../shared/clients/nats";
 import { toBinary } from "../../shared/cloudevents/http-binding";
 import { PING_TYPE, TRIP_DEAD_LETTER_TYPE, TRIP_REQUESTED_TYPE } from "../../shared/cloudevents/types";
-import { connectRedis } from "../../shared/clients/redis";
-import { DriverIndex } from "../../shared/drivers/driver-index";
+import { type DriverIndex } from "../../shared/drivers/driver-index";
 import { loadConfig } from "../../shared/config";
-import { TripEvents, type TripEvent } from "../../shared/events/trip-events";
+import type { TripEvent } from "../../shared/events/trip-events";
 import { newTripId } from "../../shared/trips/trip-id";
-import { TripStore } from "../../shared/trips/trip-store";
+import { type TripStore } from "../../shared/trips/trip-store";
 import type { Trip } from "../../shared/trips/trip";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HCMC, offset, tripRequest } from "../../tests/support/places";
 import { resetState, shardSql } from "../../tests/support/state";
 import type { Region } from "../../shared/regions";
 import { settleDeadLettersApp } from "./app";
+import { connectDependencies } from "./dependencies";
+import type { DependencyHandle } from "../../shared/clients/dependency";
 
 const config = loadConfig();
 const STALE_TRIP_MS = 120_000;
 let trips: TripStore;
 let nats: Nats;
-let redis: Redis;
 let drivers: DriverIndex;
 let jsm: JetStreamManager;
 let fn: TestFunction;
 
+let handles: DependencyHandle[];
+
 beforeAll(async () => {
-  trips = TripStore.connect(config);
-  nats = new Nats(config.natsUrl, "settle-dead-letters-test", 2000);
+  const wired = connectDependencies({ ...config, staleTripMs: STALE_TRIP_MS });
+  ({ trips, nats, drivers, handles } = wired);
   jsm = await jetstreamManager(await nats.connected);
-  redis = connectRedis(config.redisUrl, 2000);
-  drivers = new DriverIndex(redis, config.driverFreshMs);
-  fn = inProcess(settleDeadLettersApp({ trips, events: new TripEvents(nats), drivers, staleTripMs: STALE_TRIP_MS }));
+  fn = inProcess(settleDeadLettersApp(wired.deps));
 });
-afterAll(async () => {
-  await Promise.all([...trips.handles().map((h) => h.close()), nats.close(), redis.quit()]);
-});
+afterAll(() => Promise.all(handles.map((handle) => handle.close())));
 beforeEach(resetState);
 
 async function bookedTrip(region: Region = "vn"): Promise<Trip> {
