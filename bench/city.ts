@@ -3,7 +3,7 @@
 // Seeded, so that every process of a run (and every run) sees the same drivers.
 import type { DriverIndex } from "../shared/drivers/driver-index";
 import type { LatLng } from "../shared/geo";
-import { HCMC, offset, randomPointNear, seededRandom } from "../tests/support/places";
+import { HCMC, offset, randomPointNear, seededRandom } from "../harness/places";
 
 export const CITY_CENTRE = HCMC;
 export const DRIVER_COUNT = 50_000;

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { DriverIndex } from "../shared/drivers/driver-index";
-import { seededRandom } from "../tests/support/places";
+import { seededRandom } from "../harness/places";
 import { pickup, seedCity } from "./city";
 
 const { values: args } = parseArgs({

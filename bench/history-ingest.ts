@@ -19,9 +19,9 @@ import { SOURCE_SETTINGS, loadConfig } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
 import { locationEvent, locationEventId, locationKey, locationSubject } from "../shared/events/location-events";
 import { REGIONS, type Region } from "../shared/regions";
-import { NatsServer } from "../tests/support/nats-server";
-import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../tests/support/places";
-import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../tests/support/processes";
+import { NatsServer } from "../harness/nats-server";
+import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../harness/places";
+import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../harness/processes";
 import { cpuBetween, cpuSnapshot } from "./cpu";
 
 const { values } = parseArgs({

@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundlePath } from "../esbuild.config";
-import { freePort, waitUntilReady } from "../tests/support/processes";
+import { freePort, waitUntilReady } from "../harness/processes";
 import { standaloneEnv } from "./environment";
 
 interface CallFrame {

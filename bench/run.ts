@@ -27,8 +27,8 @@ import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
 import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
 import type { LoadResult } from "./stats";
 import { printTable } from "./table";
-import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../tests/support/processes";
-import { consumerBacklog } from "../tests/support/streams";
+import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
+import { consumerBacklog } from "../harness/streams";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const resultsDir = join(root, "bench", "results");
@@ -99,7 +99,7 @@ try {
     for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
   }
 
-  const state = await import("../tests/support/state");
+  const state = await import("../harness/state");
   await state.resetState();
   const profileDir = args.profile ? join(resultsDir, "profiles", new Date(started).toISOString().replace(/[:.]/g, "-")) : undefined;
   const stackEnv = profileDir
@@ -267,7 +267,7 @@ try {
 } finally {
   await hello?.stop();
   await stack?.stop();
-  const { closeState } = await import("../tests/support/state");
+  const { closeState } = await import("../harness/state");
   await closeState();
   await environment?.stop();
 }

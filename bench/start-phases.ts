@@ -5,7 +5,7 @@
 //
 // Needs the stores of a bench run (npm run bench provisions them), and NATS on NATS_URL or 4222.
 import { parseArgs } from "node:util";
-import { freePort, startBundle } from "../tests/support/processes";
+import { freePort, startBundle } from "../harness/processes";
 import { probeStatus } from "./cold-start";
 import { standaloneEnv } from "./environment";
 import { median, round } from "./stats";

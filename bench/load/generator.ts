@@ -10,7 +10,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as connectNats } from "@nats-io/transport-node";
 import { CONSUMERS } from "../../shared/events/definitions";
-import { consumerBacklog } from "../../tests/support/streams";
+import { consumerBacklog } from "../../harness/streams";
 import { cpuBetween, cpuSnapshot, type Components, type CpuSeconds } from "../cpu";
 import { Recorder, percentiles, round, type LoadResult, type Percentiles } from "../stats";
 import { Connection, type HttpRequest } from "./connection";

@@ -12,8 +12,8 @@ import { newTripId } from "../../shared/trips/trip-id";
 import { TripStore } from "../../shared/trips/trip-store";
 import type { Trip } from "../../shared/trips/trip";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { HCMC, offset, tripRequest } from "../../tests/support/places";
-import { resetState, shardSql } from "../../tests/support/state";
+import { HCMC, offset, tripRequest } from "../../harness/places";
+import { resetState, shardSql } from "../../harness/state";
 import { assignDriverApp } from "./app";
 
 const config = loadConfig();

@@ -11,8 +11,8 @@ import { TripStore } from "../../shared/trips/trip-store";
 import { bearer, token } from "../../tests/support/auth";
 import { expectError, chunkedBody } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { BANGKOK, HCMC, NOWHERE, tripRequest } from "../../tests/support/places";
-import { resetState, shardSql, tripCount } from "../../tests/support/state";
+import { BANGKOK, HCMC, NOWHERE, tripRequest } from "../../harness/places";
+import { resetState, shardSql, tripCount } from "../../harness/state";
 import { createTripApp } from "./app";
 
 const config = loadConfig();

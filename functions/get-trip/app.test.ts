@@ -6,8 +6,8 @@ import { newTripId } from "../../shared/trips/trip-id";
 import { TripStore } from "../../shared/trips/trip-store";
 import { bearer, token } from "../../tests/support/auth";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { BANGKOK, HCMC, tripRequest } from "../../tests/support/places";
-import { resetState } from "../../tests/support/state";
+import { BANGKOK, HCMC, tripRequest } from "../../harness/places";
+import { resetState } from "../../harness/state";
 import { getTripApp } from "./app";
 
 const config = loadConfig();

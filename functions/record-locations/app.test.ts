@@ -7,9 +7,9 @@ import { BATCH_CONTENT_TYPE, type StructuredCloudEvent } from "../../shared/http
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HistoryTables } from "../../tests/support/location-history";
-import { BANGKOK, HCMC, offset } from "../../tests/support/places";
-import { freePort, waitFor } from "../../tests/support/processes";
-import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { BANGKOK, HCMC, offset } from "../../harness/places";
+import { freePort, waitFor } from "../../harness/processes";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { MAX_LOCATION_BATCH_BYTES, recordLocationsApp } from "./app";
 
 const config = loadConfig();

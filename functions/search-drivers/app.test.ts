@@ -9,8 +9,8 @@ import type { Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";
 import { expectError, connectedRedis } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { BANGKOK, HCMC, NOWHERE, offset, randomPointNear, referenceMeters, seededRandom } from "../../tests/support/places";
-import { resetState } from "../../tests/support/state";
+import { BANGKOK, HCMC, NOWHERE, offset, randomPointNear, referenceMeters, seededRandom } from "../../harness/places";
+import { resetState } from "../../harness/state";
 import { searchDriversApp } from "./app";
 
 const config = loadConfig();

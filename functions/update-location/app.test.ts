@@ -12,10 +12,10 @@ import { REGIONS, type Region } from "../../shared/regions";
 import { bearer } from "../../tests/support/auth";
 import { expectError, chunkedBody, connectedRedis } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { BANGKOK, HCMC, NOWHERE, offset } from "../../tests/support/places";
-import { waitFor } from "../../tests/support/processes";
-import { resetState } from "../../tests/support/state";
-import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { BANGKOK, HCMC, NOWHERE, offset } from "../../harness/places";
+import { waitFor } from "../../harness/processes";
+import { resetState } from "../../harness/state";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { updateLocationApp } from "./app";
 
 const config = loadConfig();

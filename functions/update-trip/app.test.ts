@@ -15,9 +15,9 @@ import { TripStore } from "../../shared/trips/trip-store";
 import { bearer } from "../../tests/support/auth";
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
-import { HCMC, offset, tripRequest } from "../../tests/support/places";
-import { resetState, shardSql } from "../../tests/support/state";
-import { storedEvents } from "../../tests/support/streams";
+import { HCMC, offset, tripRequest } from "../../harness/places";
+import { resetState, shardSql } from "../../harness/state";
+import { storedEvents } from "../../harness/streams";
 import { updateTripApp } from "./app";
 
 const config = loadConfig();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../../tests/support/processes";
-import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { freePort } from "../../harness/processes";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
 import { DependencyUnavailable } from "../http/errors";
 import { connectPostgres, isUnavailable, onPostgres, type Sql } from "./postgres";

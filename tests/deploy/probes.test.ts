@@ -12,7 +12,7 @@ import { describe, expect, test } from "vitest";
 import { createRootApp, type DependencyHandle } from "../../shared/http/server";
 import { bundleFile } from "../../esbuild.config";
 import { ROOT } from "../../infra/manifests";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 import { containers, ofKind, readFolder } from "./manifests";
 
 function store(): DependencyHandle & { up: boolean } {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FUNCTIONS, SOURCES, bundleFile } from "../../esbuild.config";
 import { ROOT, secretManifest } from "../../infra/manifests";
 import { RUNTIME_NODE_VERSION, runtimeMajor, runtimeNode } from "../../infra/runtime";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 import { ofKind, parseText, podEnv, readFolder, sampleSecretInput } from "./manifests";
 
 let node: string | undefined;

@@ -12,7 +12,7 @@ import { connect } from "@nats-io/transport-node";
 import { expect, test } from "vitest";
 import { bundleFile } from "../../esbuild.config";
 import { ROOT } from "../../infra/manifests";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 
 function sink(received: string[]): Promise<Server> {
   const server = createServer((req, res) => {
