@@ -6,10 +6,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Connection } from "./load/connection";
+import { Connection } from "./lib/load/connection";
 import { k6Summary, readK6Runs, renderReport } from "./report";
-import { checkTargets, type BenchReport } from "./scenarios";
-import { Recorder, percentiles } from "./stats";
+import { checkTargets, type BenchReport } from "./lib/scenarios";
+import { Recorder, percentiles } from "./lib/stats";
 
 describe("the load generator's connection", () => {
   let server: Server;

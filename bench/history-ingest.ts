@@ -22,7 +22,7 @@ import { REGIONS, type Region } from "../shared/regions";
 import { NatsServer } from "../harness/nats-server";
 import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../harness/places";
 import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../harness/processes";
-import { cpuBetween, cpuSnapshot } from "./cpu";
+import { cpuBetween, cpuSnapshot } from "./lib/cpu";
 
 const { values } = parseArgs({
   options: { messages: { type: "string", default: "20000" }, rounds: { type: "string", default: "3" }, batched: { type: "string", multiple: true, default: [] } },

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundlePath } from "../esbuild.config";
 import { freePort, waitUntilReady } from "../harness/processes";
-import { standaloneEnv } from "./environment";
+import { standaloneEnv } from "./lib/environment";
 
 interface CallFrame {
   functionName: string;

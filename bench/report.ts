@@ -14,8 +14,8 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { BenchReport } from "./scenarios";
-import { percentiles, round } from "./stats";
+import type { BenchReport } from "./lib/scenarios";
+import { percentiles, round } from "./lib/stats";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const benchDir = join(root, "bench", "results");

@@ -19,14 +19,14 @@ import { FUNCTIONS, buildAll, bundleFile, bundlePath } from "../esbuild.config";
 import { provision } from "../local/provision";
 import { startStack, type Stack } from "../local/stack";
 import { DriverIndex } from "../shared/drivers/driver-index";
-import { measureColdStarts, type ColdStart } from "./cold-start";
-import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./city";
-import { benchEnvironment, type BenchEnvironment } from "./environment";
-import type { Components } from "./cpu";
-import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
-import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
-import type { LoadResult } from "./stats";
-import { printTable } from "./table";
+import { measureColdStarts, type ColdStart } from "./lib/cold-start";
+import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./lib/city";
+import { benchEnvironment, type BenchEnvironment } from "./lib/environment";
+import type { Components } from "./lib/cpu";
+import type { AssignmentResult, Plan, WithCpu } from "./lib/load/generator";
+import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./lib/scenarios";
+import type { LoadResult } from "./lib/stats";
+import { printTable } from "./lib/table";
 import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
 import { consumerBacklog } from "../harness/streams";
 
@@ -138,7 +138,7 @@ async function startSystem(context: BenchContext, bundles: Bundles): Promise<Rec
   const { environment } = context;
   const profileDir = args.profile ? join(resultsDir, "profiles", new Date(context.started).toISOString().replace(/[:.]/g, "-")) : undefined;
   const stackEnv = profileDir
-    ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
+    ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "lib", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
     : environment.env;
   const stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
   context.stack = stack;
@@ -319,7 +319,7 @@ function generate({ stack, helloPort, environment }: BenchContext, plan: Plan): 
     databases: [environment.env.DATABASE_URL_VN!, environment.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "lib", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });
