@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Connection } from "./lib/load/connection";
-import { k6Summary, readK6Runs, renderReport } from "./report";
+import { renderReport } from "./lib/report/html";
+import { k6Summary, readK6Runs } from "./lib/report/k6-runs";
 import { checkTargets, type BenchReport } from "./lib/scenarios";
 import { Recorder, percentiles } from "./lib/stats";
 
