@@ -6,10 +6,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Connection } from "./load/connection";
-import { k6Summary, readK6Runs, renderReport } from "./report";
-import { checkTargets, type BenchReport } from "./scenarios";
-import { Recorder, percentiles } from "./stats";
+import { Connection } from "./lib/load/connection";
+import { renderReport } from "./lib/report/html";
+import { k6Summary, readK6Runs } from "./lib/report/k6-runs";
+import { checkTargets, type BenchReport } from "./lib/scenarios";
+import { Recorder, percentiles } from "./lib/stats";
 
 describe("the load generator's connection", () => {
   let server: Server;

@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { DriverIndex } from "../shared/drivers/driver-index";
-import { seededRandom } from "../tests/support/places";
-import { pickup, seedCity } from "./city";
+import { seededRandom } from "../harness/places";
+import { pickup, seedCity } from "./lib/city";
 
 const { values: args } = parseArgs({
   options: { claims: { type: "string", default: "10000" }, redis: { type: "string", default: "redis://127.0.0.1:6379/13" } },

@@ -15,9 +15,9 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { FUNCTIONS, bundlePath } from "../esbuild.config";
-import { measureColdStarts, type ColdStart, type ColdStartTarget } from "./cold-start";
-import { fillCompileCache, hasCompileCache } from "./compile-cache";
-import { standaloneEnv } from "./environment";
+import { measureColdStarts, type ColdStart, type ColdStartTarget } from "./lib/cold-start";
+import { fillCompileCache, hasCompileCache } from "./lib/compile-cache";
+import { standaloneEnv } from "./lib/environment";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -6,8 +6,8 @@
 //
 // Needs the stores of a bench run (npm run bench provisions them), and NATS on NATS_URL or 4222.
 import { parseArgs } from "node:util";
-import { measureColdStarts } from "./cold-start";
-import { standaloneEnv } from "./environment";
+import { measureColdStarts } from "./lib/cold-start";
+import { standaloneEnv } from "./lib/environment";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: "string", default: "21" } } });
 const [before, after] = positionals;

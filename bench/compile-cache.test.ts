@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { bundlePath } from "../esbuild.config";
-import { fillCompileCache, hasCompileCache } from "./compile-cache";
+import { fillCompileCache, hasCompileCache } from "./lib/compile-cache";
 
 describe("filling the compile cache", () => {
   const dir = mkdtempSync(join(tmpdir(), "uitgo-compile-cache-"));

@@ -20,10 +20,10 @@ import { CONSUMERS } from "../shared/events/definitions";
 import { locationEvent, locationEventId, locationSubject } from "../shared/events/location-events";
 import { locationKey } from "../shared/drivers/driver";
 import { REGIONS, type Region } from "../shared/regions";
-import { NatsServer } from "../tests/support/nats-server";
-import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../tests/support/places";
-import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../tests/support/processes";
-import { cpuBetween, cpuSnapshot } from "./cpu";
+import { NatsServer } from "../harness/nats-server";
+import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../harness/places";
+import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../harness/processes";
+import { cpuBetween, cpuSnapshot } from "./lib/cpu";
 
 const { values } = parseArgs({
   options: { messages: { type: "string", default: "20000" }, rounds: { type: "string", default: "3" }, batched: { type: "string", multiple: true, default: [] } },

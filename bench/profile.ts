@@ -15,8 +15,8 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundlePath } from "../esbuild.config";
-import { freePort, waitUntilReady } from "../tests/support/processes";
-import { standaloneEnv } from "./environment";
+import { freePort, waitUntilReady } from "../harness/processes";
+import { standaloneEnv } from "./lib/environment";
 
 interface CallFrame {
   functionName: string;

@@ -19,16 +19,16 @@ import { FUNCTIONS, buildAll, bundleFile, bundlePath } from "../esbuild.config";
 import { provision } from "../local/provision";
 import { startStack, type Stack } from "../local/stack";
 import { DriverIndex } from "../shared/drivers/driver-index";
-import { measureColdStarts, type ColdStart } from "./cold-start";
-import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./city";
-import { benchEnvironment, type BenchEnvironment } from "./environment";
-import type { Components } from "./cpu";
-import type { AssignmentResult, Plan, WithCpu } from "./load/generator";
-import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./scenarios";
-import type { LoadResult } from "./stats";
-import { printTable } from "./table";
-import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../tests/support/processes";
-import { consumerBacklog } from "../tests/support/streams";
+import { measureColdStarts, type ColdStart } from "./lib/cold-start";
+import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./lib/city";
+import { benchEnvironment, type BenchEnvironment } from "./lib/environment";
+import type { Components } from "./lib/cpu";
+import type { AssignmentResult, Plan, WithCpu } from "./lib/load/generator";
+import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./lib/scenarios";
+import type { LoadResult } from "./lib/stats";
+import { printTable } from "./lib/table";
+import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
+import { consumerBacklog } from "../harness/streams";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const resultsDir = join(root, "bench", "results");
@@ -69,56 +69,98 @@ const BURST_CONNECTIONS = 64;
 const SILENT_PAST_FRESH_MS = 60_000;
 
 const log = (line: string) => console.error(`  ${line}`);
-let environment: BenchEnvironment | undefined;
-let stack: Stack | undefined;
-let hello: BundleProcess | undefined;
-let helloPort: number | undefined;
 
-try {
-  const started = Date.now();
-  environment = await benchEnvironment(log);
+/** What the steps of a run share: the processes it started, which the run's one cleanup stops. */
+interface BenchContext {
+  started: number;
+  environment: BenchEnvironment;
+  stack?: Stack;
+  hello?: BundleProcess;
+  helloPort?: number;
+}
+
+interface Bundles {
+  hello: string;
+  bare: string;
+}
+
+async function main(): Promise<void> {
+  let context: BenchContext | undefined;
+  try {
+    const started = Date.now();
+    context = { started, environment: await benchEnvironment(log) };
+    const bundles = await prepare();
+    const coldStarts = wants("cold-start") ? await measureColdStartsOf(context, bundles) : [];
+    const state = await import("../harness/state");
+    await state.resetState();
+    const ports = await startSystem(context, bundles);
+    const report = await measureScenarios(context, ports, state.resetState, coldStarts);
+    writeReport(report);
+  } catch (err) {
+    console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    await context?.hello?.stop();
+    await context?.stack?.stop();
+    const { closeState } = await import("../harness/state");
+    await closeState();
+    await context?.environment.stop();
+  }
+}
+
+/** Provisions the bench's stores and builds every bundle it starts. */
+async function prepare(): Promise<Bundles> {
   log("provisioning the bench databases, Redis database and streams");
   await provision({ log });
-  const helloBundle = join(root, "dist", "bench", "hello", "index.mjs");
-  const bareBundle = join(root, "dist", "bench", "bare", "index.mjs");
+  const bundles = { hello: join(root, "dist", "bench", "hello", "index.mjs"), bare: join(root, "dist", "bench", "bare", "index.mjs") };
   await Promise.all([
     buildAll(),
-    bundleFile(join(root, "bench", "hello", "index.ts"), helloBundle),
-    bundleFile(join(root, "bench", "bare", "index.ts"), bareBundle),
+    bundleFile(join(root, "bench", "hello", "index.ts"), bundles.hello),
+    bundleFile(join(root, "bench", "bare", "index.ts"), bundles.bare),
   ]);
+  return bundles;
+}
 
-  // Cold starts first, while nothing else runs; the stores are up and provisioned.
-  const coldStarts: ColdStart[] = [];
-  if (wants("cold-start")) {
-    const targets = [
-      { name: "bare node:http", bundle: bareBundle },
-      { name: "hello (bootstrap)", bundle: helloBundle },
-      ...FUNCTIONS.map((name) => ({ name, bundle: bundlePath("functions", name) })),
-    ];
-    coldStarts.push(...(await measureColdStarts(targets, environment.env, Number(args["cold-runs"]))));
-    for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
-  }
+/** Cold starts first, while nothing else runs; the stores are up and provisioned. */
+async function measureColdStartsOf({ environment }: BenchContext, bundles: Bundles): Promise<ColdStart[]> {
+  const targets = [
+    { name: "bare node:http", bundle: bundles.bare },
+    { name: "hello (bootstrap)", bundle: bundles.hello },
+    ...FUNCTIONS.map((name) => ({ name, bundle: bundlePath("functions", name) })),
+  ];
+  const coldStarts = await measureColdStarts(targets, environment.env, Number(args["cold-runs"]));
+  for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
+  return coldStarts;
+}
 
-  const state = await import("../tests/support/state");
-  await state.resetState();
-  const profileDir = args.profile ? join(resultsDir, "profiles", new Date(started).toISOString().replace(/[:.]/g, "-")) : undefined;
+/** The stack (under the profiler if asked) and the hello function; returns the port of each scenario's target. */
+async function startSystem(context: BenchContext, bundles: Bundles): Promise<Record<HttpScenario, number>> {
+  const { environment } = context;
+  const profileDir = args.profile ? join(resultsDir, "profiles", new Date(context.started).toISOString().replace(/[:.]/g, "-")) : undefined;
   const stackEnv = profileDir
-    ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
+    ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "lib", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
     : environment.env;
-  stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  const stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  context.stack = stack;
   if (profileDir) log(`profiling every process of the stack into ${profileDir} (read them with: node --import tsx bench/profile.ts show ${profileDir})`);
-  helloPort = await freePort();
-  hello = await startHello(helloBundle, helloPort, environment.env);
-  const ports: Record<HttpScenario, number> = {
+  const helloPort = await freePort();
+  context.helloPort = helloPort;
+  context.hello = await startHello(bundles.hello, helloPort, environment.env);
+  return {
     hello: helloPort,
     "search-drivers": stack.ports["search-drivers"]!,
     "update-location": stack.ports["update-location"]!,
     "create-trip": stack.ports["create-trip"]!,
   };
+}
 
+/** Every scenario asked for, in order, between two measurements of the ceiling. */
+async function measureScenarios(context: BenchContext, ports: Record<HttpScenario, number>, resetState: () => Promise<void>, coldStarts: ColdStart[]): Promise<BenchReport> {
+  const { environment } = context;
+  const stack = context.stack!;
   const fresh = async (silence?: Silence) => {
-    await state.resetState();
-    await seedDrivers(environment!.env.REDIS_URL!, silence);
+    await resetState();
+    await seedDrivers(environment.env.REDIS_URL!, silence);
   };
 
   const peaks: BenchReport["peaks"] = {};
@@ -127,11 +169,11 @@ try {
   const measure = async (scenario: HttpScenario, label: ScenarioName = scenario, heldRate?: number) => {
     // Every driver of the city reports once in the measured window, however long that takes.
     const minRequests = scenario === "update-location" ? DRIVER_COUNT : 0;
-    const peak = (await generate({ mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs, minRequests })) as WithCpu<LoadResult>;
+    const peak = (await generate(context, { mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs, minRequests })) as WithCpu<LoadResult>;
     log(`${label}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
     if (scenario === "update-location") {
       // The history is written behind the 202s; the next run starts once it has caught up, so it does not share the machine with it.
-      history = await historyCatchUp(environment!.natsUrl);
+      history = await historyCatchUp(environment.natsUrl);
       log(`location history: ${history.backlog} updates still to write when the load stopped, written in ${history.drainSeconds} s`);
     }
     const rate = heldRate ?? fixedRate(scenario, peak.throughput);
@@ -140,7 +182,7 @@ try {
       log(`${label}: not held at ${rate}/s, more than twice its peak`);
       return { peak, held: undefined };
     }
-    const held = (await generate({ mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
+    const held = (await generate(context, { mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
     log(`${label}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
     return { peak, held: { ...held, rate } };
   };
@@ -171,14 +213,14 @@ try {
     stack.kill("source-assign-driver", "SIGTERM");
     await stack.exited("source-assign-driver");
     ({ peak: peaks["create-trip"], held: atRate["create-trip"] } = await measure("create-trip"));
-    await state.resetState();
+    await resetState();
     await stack.start("source-assign-driver");
   }
 
   let assignment: BenchReport["assignment"];
   if (wants("assignment")) {
     await fresh();
-    const result = await generateAssignment({ rate: ASSIGNMENT_RATE, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS });
+    const result = await generateAssignment(context, { rate: ASSIGNMENT_RATE, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS });
     assignment = { ...result, rate: ASSIGNMENT_RATE };
     log(`assignment at ${ASSIGNMENT_RATE}/s: p99 ${result.assignLatency.p99} ms, ${result.assigned}/${result.booked} assigned`);
   }
@@ -186,7 +228,7 @@ try {
   let burst: BenchReport["burst"];
   if (wants("burst")) {
     await fresh();
-    const result = await generateAssignment({ burst: BURST, connections: BURST_CONNECTIONS });
+    const result = await generateAssignment(context, { burst: BURST, connections: BURST_CONNECTIONS });
     burst = { ...result, count: BURST };
     log(`burst of ${BURST}: booked in ${result.bookingSeconds} s, drained in ${result.drainSeconds} s, ${result.assigned} assigned`);
   }
@@ -197,12 +239,12 @@ try {
   if (wants("flood-and-search")) {
     await fresh();
     const [floodRate, searchRate] = [Number(args["flood-rate"]), Number(args["search-rate"])];
-    const shedBefore = await shedCounts();
+    const shedBefore = await shedCounts(stack);
     const [locations, searches] = (await Promise.all([
-      generate({ mode: "open", kind: "update-location", rate: floodRate, ...viaEntry }),
-      generate({ mode: "open", kind: "search-drivers", rate: searchRate, ...viaEntry }),
+      generate(context, { mode: "open", kind: "update-location", rate: floodRate, ...viaEntry }),
+      generate(context, { mode: "open", kind: "search-drivers", rate: searchRate, ...viaEntry }),
     ])) as WithCpu<LoadResult>[];
-    const shed = shedSince(shedBefore, await shedCounts());
+    const shed = shedSince(shedBefore, await shedCounts(stack));
     entry = { ...entry, costUs, floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate }, shed } };
     if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
     log(`through the entry point: locations at ${floodRate}/s p99 ${locations!.latency.p99} ms, ${locations!.errors} errors; searches at ${searchRate}/s p99 ${searches!.latency.p99} ms, ${searches!.errors} errors`);
@@ -211,13 +253,13 @@ try {
   if (wants("booking-spike")) {
     await fresh();
     const [bookingRate, driverRate] = [Number(args["booking-rate"]), Number(args["spike-driver-rate"])];
-    const shedBefore = await shedCounts();
+    const shedBefore = await shedCounts(stack);
     const [bookings, locations] = await Promise.all([
-      generate({ mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: SPIKE_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
+      generate(context, { mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: SPIKE_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
       // Drivers report from before the first booking until after the last.
-      generate({ mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
+      generate(context, { mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
     ]);
-    const shed = shedSince(shedBefore, await shedCounts());
+    const shed = shedSince(shedBefore, await shedCounts(stack));
     entry = { ...entry, costUs, bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate }, shed } };
     if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
     log(`through the entry point: bookings at ${bookingRate}/s, booked → assigned p99 ${bookings.assignLatency.p99} ms, ${bookings.assigned}/${bookings.booked} assigned, refused ${JSON.stringify(bookings.bookingErrors)}`);
@@ -228,7 +270,7 @@ try {
   const ceilingThroughput = Math.round(after ? (before.peak.throughput + after.peak.throughput) / 2 : before.peak.throughput);
 
   const partial: Omit<BenchReport, "targets"> = {
-    date: new Date(started).toISOString(),
+    date: new Date(context.started).toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), os: `Linux ${release()}` },
     versions: await versions(environment),
@@ -250,8 +292,11 @@ try {
     ...(entry && { entry }),
     coldStarts,
   };
-  const report: BenchReport = { ...partial, targets: checkTargets(partial) };
+  return { ...partial, targets: checkTargets(partial) };
+}
 
+/** The table on the terminal, and the report as JSON under bench/results/ (and as the baseline if asked). */
+function writeReport(report: BenchReport): void {
   printTable(report);
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${report.date.replace(/[:.]/g, "-")}.json`);
@@ -261,27 +306,20 @@ try {
     writeFileSync(join(resultsDir, "baseline.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log(`and to ${join(resultsDir, "baseline.json")}`);
   }
-} catch (err) {
-  console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await hello?.stop();
-  await stack?.stop();
-  const { closeState } = await import("../tests/support/state");
-  await closeState();
-  await environment?.stop();
 }
+
+await main();
 process.exit();
 
 /** Runs one plan in a load-generator process of its own and returns what it measured. */
-function generate(plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
+function generate({ stack, helloPort, environment }: BenchContext, plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
   const cpu: Components = {
     stackPorts: [...Object.values(stack?.ports ?? {}), helloPort].map(String),
-    ...(environment?.natsPid && { natsPid: environment.natsPid }),
-    databases: [environment!.env.DATABASE_URL_VN!, environment!.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
+    ...(environment.natsPid && { natsPid: environment.natsPid }),
+    databases: [environment.env.DATABASE_URL_VN!, environment.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "lib", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -294,9 +332,9 @@ function generate(plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
   });
 }
 
-function generateAssignment(options: { rate?: number; durationMs?: number; warmupMs?: number; burst?: number; connections: number }): Promise<WithCpu<AssignmentResult>> {
-  const plan: Plan = { mode: "assignment", port: stack!.ports["create-trip"]!, natsUrl: environment!.natsUrl, settleTimeoutMs: 60_000, ...options };
-  return generate(plan) as Promise<WithCpu<AssignmentResult>>;
+function generateAssignment(context: BenchContext, options: { rate?: number; durationMs?: number; warmupMs?: number; burst?: number; connections: number }): Promise<WithCpu<AssignmentResult>> {
+  const plan: Plan = { mode: "assignment", port: context.stack!.ports["create-trip"]!, natsUrl: context.environment.natsUrl, settleTimeoutMs: 60_000, ...options };
+  return generate(context, plan) as Promise<WithCpu<AssignmentResult>>;
 }
 
 /** Waits until record-locations has written every location update in its stream. */
@@ -321,10 +359,10 @@ async function historyCatchUp(natsUrl: string): Promise<NonNullable<BenchReport[
 type ShedCounts = Record<string, Record<string, number>>;
 
 /** Every function's uitgo_requests_shed_total by sign, read from its /metrics. */
-async function shedCounts(): Promise<ShedCounts> {
+async function shedCounts(stack: Stack): Promise<ShedCounts> {
   const counts: ShedCounts = {};
   for (const name of FUNCTIONS) {
-    const port = stack?.ports[name];
+    const port = stack.ports[name];
     if (!port) continue;
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => "");
     for (const [, reason, n] of text.matchAll(/^uitgo_requests_shed_total\{reason="(\w+)"\} (\d+)$/gm)) {

@@ -5,10 +5,10 @@
 //
 // Needs the stores of a bench run (npm run bench provisions them), and NATS on NATS_URL or 4222.
 import { parseArgs } from "node:util";
-import { freePort, startBundle } from "../tests/support/processes";
-import { probeStatus } from "./cold-start";
-import { standaloneEnv } from "./environment";
-import { median, round } from "./stats";
+import { freePort, startBundle } from "../harness/processes";
+import { probeStatus } from "./lib/cold-start";
+import { standaloneEnv } from "./lib/environment";
+import { median, round } from "./lib/stats";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: "string", default: "9" } } });
 const [bundle] = positionals;

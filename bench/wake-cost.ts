@@ -8,7 +8,7 @@ import { fork } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { percentiles } from "./stats";
+import { percentiles } from "./lib/stats";
 
 if (process.argv[2] === "--serve") {
   const server = http.createServer((_req, res) => res.end("ok"));

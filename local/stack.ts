@@ -83,91 +83,172 @@ function installExitHook(): void {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const log = options.log ?? (() => {});
-  const basePort = options.basePort ?? 8080;
-  const logDir = options.logDir ?? join(root, ".local", "logs");
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  // A fresh secret per run: nobody else on the machine can know it, so only this stack's sources and schedules get
-  // past the internal functions' sender check.
-  const extraEnv = { INTERNAL_SECRET: randomBytes(32).toString("base64url"), ...options.env };
-  mkdirSync(logDir, { recursive: true });
-  installExitHook();
+  const stack = new LocalStack(options);
+  await stack.open();
+  return stack;
+}
 
-  if (options.build !== false) {
-    const started = performance.now();
-    await buildAll();
-    log(`built ${FUNCTIONS.length} functions and ${SOURCES.length} sources in ${Math.round(performance.now() - started)} ms`);
+class LocalStack implements Stack {
+  gatewayUrl = "";
+  ports: Record<string, number> = {};
+  readonly logDir: string;
+  readonly internalSecret: string;
+  private readonly log: (line: string) => void;
+  private readonly basePort: number;
+  private readonly readyTimeoutMs: number;
+  private readonly extraEnv: Record<string, string>;
+  private readonly managed = new Map<string, Managed>();
+  /** Set once the whole stack is being stopped: no exit after that is a crash. */
+  private stopping = false;
+  private gateway?: Gateway;
+  private schedules?: { stop(): void };
+
+  constructor(private readonly options: StackOptions) {
+    this.log = options.log ?? (() => {});
+    this.basePort = options.basePort ?? 8080;
+    this.logDir = options.logDir ?? join(root, ".local", "logs");
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    // A fresh secret per run: nobody else on the machine can know it, so only this stack's sources and schedules get
+    // past the internal functions' sender check.
+    this.extraEnv = { INTERNAL_SECRET: randomBytes(32).toString("base64url"), ...options.env };
+    this.internalSecret = this.extraEnv.INTERNAL_SECRET!;
   }
 
-  const managed = new Map<string, Managed>();
-  let port = basePort;
-  for (const name of FUNCTIONS) {
-    port++;
-    managed.set(name, {
-      name,
-      kind: "function",
-      port,
-      bundle: bundlePath("functions", name),
-      env: { ...process.env, ...extraEnv, PORT: String(port), SERVICE_NAME: name },
-    });
+  get processes(): string[] {
+    return [...this.managed.keys()];
   }
-  for (const { stream, config } of CONSUMERS) {
-    const sink = managed.get(config.durable_name);
-    if (!sink) {
-      log(`no function named ${config.durable_name} for consumer ${stream}/${config.durable_name}; its source is not started`);
-      continue;
+
+  /** Builds if asked, starts every process and the entry point, and returns once all are ready. */
+  async open(): Promise<void> {
+    mkdirSync(this.logDir, { recursive: true });
+    installExitHook();
+    if (this.options.build !== false) {
+      const started = performance.now();
+      await buildAll();
+      this.log(`built ${FUNCTIONS.length} functions and ${SOURCES.length} sources in ${Math.round(performance.now() - started)} ms`);
     }
-    port++;
-    const name = `source-${config.durable_name}`;
-    managed.set(name, {
-      name,
-      kind: "source",
-      port,
-      bundle: bundlePath("sources", "jetstream"),
-      env: {
-        ...process.env,
-        ...SOURCE_SETTINGS[config.durable_name],
-        ...extraEnv,
-        JS_STREAM: stream,
-        JS_CONSUMER: config.durable_name,
-        K_SINK: `http://127.0.0.1:${sink.port}`,
-        PORT: String(port),
-        SERVICE_NAME: name,
-      },
-    });
-  }
+    const lastPort = this.plan();
+    await this.checkPortsFree();
+    for (const m of this.managed.values()) writeFileSync(this.logPath(m.name), "");
 
-  const busy = (await Promise.all([basePort, ...[...managed.values()].map((m) => m.port)].map(async (p) => ((await isFree(p)) ? undefined : p)))).filter(
-    (p) => p !== undefined,
-  );
-  if (busy.length > 0) {
-    throw new Error(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use: stop what listens there or choose another base port (UITGO_PORT)`);
-  }
-
-  for (const m of managed.values()) writeFileSync(logPath(m.name), "");
-
-  let stopping = false;
-
-  function logPath(name: string): string {
-    return join(logDir, `${name}.log`);
-  }
-
-  function logTail(name: string, lines = 20): string {
+    const targets: Record<string, number> = {};
+    for (const m of this.managed.values()) {
+      if (m.kind === "function") targets[m.name] = m.port;
+    }
     try {
-      return readFileSync(logPath(name), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+      for (const m of this.managed.values()) this.spawnProcess(m);
+      const deadline = Date.now() + this.readyTimeoutMs;
+      await Promise.all([...this.managed.values()].map((m) => this.waitReady(m, deadline)));
+      this.gateway = await startGateway({ port: this.basePort, targets });
+    } catch (err) {
+      this.stopping = true;
+      await Promise.all([...this.managed.values()].map((m) => this.stopProcess(m)));
+      throw err;
+    }
+    this.gatewayUrl = `http://127.0.0.1:${this.gateway.port}`;
+    this.ports = { gateway: this.gateway.port };
+    for (const m of this.managed.values()) this.ports[m.name] = m.port;
+    this.schedules = startSchedules(targets, this.internalSecret, this.log);
+    this.log(`started ${this.processes.join(", ")} on ports ${this.basePort + 1}-${lastPort}; logs in ${this.logDir}`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.schedules?.stop();
+    await Promise.all([...this.managed.values()].map((m) => this.stopProcess(m)));
+    await this.gateway?.close();
+  }
+
+  async restart(name: string): Promise<void> {
+    const m = this.get(name);
+    await this.stopProcess(m);
+    await this.startProcess(m);
+  }
+
+  kill(name: string, signal: NodeJS.Signals = "SIGKILL"): void {
+    const child = this.get(name).child;
+    if (!child) return;
+    signalled.add(child);
+    child.kill(signal);
+  }
+
+  start(name: string): Promise<void> {
+    return this.startProcess(this.get(name));
+  }
+
+  async exited(name: string): Promise<void> {
+    await this.get(name).exit;
+  }
+
+  logTail(name: string, lines = 20): string {
+    try {
+      return readFileSync(this.logPath(name), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
       return "";
     }
   }
 
-  function get(name: string): Managed {
-    const m = managed.get(name);
-    if (!m) throw new Error(`no process named ${name}; there are ${[...managed.keys()].join(", ")}`);
+  /** Every function on the ports after the entry point's, then a source for each consumer; returns the last port. */
+  private plan(): number {
+    let port = this.basePort;
+    for (const name of FUNCTIONS) {
+      port++;
+      this.managed.set(name, {
+        name,
+        kind: "function",
+        port,
+        bundle: bundlePath("functions", name),
+        env: { ...process.env, ...this.extraEnv, PORT: String(port), SERVICE_NAME: name },
+      });
+    }
+    for (const { stream, config } of CONSUMERS) {
+      const sink = this.managed.get(config.durable_name);
+      if (!sink) {
+        this.log(`no function named ${config.durable_name} for consumer ${stream}/${config.durable_name}; its source is not started`);
+        continue;
+      }
+      port++;
+      const name = `source-${config.durable_name}`;
+      this.managed.set(name, {
+        name,
+        kind: "source",
+        port,
+        bundle: bundlePath("sources", "jetstream"),
+        env: {
+          ...process.env,
+          ...SOURCE_SETTINGS[config.durable_name],
+          ...this.extraEnv,
+          JS_STREAM: stream,
+          JS_CONSUMER: config.durable_name,
+          K_SINK: `http://127.0.0.1:${sink.port}`,
+          PORT: String(port),
+          SERVICE_NAME: name,
+        },
+      });
+    }
+    return port;
+  }
+
+  private async checkPortsFree(): Promise<void> {
+    const ports = [this.basePort, ...[...this.managed.values()].map((m) => m.port)];
+    const busy = (await Promise.all(ports.map(async (p) => ((await isFree(p)) ? undefined : p)))).filter((p) => p !== undefined);
+    if (busy.length > 0) {
+      throw new Error(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use: stop what listens there or choose another base port (UITGO_PORT)`);
+    }
+  }
+
+  private logPath(name: string): string {
+    return join(this.logDir, `${name}.log`);
+  }
+
+  private get(name: string): Managed {
+    const m = this.managed.get(name);
+    if (!m) throw new Error(`no process named ${name}; there are ${this.processes.join(", ")}`);
     return m;
   }
 
-  function spawnProcess(m: Managed): void {
-    const fd = openSync(logPath(m.name), "a");
+  private spawnProcess(m: Managed): void {
+    const fd = openSync(this.logPath(m.name), "a");
     writeSync(fd, `--- ${new Date().toISOString()} starting ${m.name} on port ${m.port}\n`);
     // stdout goes straight to the file; stderr (errors) also passes through here to be echoed.
     const [command, args] = setpriv
@@ -178,7 +259,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     m.child = child;
     live.add(child);
 
-    const errFd = openSync(logPath(m.name), "a");
+    const errFd = openSync(this.logPath(m.name), "a");
     let pending = "";
     child.stderr!.on("data", (chunk: Buffer) => {
       writeSync(errFd, chunk);
@@ -187,42 +268,42 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       while ((newline = pending.indexOf("\n")) !== -1) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
-        if (line.trim()) log(`${m.name}: ${summarize(line)}`);
+        if (line.trim()) this.log(`${m.name}: ${summarize(line)}`);
       }
     });
 
     m.exit = new Promise<void>((resolve) => {
-      child.once("error", (err) => log(`${m.name}: could not start: ${err.message}`));
+      child.once("error", (err) => this.log(`${m.name}: could not start: ${err.message}`));
       child.once("close", (code, signal) => {
         closeSync(errFd);
         live.delete(child);
         if (m.child === child) m.child = undefined;
-        if (!stopping && !signalled.has(child)) {
+        if (!this.stopping && !signalled.has(child)) {
           const how = signal ?? `code ${code}`;
-          log(`${m.name} exited (${how}); its log is ${logPath(m.name)}`);
-          options.onUnexpectedExit?.(m.name, how, logTail(m.name));
+          this.log(`${m.name} exited (${how}); its log is ${this.logPath(m.name)}`);
+          this.options.onUnexpectedExit?.(m.name, how, this.logTail(m.name));
         }
         resolve();
       });
     });
   }
 
-  async function waitReady(m: Managed, deadline: number): Promise<void> {
+  private async waitReady(m: Managed, deadline: number): Promise<void> {
     const child = m.child;
     while (Date.now() < deadline) {
       if (!child || child.exitCode !== null || child.signalCode !== null || m.child !== child) {
-        throw new Error(`${m.name} exited during start-up. Last lines of ${logPath(m.name)}:\n${logTail(m.name)}`);
+        throw new Error(`${m.name} exited during start-up. Last lines of ${this.logPath(m.name)}:\n${this.logTail(m.name)}`);
       }
       if ((await probe(m.port, "/health/readiness")) === 200) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(
-      `${m.name} did not become ready on port ${m.port} within ${readyTimeoutMs / 1000} s ` +
-        `(GET /health/readiness). Last lines of ${logPath(m.name)}:\n${logTail(m.name)}`,
+      `${m.name} did not become ready on port ${m.port} within ${this.readyTimeoutMs / 1000} s ` +
+        `(GET /health/readiness). Last lines of ${this.logPath(m.name)}:\n${this.logTail(m.name)}`,
     );
   }
 
-  async function stopProcess(m: Managed, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  private async stopProcess(m: Managed, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const child = m.child;
     if (!child || !m.exit) return;
     signalled.add(child);
@@ -232,62 +313,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     clearTimeout(timer);
   }
 
-  async function startProcess(m: Managed): Promise<void> {
+  private async startProcess(m: Managed): Promise<void> {
     if (m.child) return;
-    spawnProcess(m);
-    await waitReady(m, Date.now() + readyTimeoutMs);
+    this.spawnProcess(m);
+    await this.waitReady(m, Date.now() + this.readyTimeoutMs);
   }
-
-  const targets: Record<string, number> = {};
-  for (const m of managed.values()) {
-    if (m.kind === "function") targets[m.name] = m.port;
-  }
-  let gateway: Gateway | undefined;
-
-  try {
-    for (const m of managed.values()) spawnProcess(m);
-    const deadline = Date.now() + readyTimeoutMs;
-    await Promise.all([...managed.values()].map((m) => waitReady(m, deadline)));
-    gateway = await startGateway({ port: basePort, targets });
-  } catch (err) {
-    stopping = true;
-    await Promise.all([...managed.values()].map((m) => stopProcess(m)));
-    throw err;
-  }
-  const ports: Record<string, number> = { gateway: gateway.port };
-  for (const m of managed.values()) ports[m.name] = m.port;
-  const schedules = startSchedules(targets, extraEnv.INTERNAL_SECRET, log);
-  log(`started ${[...managed.keys()].join(", ")} on ports ${basePort + 1}-${port}; logs in ${logDir}`);
-
-  return {
-    gatewayUrl: `http://127.0.0.1:${gateway.port}`,
-    ports,
-    processes: [...managed.keys()],
-    logDir,
-    internalSecret: extraEnv.INTERNAL_SECRET,
-    async stop() {
-      stopping = true;
-      schedules.stop();
-      await Promise.all([...managed.values()].map((m) => stopProcess(m)));
-      await gateway?.close();
-    },
-    async restart(name) {
-      const m = get(name);
-      await stopProcess(m);
-      await startProcess(m);
-    },
-    kill(name, signal = "SIGKILL") {
-      const child = get(name).child;
-      if (!child) return;
-      signalled.add(child);
-      child.kill(signal);
-    },
-    start: (name) => startProcess(get(name)),
-    exited: async (name) => {
-      await get(name).exit;
-    },
-    logTail,
-  };
 }
 
 /** The status of GET path on a local port, or 0 when nothing answers. */

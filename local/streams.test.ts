@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { loadConfig } from "../shared/config";
-import { resetState } from "../tests/support/state";
+import { resetState } from "../harness/state";
 import { formatStreams, readStreams } from "./streams";
 
 let nc: NatsConnection;

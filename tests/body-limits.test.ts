@@ -16,7 +16,7 @@ import { SENDER_HEADER } from "../shared/http/internal-sender";
 import { MAX_BODY_BYTES } from "../shared/http/json-body";
 import { structuredCloudEvent } from "../sources/jetstream/cloudevent";
 import { bearer } from "./support/auth";
-import { HCMC } from "./support/places";
+import { HCMC } from "../harness/places";
 import { rawRequest } from "./support/raw-http";
 import { stackPerFile } from "./support/stack-per-file";
 

@@ -9,10 +9,10 @@ import type { TripEvent } from "../shared/events/trip-events";
 import type { Trip } from "../shared/trips/trip";
 import { newTripId } from "../shared/trips/trip-id";
 import { bearer } from "./support/auth";
-import { HCMC, offset, randomPointNear, tripRequest } from "./support/places";
-import { waitFor } from "./support/processes";
-import { resetState, shardSql } from "./support/state";
-import { consumerBacklog } from "./support/streams";
+import { HCMC, offset, randomPointNear, tripRequest } from "../harness/places";
+import { waitFor } from "../harness/processes";
+import { resetState, shardSql } from "../harness/state";
+import { consumerBacklog } from "../harness/streams";
 import { TEST_PORT_OFFSET } from "./support/test-env";
 import { fileLogDir } from "./support/process-watch";
 

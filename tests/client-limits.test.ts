@@ -9,10 +9,10 @@ import { newTripId } from "../shared/trips/trip-id";
 import { ActiveTripLimit, TripStore, type NewTrip } from "../shared/trips/trip-store";
 import { bearer } from "./support/auth";
 import { expectError } from "./support/http";
-import { HCMC, tripRequest } from "./support/places";
-import { freePort, startBundle, waitUntilReady } from "./support/processes";
-import { resetState } from "./support/state";
-import { TcpProxy } from "./support/tcp-proxy";
+import { HCMC, tripRequest } from "../harness/places";
+import { freePort, startBundle, waitUntilReady } from "../harness/processes";
+import { resetState } from "../harness/state";
+import { TcpProxy } from "../harness/tcp-proxy";
 import { TEST_ENV, TEST_PORT_OFFSET } from "./support/test-env";
 
 const config = loadConfig();

@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bundlePath } from "../esbuild.config";
 import { bearer } from "./support/auth";
-import { HCMC, offset, tripRequest } from "./support/places";
+import { HCMC, offset, tripRequest } from "../harness/places";
 import { ProcessWatch, testLogDir } from "./support/process-watch";
-import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "./support/processes";
-import { resetState, tripCount } from "./support/state";
-import { TcpProxy } from "./support/tcp-proxy";
+import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } from "../harness/processes";
+import { resetState, tripCount } from "../harness/state";
+import { TcpProxy } from "../harness/tcp-proxy";
 import { TEST_ENV } from "./support/test-env";
 
 const running: BundleProcess[] = [];

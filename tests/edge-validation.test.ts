@@ -11,10 +11,10 @@ import { loadConfig } from "../shared/config";
 import { MAX_LOCATION_AGE_MS } from "../shared/events/location-events";
 import { bearer } from "./support/auth";
 import { expectError } from "./support/http";
-import { HCMC, tripRequest } from "./support/places";
-import { waitFor } from "./support/processes";
+import { HCMC, tripRequest } from "../harness/places";
+import { waitFor } from "../harness/processes";
 import { rawRequest } from "./support/raw-http";
-import { shardSql } from "./support/state";
+import { shardSql } from "../harness/state";
 import { stackPerFile } from "./support/stack-per-file";
 
 const { jwtSecret } = loadConfig();

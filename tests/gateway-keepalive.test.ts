@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startGateway, UPSTREAM_IDLE_MS, type Gateway } from "../local/gateway";
 import { startStack } from "../local/stack";
 import { bearer } from "./support/auth";
-import { HCMC, tripRequest } from "./support/places";
-import { resetState } from "./support/state";
+import { HCMC, tripRequest } from "../harness/places";
+import { resetState } from "../harness/state";
 import { TEST_PORT_OFFSET } from "./support/test-env";
 
 // Whole seconds, as the Keep-Alive hint carries it; under 2 s the hint tells Node's agent not to keep connections at all.

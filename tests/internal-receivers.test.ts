@@ -20,8 +20,8 @@ import { SENDER_EXTENSION, SENDER_HEADER } from "../shared/http/internal-sender"
 import type { Trip } from "../shared/trips/trip";
 import { bearer } from "./support/auth";
 import { expectError } from "./support/http";
-import { HCMC, tripRequest } from "./support/places";
-import { waitFor } from "./support/processes";
+import { HCMC, tripRequest } from "../harness/places";
+import { waitFor } from "../harness/processes";
 import { stackPerFile } from "./support/stack-per-file";
 
 const INTERNAL = ["assign-driver", "record-locations", "settle-dead-letters"];

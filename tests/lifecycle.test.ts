@@ -4,8 +4,8 @@ import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { bundlePath } from "../esbuild.config";
 import { token } from "./support/auth";
-import { HCMC } from "./support/places";
-import { freePort, startBundle, waitUntilReady, type BundleProcess } from "./support/processes";
+import { HCMC } from "../harness/places";
+import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
 
 let fn: BundleProcess | undefined;
 afterEach(async () => {

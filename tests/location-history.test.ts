@@ -12,10 +12,10 @@ import { locationKey } from "../shared/drivers/driver";
 import type { LatLng } from "../shared/geo";
 import { bearer } from "./support/auth";
 import { HistoryTables } from "./support/location-history";
-import { BANGKOK, HCMC, randomPointNear, seededRandom } from "./support/places";
-import { waitFor } from "./support/processes";
-import { resetState } from "./support/state";
-import { consumerBacklog } from "./support/streams";
+import { BANGKOK, HCMC, randomPointNear, seededRandom } from "../harness/places";
+import { waitFor } from "../harness/processes";
+import { resetState } from "../harness/state";
+import { consumerBacklog } from "../harness/streams";
 import { TEST_PORT_OFFSET } from "./support/test-env";
 import { fileLogDir } from "./support/process-watch";
 

@@ -11,9 +11,9 @@ import { DRIVER_LOCATION_TYPE, TRIP_REQUESTED_TYPE } from "../../shared/cloudeve
 import { expectError } from "../../tests/support/http";
 import { inProcess, type TestFunction } from "../../tests/support/in-process";
 import { HistoryTables } from "../../tests/support/location-history";
-import { BANGKOK, HCMC, offset } from "../../tests/support/places";
-import { waitFor } from "../../tests/support/processes";
-import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { BANGKOK, HCMC, offset } from "../../harness/places";
+import { waitFor } from "../../harness/processes";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { MAX_LOCATION_BATCH_BYTES, recordLocationsApp } from "./app";
 import { connectDependencies } from "./dependencies";
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionForHost, routeFor } from "../../local/routes";
 import { startStack, type Stack } from "../../local/stack";
 import { runK6Iterations } from "../../tests/support/k6";
-import { resetState } from "../../tests/support/state";
+import { resetState } from "../../harness/state";
 import { TEST_ENV, TEST_PORT_OFFSET } from "../../tests/support/test-env";
 import { fileLogDir } from "../../tests/support/process-watch";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { TcpProxy } from "../../tests/support/tcp-proxy";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { TEST_ENV } from "../../tests/support/test-env";
 import { DependencyUnavailable } from "./dependency";
 import { connectPostgres, isUnavailable, onPostgres, type Sql } from "./postgres";

@@ -3,8 +3,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../config";
-import { HCMC, offset, randomPointNear, referenceMeters, seededRandom } from "../../tests/support/places";
-import { resetState } from "../../tests/support/state";
+import { HCMC, offset, randomPointNear, referenceMeters, seededRandom } from "../../harness/places";
+import { resetState } from "../../harness/state";
 import type { LatLng } from "../geo";
 import { connectRedis } from "../clients/redis";
 import { DriverIndex, MAX_CANDIDATES } from "./driver-index";

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Nats } from "../clients/nats";
 import { loadConfig } from "../config";
 import { DependencyUnavailable } from "../clients/dependency";
-import { resetState } from "../../tests/support/state";
-import { storedEvents } from "../../tests/support/streams";
+import { resetState } from "../../harness/state";
+import { storedEvents } from "../../harness/streams";
 import { publishEvent } from "./publish";
 
 const config = loadConfig();

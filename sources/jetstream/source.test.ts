@@ -13,8 +13,8 @@ import { BATCH_CONTENT_TYPE, EXTENSIONS, HEADERS, SPEC_VERSION, headerOf } from 
 import { SENDER_HEADER } from "../../shared/http/internal-sender";
 import { LOST_REASON } from "./exhausted";
 import { ProcessWatch, testLogDir } from "../../tests/support/process-watch";
-import { freePort, startBundle, waitFor, type BundleProcess } from "../../tests/support/processes";
-import { consumerBacklog } from "../../tests/support/streams";
+import { freePort, startBundle, waitFor, type BundleProcess } from "../../harness/processes";
+import { consumerBacklog } from "../../harness/streams";
 
 const STREAM = "SOURCE_TEST";
 const SENDER_SECRET = "source-test-secret";

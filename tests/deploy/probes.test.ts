@@ -13,7 +13,7 @@ import { createRootApp } from "../../shared/http/server";
 import type { DependencyHandle } from "../../shared/clients/dependency";
 import { bundleFile } from "../../esbuild.config";
 import { ROOT } from "../../infra/manifests/names";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 import { containers, ofKind, readFolder } from "./manifests";
 
 function store(): DependencyHandle & { up: boolean } {

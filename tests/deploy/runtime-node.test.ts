@@ -15,7 +15,7 @@ import { FUNCTIONS, SOURCES, bundleFile } from "../../esbuild.config";
 import { ROOT } from "../../infra/manifests/names";
 import { secretManifest } from "../../infra/manifests/secret";
 import { RUNTIME_NODE_VERSION, runtimeMajor, runtimeNode } from "../../infra/runtime";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 import { ofKind, parseText, podEnv, readFolder, sampleSecretInput } from "./manifests";
 
 let node: string | undefined;

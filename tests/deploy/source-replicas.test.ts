@@ -13,7 +13,7 @@ import { expect, test } from "vitest";
 import { bundleFile } from "../../esbuild.config";
 import { HEADERS } from "../../shared/cloudevents/spec";
 import { ROOT } from "../../infra/manifests/names";
-import { freePort, startBundle } from "../support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 
 function sink(received: string[]): Promise<Server> {
   const server = createServer((req, res) => {

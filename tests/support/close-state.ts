@@ -1,5 +1,5 @@
-// Registered for every test file: closes the connections tests/support/state.ts opened.
+// Registered for every test file: closes the connections harness/state.ts opened.
 import { afterAll } from "vitest";
-import { closeState } from "./state";
+import { closeState } from "../../harness/state";
 
 afterAll(closeState);

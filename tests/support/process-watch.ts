@@ -5,8 +5,9 @@ import { cpSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, onTestFailed } from "vitest";
+import type { ExitWatch } from "../../harness/processes";
 
-export class ProcessWatch {
+export class ProcessWatch implements ExitWatch {
   private failure: Error | undefined;
   private fail!: (err: Error) => void;
   private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));

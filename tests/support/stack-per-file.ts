@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach } from "vitest";
 import { startStack, type Stack, type StackOptions } from "../../local/stack";
 import { HistoryTables } from "./location-history";
 import { fileLogDir } from "./process-watch";
-import { resetState } from "./state";
+import { resetState } from "../../harness/state";
 import { TEST_PORT_OFFSET } from "./test-env";
 
 export interface StackPerFile {

@@ -5,8 +5,7 @@
 const override = process.env;
 const dbPrefix = override.UITGO_TEST_DB_PREFIX ?? "uitgo_test";
 
-/** Added to every port a test's stack listens on (UITGO_TEST_PORT_OFFSET), so that two suites do not collide. */
-export const TEST_PORT_OFFSET = Number(override.UITGO_TEST_PORT_OFFSET ?? 0);
+export { PORT_OFFSET as TEST_PORT_OFFSET } from "../../harness/port-offset";
 
 export const TEST_ENV = {
   DATABASE_URL_VN: `postgres://postgres@127.0.0.1:5432/${dbPrefix}_vn`,

@@ -1,9 +1,9 @@
 // The dense city every scenario runs in: 50,000 available drivers around Ho Chi Minh City's centre
 // (normally spread, σ = 5 km: about 8,000 of them within 3 km of it), and riders' pickups near the centre.
 // Seeded, so that every process of a run (and every run) sees the same drivers.
-import type { DriverIndex } from "../shared/drivers/driver-index";
-import type { LatLng } from "../shared/geo";
-import { HCMC, offset, randomPointNear, seededRandom } from "../tests/support/places";
+import type { DriverIndex } from "../../shared/drivers/driver-index";
+import type { LatLng } from "../../shared/geo";
+import { HCMC, offset, randomPointNear, seededRandom } from "../../harness/places";
 
 export const CITY_CENTRE = HCMC;
 export const DRIVER_COUNT = 50_000;

@@ -1,4 +1,4 @@
-// Preloaded with NODE_OPTIONS="--require bench/cpu-profile.cjs" by `npm run bench -- --profile`: Node 20 does
+// Preloaded with NODE_OPTIONS="--require bench/lib/cpu-profile.cjs" by `npm run bench -- --profile`: Node 20 does
 // not take --cpu-prof from NODE_OPTIONS, so this runs V8's profiler through the inspector instead and writes
 // <SERVICE_NAME>.cpuprofile into UITGO_CPU_PROFILE_DIR when the process exits.
 const { Session } = require("node:inspector");

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "../tests/support/processes";
+import { freePort, waitFor } from "../../harness/processes";
 import { connect } from "node:net";
 
 export interface BenchEnvironment {

@@ -4,21 +4,21 @@
 // arming it to hang up at a client's first request is how a test hits the moment right after a handshake.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { isFree } from "./processes";
-import { TEST_PORT_OFFSET } from "./test-env";
+import { PORT_OFFSET } from "./port-offset";
 
 // Below the kernel's ephemeral range (32768 and up here): while a proxy is cut its port is unbound, and a port from
 // that range can meanwhile become the local end of any outgoing connection on the machine (the function's own
 // reconnect to the proxy included, which then connects to itself), so that the proxy cannot open again.
 const STABLE_PORTS = { from: 12_000, to: 20_000 };
 // Nor may another proxy take the port in that time. Within a suite a cut proxy's port stays held; each suite
-// (UITGO_TEST_PORT_OFFSET, in thousands) draws from a thousand ports of its own, so two suites side by side never
+// (UITGO_PORT_OFFSET, in thousands) draws from a thousand ports of its own, so two suites side by side never
 // pick the same one.
 const SUITE_PORTS = 1_000;
 const held = new Set<number>();
 
 function suitePorts(): { from: number; to: number } {
   const slices = (STABLE_PORTS.to - STABLE_PORTS.from) / SUITE_PORTS;
-  const slice = ((Math.round(TEST_PORT_OFFSET / 1_000) % slices) + slices) % slices;
+  const slice = ((Math.round(PORT_OFFSET / 1_000) % slices) + slices) % slices;
   const from = STABLE_PORTS.from + slice * SUITE_PORTS;
   return { from, to: from + SUITE_PORTS };
 }

@@ -1,5 +1,5 @@
-// Points used across tests.
-import { offsetMeters, type LatLng } from "../../shared/geo";
+// Points used across tests and benches.
+import { offsetMeters, type LatLng } from "../shared/geo";
 
 export const HCMC: LatLng = { lat: 10.7769, lng: 106.7009 };
 export const BANGKOK: LatLng = { lat: 13.7563, lng: 100.5018 };

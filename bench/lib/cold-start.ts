@@ -3,7 +3,7 @@
 // memory right after. Each bundle is started several times, one process at a time, and the median reported.
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
-import { freePort, startBundle } from "../tests/support/processes";
+import { freePort, startBundle } from "../../harness/processes";
 import { median, round } from "./stats";
 
 export interface ColdStart {

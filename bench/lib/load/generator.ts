@@ -1,5 +1,5 @@
 // The load generator, run as its own process so that its CPU is not the measured process's:
-//   node --import tsx bench/load/generator.ts '<plan as JSON>'   → one JSON result on stdout.
+//   node --import tsx bench/lib/load/generator.ts '<plan as JSON>'   → one JSON result on stdout.
 //
 // Two ways to send load:
 //   closed: N connections, each sends its next request when the last one is answered. This finds the peak
@@ -9,8 +9,8 @@
 //           charged for every request it held up (no coordinated omission), as a real crowd of users would.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as connectNats } from "@nats-io/transport-node";
-import { CONSUMERS } from "../../shared/events/definitions";
-import { consumerBacklog } from "../../tests/support/streams";
+import { CONSUMERS } from "../../../shared/events/definitions";
+import { consumerBacklog } from "../../../harness/streams";
 import { cpuBetween, cpuSnapshot, type Components, type CpuSeconds } from "../cpu";
 import { Recorder, percentiles, round, type LoadResult, type Percentiles } from "../stats";
 import { Connection, type HttpRequest } from "./connection";

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { findBinary } from "../../local/provision";
-import { ensureJetStream } from "../../shared/events/definitions";
+import { findBinary } from "../local/provision";
+import { ensureJetStream } from "../shared/events/definitions";
 import { freePort, waitFor } from "./processes";
 
 export const natsServerBinary = findBinary("nats-server");

@@ -2,13 +2,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import type { ProcessWatch } from "./process-watch";
+
+/** Whoever is to hear of a process that exits on its own (the suite's ProcessWatch). */
+export interface ExitWatch {
+  exited(name: string, how: string, logTail: string): void;
+}
 
 export interface BundleOptions {
   /** The Node binary to run it with: this process's own unless given. */
   node?: string;
   /** Told if the process exits before stop() is called. */
-  watch?: ProcessWatch;
+  watch?: ExitWatch;
   /** A file that gets everything the process prints, as it prints it. */
   logFile?: string;
 }

@@ -1,12 +1,13 @@
-// Real stores, emptied between tests: the test Redis database, the test shard databases, the streams.
-// The connections are opened once per test file and closed when it ends (tests/support/close-state.ts).
+// Real stores, emptied between tests and between bench scenarios: the Redis database, the shard databases, the
+// streams of the environment loadConfig() reads. The connections are opened on first use and kept until closeState(),
+// which the suite calls after each test file and the bench when it ends.
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import postgres from "postgres";
-import { loadConfig } from "../../shared/config";
-import { STREAMS } from "../../shared/events/definitions";
-import { REGIONS, type Region } from "../../shared/regions";
+import { loadConfig } from "../shared/config";
+import { STREAMS } from "../shared/events/definitions";
+import { REGIONS, type Region } from "../shared/regions";
 
 const config = loadConfig();
 

@@ -1,7 +1,7 @@
 // What each scenario sends: one factory per kind of request, every request a little different (another
 // pickup, another driver), with tokens minted before the clock starts.
-import { signToken } from "../../shared/tokens";
-import { tripRequest } from "../../tests/support/places";
+import { signToken } from "../../../shared/tokens";
+import { tripRequest } from "../../../harness/places";
 import { DRIVER_COUNT, driverId, driverPositions, pickup } from "../city";
 import type { HttpRequest } from "./connection";
 
