@@ -34,10 +34,7 @@ const common: BuildOptions = {
 };
 
 export async function buildAll(): Promise<void> {
-  await Promise.all([
-    ...FUNCTIONS.map((name) => bundle("functions", name)),
-    ...SOURCES.map((name) => bundle("sources", name)),
-  ]);
+  await Promise.all([...FUNCTIONS.map((name) => bundle("functions", name)), ...SOURCES.map((name) => bundle("sources", name))]);
 }
 
 async function bundle(kind: "functions" | "sources", name: string): Promise<void> {
@@ -51,7 +48,15 @@ export async function bundleFile(entry: string, outfile: string): Promise<void> 
 
 /** What the bundles of these entry points link, bundled exactly as deployed; nothing is written. Paths are relative to the repository. */
 export async function bundleMetafile(entryPoints: string[]): Promise<Metafile> {
-  const result = await build({ ...common, entryPoints, outdir: join(root, "dist"), absWorkingDir: root, write: false, metafile: true, logLevel: "silent" });
+  const result = await build({
+    ...common,
+    entryPoints,
+    outdir: join(root, "dist"),
+    absWorkingDir: root,
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
   return result.metafile;
 }
 

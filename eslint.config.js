@@ -14,7 +14,10 @@ export default tseslint.config(
     settings: { "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".json"] })] },
     rules: {
       "import-x/no-cycle": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" },
+      ],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
     },
   },
@@ -27,7 +30,17 @@ export default tseslint.config(
     files: ["shared/**/*.ts"],
     ignores: ["shared/**/*.test.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"], message: "shared/ is the product: it never imports the tools that run or measure it." }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"],
+              message: "shared/ is the product: it never imports the tools that run or measure it.",
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -38,8 +51,14 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"], message: "shared/ is the product: it never imports the tools that run or measure it." },
-            { group: ["**/http/**", "hono", "hono/*"], message: "The domain stays below HTTP: throw a shared/errors.ts or clients/dependency.ts error and let shared/http map it." },
+            {
+              group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"],
+              message: "shared/ is the product: it never imports the tools that run or measure it.",
+            },
+            {
+              group: ["**/http/**", "hono", "hono/*"],
+              message: "The domain stays below HTTP: throw a shared/errors.ts or clients/dependency.ts error and let shared/http map it.",
+            },
           ],
         },
       ],

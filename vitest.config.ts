@@ -5,7 +5,15 @@ import { TEST_ENV } from "./tests/support/test-env.ts";
 // so they run one at a time; each file starts from a clean state (harness/state.ts).
 export default defineConfig({
   test: {
-    include: ["functions/**/*.test.ts", "shared/**/*.test.ts", "sources/**/*.test.ts", "local/**/*.test.ts", "tests/**/*.test.ts", "loadtests/**/*.test.ts", "bench/**/*.test.ts"],
+    include: [
+      "functions/**/*.test.ts",
+      "shared/**/*.test.ts",
+      "sources/**/*.test.ts",
+      "local/**/*.test.ts",
+      "tests/**/*.test.ts",
+      "loadtests/**/*.test.ts",
+      "bench/**/*.test.ts",
+    ],
     globalSetup: ["tests/support/global-setup.ts"],
     setupFiles: ["tests/support/close-state.ts"],
     fileParallelism: false,

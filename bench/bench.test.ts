@@ -99,7 +99,9 @@ describe("percentiles", () => {
 
 describe("the report", () => {
   it("reads k6 summaries from handleSummary and from --summary-export alike", () => {
-    const fromHandleSummary = k6Summary({ metrics: { http_req_failed: { values: { rate: 0.002 }, thresholds: { "rate<0.001": { ok: false } } } } });
+    const fromHandleSummary = k6Summary({
+      metrics: { http_req_failed: { values: { rate: 0.002 }, thresholds: { "rate<0.001": { ok: false } } } },
+    });
     const fromExport = k6Summary({ metrics: { http_req_failed: { rate: 0.002, thresholds: { "rate<0.001": true } } } });
     expect(fromHandleSummary).toEqual({ http_req_failed: { values: { rate: 0.002 }, thresholds: { "rate<0.001": false } } });
     expect(fromExport).toEqual(fromHandleSummary);
@@ -110,7 +112,8 @@ describe("the report", () => {
     const summary = join(dir, "search-2026-11-21T10-00-00-000Z.json");
     writeFileSync(summary, JSON.stringify({ metrics: { http_reqs: { values: { count: 3 } } } }));
     const samples = join(dir, "search.ndjson");
-    const point = (time: string, metric: string, value: number) => JSON.stringify({ type: "Point", metric, data: { time, value, tags: { name: "search-drivers" } } });
+    const point = (time: string, metric: string, value: number) =>
+      JSON.stringify({ type: "Point", metric, data: { time, value, tags: { name: "search-drivers" } } });
     writeFileSync(
       samples,
       [
@@ -135,7 +138,15 @@ describe("the report", () => {
   });
 
   it("is one page with Chart.js inside and the data where no text can close its script", () => {
-    const bench = { date: "</script><b>", machine: { cores: 2, cpu: "x", memoryGb: 1, os: "Linux" }, versions: {}, peaks: {}, atRate: {}, coldStarts: [], targets: [] };
+    const bench = {
+      date: "</script><b>",
+      machine: { cores: 2, cpu: "x", memoryGb: 1, os: "Linux" },
+      versions: {},
+      peaks: {},
+      atRate: {},
+      coldStarts: [],
+      targets: [],
+    };
     const html = renderReport({ after: bench as unknown as BenchReport, afterLabel: "run.json", k6: [] });
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain("Chart.js v");
@@ -171,7 +182,11 @@ describe("the targets", () => {
 
   it("hold a stale city to the fresh city of the same run, within 20 %", () => {
     const checks = report(
-      { "search-drivers": run(5_000, 5), "search-drivers, stale city 90 %": run(4_100, 5), "search-drivers, stale city 100 %": run(3_900, 5) },
+      {
+        "search-drivers": run(5_000, 5),
+        "search-drivers, stale city 90 %": run(4_100, 5),
+        "search-drivers, stale city 100 %": run(3_900, 5),
+      },
       {
         "search-drivers": { ...run(2_500, 10), rate: 2_500 },
         "search-drivers, stale city 90 %": { ...run(2_500, 11.9), rate: 2_500 },
@@ -188,10 +203,14 @@ describe("the targets", () => {
   });
 
   it("hold the entry-point runs to the k6 scripts' thresholds, failures included", () => {
-    const checks = report({}, {}, {
-      costUs: 100,
-      floodAndSearch: { locations: { ...run(500, 18), rate: 500 }, searches: { ...run(50, 9, 5), rate: 50 } },
-    });
+    const checks = report(
+      {},
+      {},
+      {
+        costUs: 100,
+        floodAndSearch: { locations: { ...run(500, 18), rate: 500 }, searches: { ...run(50, 9, 5), rate: 50 } },
+      },
+    );
     expect(checks.map((c) => [c.row, c.met])).toEqual([
       ["entry:locations", true],
       ["entry:searches", false],

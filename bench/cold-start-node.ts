@@ -33,7 +33,8 @@ const bare = join(root, "dist", "bench", "bare", "index.mjs");
 const bundles = positionals.length
   ? positionals
   : [join(root, "dist", "bench", "hello", "index.mjs"), ...FUNCTIONS.map((name) => bundlePath("functions", name))];
-for (const bundle of [bare, ...bundles]) if (!existsSync(bundle)) throw new Error(`${bundle} is missing (npm run build, and the bench builds dist/bench/)`);
+for (const bundle of [bare, ...bundles])
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing (npm run build, and the bench builds dist/bench/)`);
 
 interface Runtime {
   label: string;
@@ -45,7 +46,8 @@ const runtimes: Runtime[] = [];
 for (const node of [...new Set([process.execPath, ...values.node])]) {
   const version = execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
   runtimes.push({ label: version, node });
-  if (hasCompileCache(node)) runtimes.push({ label: `${version} + compile cache`, node, cacheRoot: join(cacheRoot, String(runtimes.length)) });
+  if (hasCompileCache(node))
+    runtimes.push({ label: `${version} + compile cache`, node, cacheRoot: join(cacheRoot, String(runtimes.length)) });
 }
 
 const name = (bundle: string) => (bundle === bare ? "bare" : basename(dirname(bundle)));
@@ -76,7 +78,9 @@ try {
 }
 
 const cell = (s: ColdStart) => `${s.readyMs} ms ${s.vsReference.toFixed(2)}× ${s.rssMb} MB`;
-const versus = values["cache-effect"] ? "÷ bare on the same runtime, or with a cache ÷ the same bundle without," : "÷ bare on the same runtime";
+const versus = values["cache-effect"]
+  ? "÷ bare on the same runtime, or with a cache ÷ the same bundle without,"
+  : "÷ bare on the same runtime";
 console.log(`cold start, median of ${runs} rounds (ms, ${versus} in the same round, RSS), ${startedAt.toISOString()}`);
 console.log(`| bundle | KiB | ${runtimes.map((r) => r.label).join(" | ")} |`);
 console.log(`|---|---:|${runtimes.map(() => "---:").join("|")}|`);
@@ -85,5 +89,8 @@ for (let b = 0; b < targets.length; b += runtimes.length) {
   console.log(`| ${name(targets[b]!.bundle)} | ${row[0]!.bundleKiB} | ${row.map(cell).join(" | ")} |`);
 }
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ startedAt, runs, runtimes: runtimes.map(({ label, node }) => ({ label, node })), results }, null, 2));
+  writeFileSync(
+    values.json,
+    JSON.stringify({ startedAt, runs, runtimes: runtimes.map(({ label, node }) => ({ label, node })), results }, null, 2),
+  );
 }

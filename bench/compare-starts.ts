@@ -24,6 +24,8 @@ const [a, b] = await measureColdStarts(
   Number(values.runs),
 );
 for (const start of [a!, b!]) {
-  console.log(`${start.name}: median ${start.readyMs} ms (${start.readyMsRange[0]}–${start.readyMsRange[1]}), ${start.rssMb} MB, bundle ${start.bundleKiB} KiB`);
+  console.log(
+    `${start.name}: median ${start.readyMs} ms (${start.readyMsRange[0]}–${start.readyMsRange[1]}), ${start.rssMb} MB, bundle ${start.bundleKiB} KiB`,
+  );
 }
 console.log(`after ÷ before, median over ${values.runs} rounds: ${b!.vsReference}`);

@@ -26,7 +26,11 @@ import { freePort, startBundle, waitFor, waitUntilReady, type BundleProcess } fr
 import { cpuBetween, cpuSnapshot } from "./lib/cpu";
 
 const { values } = parseArgs({
-  options: { messages: { type: "string", default: "20000" }, rounds: { type: "string", default: "3" }, batched: { type: "string", multiple: true, default: [] } },
+  options: {
+    messages: { type: "string", default: "20000" },
+    rounds: { type: "string", default: "3" },
+    batched: { type: "string", multiple: true, default: [] },
+  },
 });
 const MESSAGES = Number(values.messages);
 const ROUNDS = Number(values.rounds);
@@ -57,7 +61,10 @@ Object.assign(process.env, {
 });
 await provision();
 const config = loadConfig();
-const shards = Object.fromEntries(REGIONS.map((r) => [r, postgres(config.shards[r].primaryUrl, { max: 1, onnotice: () => {} })])) as Record<Region, postgres.Sql>;
+const shards = Object.fromEntries(REGIONS.map((r) => [r, postgres(config.shards[r].primaryUrl, { max: 1, onnotice: () => {} })])) as Record<
+  Region,
+  postgres.Sql
+>;
 const nc = await connect({ servers: nats.url });
 const js = jetstream(nc);
 const jsm = await jetstreamManager(nc);
@@ -73,8 +80,18 @@ function events(round: number): { subject: string; body: string; id: string }[] 
   const start = Date.UTC(2026, 10, 21, 8) + round * 3_600_000;
   return Array.from({ length: MESSAGES }, (_, i) => {
     const region: Region = i % 2 ? "th" : "vn";
-    const location = { driverId: `driver-${i % 5000}`, region, ...randomPointNear(region === "th" ? BANGKOK : HCMC, 3000, random), status: "available" as const, recordedAt: start + i };
-    return { subject: locationSubject(region), body: JSON.stringify(locationEvent([location])), id: locationEventId([locationKey(location)]) };
+    const location = {
+      driverId: `driver-${i % 5000}`,
+      region,
+      ...randomPointNear(region === "th" ? BANGKOK : HCMC, 3000, random),
+      status: "available" as const,
+      recordedAt: start + i,
+    };
+    return {
+      subject: locationSubject(region),
+      body: JSON.stringify(locationEvent([location])),
+      id: locationEventId([locationKey(location)]),
+    };
   });
 }
 
@@ -85,7 +102,11 @@ async function rowCount(): Promise<number> {
 
 /** From the first row stored to the last: the rows' own stored_at, not this script's polling, times the run. */
 async function storedSpanMs(): Promise<number> {
-  const spans = await Promise.all(REGIONS.map((r) => shards[r]<{ first: Date; last: Date }[]>`select min(stored_at) as first, max(stored_at) as last from driver_locations`));
+  const spans = await Promise.all(
+    REGIONS.map(
+      (r) => shards[r]<{ first: Date; last: Date }[]>`select min(stored_at) as first, max(stored_at) as last from driver_locations`,
+    ),
+  );
   const first = Math.min(...spans.map(([s]) => s!.first.getTime()));
   const last = Math.max(...spans.map(([s]) => s!.last.getTime()));
   return last - first;
@@ -149,7 +170,9 @@ try {
     for (const [k, mode] of order.entries()) {
       pair[mode] = await ingest(mode, round * 2 + k);
       const r = pair[mode];
-      console.log(`round ${round + 1} ${mode.padEnd(7)} ${String(r.msgsPerSecond).padStart(6)} msgs/s  CPU per message: source ${r.sourceUs} µs, function ${r.functionUs} µs, postgres ${r.postgresUs} µs`);
+      console.log(
+        `round ${round + 1} ${mode.padEnd(7)} ${String(r.msgsPerSecond).padStart(6)} msgs/s  CPU per message: source ${r.sourceUs} µs, function ${r.functionUs} µs, postgres ${r.postgresUs} µs`,
+      );
     }
     results.push([pair.binary, pair.batched]);
   }

@@ -44,10 +44,16 @@ if (command === "start" && target) {
   console.log(`${target}: ready ${readyMs.toFixed(1)} ms after spawn under the profiler (it slows the start); its samples until then:`);
   printOwners(file, readyMs);
 } else if (command === "show" && target) {
-  const files = statSync(target).isDirectory() ? readdirSync(target).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(target, f)) : [target];
+  const files = statSync(target).isDirectory()
+    ? readdirSync(target)
+        .filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => join(target, f))
+    : [target];
   for (const file of files) printOwners(file);
 } else {
-  console.error("usage: node --import tsx bench/profile.ts start <function> [--interval-us 200]\n       node --import tsx bench/profile.ts show <file.cpuprofile>");
+  console.error(
+    "usage: node --import tsx bench/profile.ts start <function> [--interval-us 200]\n       node --import tsx bench/profile.ts show <file.cpuprofile>",
+  );
   process.exit(2);
 }
 
@@ -58,7 +64,11 @@ async function profileStart(name: string, intervalUs: string): Promise<{ file: s
   const port = await freePort();
   const env = { ...process.env, ...standaloneEnv(), PORT: String(port), SERVICE_NAME: name };
   const started = performance.now();
-  const child = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir", tmp, "--cpu-prof-interval", intervalUs, bundlePath("functions", name)], { env, stdio: "ignore" });
+  const child = spawn(
+    process.execPath,
+    ["--cpu-prof", "--cpu-prof-dir", tmp, "--cpu-prof-interval", intervalUs, bundlePath("functions", name)],
+    { env, stdio: "ignore" },
+  );
   await waitUntilReady(port);
   const readyMs = performance.now() - started;
   const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -21,7 +21,11 @@ const benchDir = join(root, "bench", "results");
 const k6Dir = join(root, "loadtests", "results");
 
 function latestBenchRun(): string {
-  const runs = existsSync(benchDir) ? readdirSync(benchDir).filter((f) => /^\d{4}-.*\.json$/.test(f)).sort() : [];
+  const runs = existsSync(benchDir)
+    ? readdirSync(benchDir)
+        .filter((f) => /^\d{4}-.*\.json$/.test(f))
+        .sort()
+    : [];
   if (runs.length === 0) throw new Error("no bench run under bench/results/: run `npm run bench` first, or pass --after");
   return join(benchDir, runs[runs.length - 1]!);
 }
@@ -40,7 +44,13 @@ const { values } = parseArgs({
 });
 const afterPath = values.after ?? latestBenchRun();
 const beforePath = values.before ?? (existsSync(join(benchDir, "baseline.json")) ? join(benchDir, "baseline.json") : undefined);
-const k6Paths = values.k6 ?? (existsSync(k6Dir) ? readdirSync(k6Dir).filter((f) => /\.(json|ndjson)$/.test(f)).map((f) => join(k6Dir, f)) : []);
+const k6Paths =
+  values.k6 ??
+  (existsSync(k6Dir)
+    ? readdirSync(k6Dir)
+        .filter((f) => /\.(json|ndjson)$/.test(f))
+        .map((f) => join(k6Dir, f))
+    : []);
 const input: ReportInput = {
   after: readBenchReport(afterPath),
   afterLabel: basename(afterPath),

@@ -24,7 +24,18 @@ import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./lib/city";
 import { benchEnvironment, type BenchEnvironment } from "./lib/environment";
 import type { Components } from "./lib/cpu";
 import type { AssignmentResult, Plan, WithCpu } from "./lib/load/generator";
-import { HTTP_SCENARIOS, K6_COST_US, LOCAL_RATES, STALE_CITIES, type EntryReport, checkTargets, fixedRate, type BenchReport, type HttpScenario, type ScenarioName } from "./lib/scenarios";
+import {
+  HTTP_SCENARIOS,
+  K6_COST_US,
+  LOCAL_RATES,
+  STALE_CITIES,
+  type EntryReport,
+  checkTargets,
+  fixedRate,
+  type BenchReport,
+  type HttpScenario,
+  type ScenarioName,
+} from "./lib/scenarios";
 import type { LoadResult } from "./lib/stats";
 import { printTable } from "./lib/table";
 import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
@@ -32,7 +43,16 @@ import { consumerBacklog } from "../harness/streams";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const resultsDir = join(root, "bench", "results");
-const STEPS = ["ceiling", ...HTTP_SCENARIOS.filter((s) => s !== "hello"), "stale-city", "assignment", "burst", "flood-and-search", "booking-spike", "cold-start"] as const;
+const STEPS = [
+  "ceiling",
+  ...HTTP_SCENARIOS.filter((s) => s !== "hello"),
+  "stale-city",
+  "assignment",
+  "burst",
+  "flood-and-search",
+  "booking-spike",
+  "cold-start",
+] as const;
 type Step = (typeof STEPS)[number];
 
 const { values: args } = parseArgs({
@@ -140,9 +160,16 @@ async function startSystem(context: BenchContext, bundles: Bundles): Promise<Rec
   const stackEnv = profileDir
     ? { ...environment.env, NODE_OPTIONS: `--require ${join(root, "bench", "lib", "cpu-profile.cjs")}`, UITGO_CPU_PROFILE_DIR: profileDir }
     : environment.env;
-  const stack = await startStack({ basePort: environment.basePort, env: stackEnv, build: false, logDir: join(root, ".local", "bench-logs"), log });
+  const stack = await startStack({
+    basePort: environment.basePort,
+    env: stackEnv,
+    build: false,
+    logDir: join(root, ".local", "bench-logs"),
+    log,
+  });
   context.stack = stack;
-  if (profileDir) log(`profiling every process of the stack into ${profileDir} (read them with: node --import tsx bench/profile.ts show ${profileDir})`);
+  if (profileDir)
+    log(`profiling every process of the stack into ${profileDir} (read them with: node --import tsx bench/profile.ts show ${profileDir})`);
   const helloPort = await freePort();
   context.helloPort = helloPort;
   context.hello = await startHello(bundles.hello, helloPort, environment.env);
@@ -155,7 +182,12 @@ async function startSystem(context: BenchContext, bundles: Bundles): Promise<Rec
 }
 
 /** Every scenario asked for, in order, between two measurements of the ceiling. */
-async function measureScenarios(context: BenchContext, ports: Record<HttpScenario, number>, resetState: () => Promise<void>, coldStarts: ColdStart[]): Promise<BenchReport> {
+async function measureScenarios(
+  context: BenchContext,
+  ports: Record<HttpScenario, number>,
+  resetState: () => Promise<void>,
+  coldStarts: ColdStart[],
+): Promise<BenchReport> {
   const { environment } = context;
   const stack = context.stack!;
   const fresh = async (silence?: Silence) => {
@@ -169,7 +201,15 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
   const measure = async (scenario: HttpScenario, label: ScenarioName = scenario, heldRate?: number) => {
     // Every driver of the city reports once in the measured window, however long that takes.
     const minRequests = scenario === "update-location" ? DRIVER_COUNT : 0;
-    const peak = (await generate(context, { mode: "closed", kind: scenario, port: ports[scenario], connections: PEAK_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs, minRequests })) as WithCpu<LoadResult>;
+    const peak = (await generate(context, {
+      mode: "closed",
+      kind: scenario,
+      port: ports[scenario],
+      connections: PEAK_CONNECTIONS,
+      warmupMs: WARMUP_MS,
+      durationMs: measureMs,
+      minRequests,
+    })) as WithCpu<LoadResult>;
     log(`${label}: peak ${peak.throughput}/s, p99 ${peak.latency.p99} ms, ${peak.errors} errors`);
     if (scenario === "update-location") {
       // The history is written behind the 202s; the next run starts once it has caught up, so it does not share the machine with it.
@@ -182,7 +222,15 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
       log(`${label}: not held at ${rate}/s, more than twice its peak`);
       return { peak, held: undefined };
     }
-    const held = (await generate(context, { mode: "open", kind: scenario, port: ports[scenario], rate, maxConnections: OPEN_MAX_CONNECTIONS, warmupMs: WARMUP_MS, durationMs: measureMs })) as WithCpu<LoadResult>;
+    const held = (await generate(context, {
+      mode: "open",
+      kind: scenario,
+      port: ports[scenario],
+      rate,
+      maxConnections: OPEN_MAX_CONNECTIONS,
+      warmupMs: WARMUP_MS,
+      durationMs: measureMs,
+    })) as WithCpu<LoadResult>;
     log(`${label}: at ${rate}/s p50 ${held.latency.p50} p95 ${held.latency.p95} p99 ${held.latency.p99} ms, ${held.errors} errors`);
     return { peak, held: { ...held, rate } };
   };
@@ -220,7 +268,12 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
   let assignment: BenchReport["assignment"];
   if (wants("assignment")) {
     await fresh();
-    const result = await generateAssignment(context, { rate: ASSIGNMENT_RATE, durationMs: measureMs, warmupMs: WARMUP_MS, connections: OPEN_MAX_CONNECTIONS });
+    const result = await generateAssignment(context, {
+      rate: ASSIGNMENT_RATE,
+      durationMs: measureMs,
+      warmupMs: WARMUP_MS,
+      connections: OPEN_MAX_CONNECTIONS,
+    });
     assignment = { ...result, rate: ASSIGNMENT_RATE };
     log(`assignment at ${ASSIGNMENT_RATE}/s: p99 ${result.assignLatency.p99} ms, ${result.assigned}/${result.booked} assigned`);
   }
@@ -245,9 +298,15 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
       generate(context, { mode: "open", kind: "search-drivers", rate: searchRate, ...viaEntry }),
     ])) as WithCpu<LoadResult>[];
     const shed = shedSince(shedBefore, await shedCounts(stack));
-    entry = { ...entry, costUs, floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate }, shed } };
+    entry = {
+      ...entry,
+      costUs,
+      floodAndSearch: { locations: { ...locations!, rate: floodRate }, searches: { ...searches!, rate: searchRate }, shed },
+    };
     if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
-    log(`through the entry point: locations at ${floodRate}/s p99 ${locations!.latency.p99} ms, ${locations!.errors} errors; searches at ${searchRate}/s p99 ${searches!.latency.p99} ms, ${searches!.errors} errors`);
+    log(
+      `through the entry point: locations at ${floodRate}/s p99 ${locations!.latency.p99} ms, ${locations!.errors} errors; searches at ${searchRate}/s p99 ${searches!.latency.p99} ms, ${searches!.errors} errors`,
+    );
     await historyCatchUp(environment.natsUrl);
   }
   if (wants("booking-spike")) {
@@ -255,14 +314,36 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
     const [bookingRate, driverRate] = [Number(args["booking-rate"]), Number(args["spike-driver-rate"])];
     const shedBefore = await shedCounts(stack);
     const [bookings, locations] = await Promise.all([
-      generate(context, { mode: "assignment", port: viaEntry.port, natsUrl: environment.natsUrl, settleTimeoutMs: 60_000, rate: bookingRate, durationMs: measureMs, warmupMs: WARMUP_MS, connections: SPIKE_MAX_CONNECTIONS, costUs }) as Promise<WithCpu<AssignmentResult>>,
+      generate(context, {
+        mode: "assignment",
+        port: viaEntry.port,
+        natsUrl: environment.natsUrl,
+        settleTimeoutMs: 60_000,
+        rate: bookingRate,
+        durationMs: measureMs,
+        warmupMs: WARMUP_MS,
+        connections: SPIKE_MAX_CONNECTIONS,
+        costUs,
+      }) as Promise<WithCpu<AssignmentResult>>,
       // Drivers report from before the first booking until after the last.
-      generate(context, { mode: "open", kind: "update-location", rate: driverRate, ...viaEntry, durationMs: measureMs + WARMUP_MS }) as Promise<WithCpu<LoadResult>>,
+      generate(context, {
+        mode: "open",
+        kind: "update-location",
+        rate: driverRate,
+        ...viaEntry,
+        durationMs: measureMs + WARMUP_MS,
+      }) as Promise<WithCpu<LoadResult>>,
     ]);
     const shed = shedSince(shedBefore, await shedCounts(stack));
-    entry = { ...entry, costUs, bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate }, shed } };
+    entry = {
+      ...entry,
+      costUs,
+      bookingSpike: { bookings: { ...bookings, rate: bookingRate }, locations: { ...locations, rate: driverRate }, shed },
+    };
     if (Object.keys(shed).length > 0) log(`refused as overloaded, by function and sign: ${JSON.stringify(shed)}`);
-    log(`through the entry point: bookings at ${bookingRate}/s, booked → assigned p99 ${bookings.assignLatency.p99} ms, ${bookings.assigned}/${bookings.booked} assigned, refused ${JSON.stringify(bookings.bookingErrors)}`);
+    log(
+      `through the entry point: bookings at ${bookingRate}/s, booked → assigned p99 ${bookings.assignLatency.p99} ms, ${bookings.assigned}/${bookings.booked} assigned, refused ${JSON.stringify(bookings.bookingErrors)}`,
+    );
     await historyCatchUp(environment.natsUrl);
   }
 
@@ -272,7 +353,12 @@ async function measureScenarios(context: BenchContext, ports: Record<HttpScenari
   const partial: Omit<BenchReport, "targets"> = {
     date: new Date(context.started).toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), os: `Linux ${release()}` },
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? "unknown",
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      os: `Linux ${release()}`,
+    },
     versions: await versions(environment),
     settings: {
       drivers: DRIVER_COUNT,
@@ -319,10 +405,14 @@ function generate({ stack, helloPort, environment }: BenchContext, plan: Plan): 
     databases: [environment.env.DATABASE_URL_VN!, environment.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "lib", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(root, "bench", "lib", "load", "generator.ts"), JSON.stringify({ ...plan, cpu })],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     child.once("close", (code) => {
@@ -332,8 +422,17 @@ function generate({ stack, helloPort, environment }: BenchContext, plan: Plan): 
   });
 }
 
-function generateAssignment(context: BenchContext, options: { rate?: number; durationMs?: number; warmupMs?: number; burst?: number; connections: number }): Promise<WithCpu<AssignmentResult>> {
-  const plan: Plan = { mode: "assignment", port: context.stack!.ports["create-trip"]!, natsUrl: context.environment.natsUrl, settleTimeoutMs: 60_000, ...options };
+function generateAssignment(
+  context: BenchContext,
+  options: { rate?: number; durationMs?: number; warmupMs?: number; burst?: number; connections: number },
+): Promise<WithCpu<AssignmentResult>> {
+  const plan: Plan = {
+    mode: "assignment",
+    port: context.stack!.ports["create-trip"]!,
+    natsUrl: context.environment.natsUrl,
+    settleTimeoutMs: 60_000,
+    ...options,
+  };
   return generate(context, plan) as Promise<WithCpu<AssignmentResult>>;
 }
 
@@ -364,7 +463,10 @@ async function shedCounts(stack: Stack): Promise<ShedCounts> {
   for (const name of FUNCTIONS) {
     const port = stack.ports[name];
     if (!port) continue;
-    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => "");
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+      (res) => res.text(),
+      () => "",
+    );
     for (const [, reason, n] of text.matchAll(/^uitgo_requests_shed_total\{reason="(\w+)"\} (\d+)$/gm)) {
       (counts[name] ??= {})[reason!] = Number(n);
     }

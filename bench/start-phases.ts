@@ -39,4 +39,6 @@ for (let run = 0; run < Number(values.runs); run++) {
     await fn.stop("SIGKILL");
   }
 }
-console.log(`listening after ${round(median(listening), 1)} ms, ready after ${round(median(ready), 1)} ms (medians of ${values.runs} starts)`);
+console.log(
+  `listening after ${round(median(listening), 1)} ms, ready after ${round(median(ready), 1)} ms (medians of ${values.runs} starts)`,
+);

@@ -23,7 +23,9 @@ if (process.argv[2] === "--serve") {
   const port = await new Promise<number>((resolve) => server.once("message", (m) => resolve(m as number)));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const get = () =>
-    new Promise<void>((resolve, reject) => http.get({ host: "127.0.0.1", port, agent }, (res) => res.resume().on("end", resolve)).on("error", reject));
+    new Promise<void>((resolve, reject) =>
+      http.get({ host: "127.0.0.1", port, agent }, (res) => res.resume().on("end", resolve)).on("error", reject),
+    );
   const serverCpuUs = () =>
     new Promise<number>((resolve) => {
       server.once("message", (m) => resolve(m as number));
@@ -59,9 +61,11 @@ if (process.argv[2] === "--serve") {
     requests: closed,
     send: async (latencies) => {
       let next = 0;
-      await Promise.all(Array.from({ length: 32 }, async () => {
-        while (next++ < closed) await timed(latencies);
-      }));
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next++ < closed) await timed(latencies);
+        }),
+      );
     },
   });
 
@@ -71,7 +75,9 @@ if (process.argv[2] === "--serve") {
     await run.send(latencies);
     const cpu = (await serverCpuUs()) - before;
     const { p50, p95 } = percentiles(latencies);
-    console.log(`${run.load}: server CPU ${Math.round(cpu / run.requests)} µs per request; sent → answered p50 ${p50.toFixed(2)}, p95 ${p95.toFixed(2)} ms`);
+    console.log(
+      `${run.load}: server CPU ${Math.round(cpu / run.requests)} µs per request; sent → answered p50 ${p50.toFixed(2)}, p95 ${p95.toFixed(2)} ms`,
+    );
   }
   server.kill();
   agent.destroy();

@@ -24,7 +24,11 @@ export interface BundleProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startBundle(bundle: string, env: Record<string, string>, { node = process.execPath, watch, logFile }: BundleOptions = {}): BundleProcess {
+export function startBundle(
+  bundle: string,
+  env: Record<string, string>,
+  { node = process.execPath, watch, logFile }: BundleOptions = {},
+): BundleProcess {
   const child = spawn(node, [bundle], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let stopping = false;

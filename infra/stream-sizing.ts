@@ -60,7 +60,9 @@ const perUpdate = state.bytes / total;
 const GiB = 1024 ** 3;
 const maxBytes = Number(stream.max_bytes);
 const INTERVAL_S = 4;
-console.log(`${total} updates, ${together} at a time: ${state.messages} messages, ${state.bytes} bytes stored, ${perUpdate.toFixed(1)} bytes per update (JetStream's own accounting)`);
+console.log(
+  `${total} updates, ${together} at a time: ${state.messages} messages, ${state.bytes} bytes stored, ${perUpdate.toFixed(1)} bytes per update (JetStream's own accounting)`,
+);
 console.log(`DRIVER_LOCATIONS max_bytes ${maxBytes} (${(maxBytes / GiB).toFixed(2)} GiB), max_age ${Number(stream.max_age) / 3.6e12} h\n`);
 console.log("| drivers (one update every 4 s) | updates per second | updates per day | store for 24 h | history max_bytes holds |");
 console.log("| ---: | ---: | ---: | ---: | ---: |");
@@ -69,6 +71,9 @@ for (const drivers of [1_000, 10_000, 50_000, 100_000]) {
   const perDay = rate * 86_400;
   const bytesPerSecond = rate * perUpdate;
   const held = maxBytes / bytesPerSecond;
-  const heldText = held >= 86_400 ? "all 24 h (max_age binds)" : held >= 3600 ? `${(held / 3600).toFixed(1)} h` : `${Math.round(held / 60)} min`;
-  console.log(`| ${drivers.toLocaleString("en")} | ${rate.toLocaleString("en")} | ${(perDay / 1e6).toFixed(1)} M | ${((perDay * perUpdate) / GiB).toFixed(1)} GiB | ${heldText} |`);
+  const heldText =
+    held >= 86_400 ? "all 24 h (max_age binds)" : held >= 3600 ? `${(held / 3600).toFixed(1)} h` : `${Math.round(held / 60)} min`;
+  console.log(
+    `| ${drivers.toLocaleString("en")} | ${rate.toLocaleString("en")} | ${(perDay / 1e6).toFixed(1)} M | ${((perDay * perUpdate) / GiB).toFixed(1)} GiB | ${heldText} |`,
+  );
 }

@@ -63,7 +63,16 @@ export async function startDemoDrivers(options: DemoDriverOptions): Promise<Demo
       const distance = SPREAD_METERS * Math.sqrt(Math.random());
       const bearing = Math.random() * 2 * Math.PI;
       const { lat, lng } = offsetMeters(city.center, distance * Math.cos(bearing), distance * Math.sin(bearing));
-      drivers.push({ id: `demo-${code}-${String(i).padStart(3, "0")}`, city, lat, lng, heading: Math.random() * 360, token: "", tokenRenewAt: 0, nextAt: 0 });
+      drivers.push({
+        id: `demo-${code}-${String(i).padStart(3, "0")}`,
+        city,
+        lat,
+        lng,
+        heading: Math.random() * 360,
+        token: "",
+        tokenRenewAt: 0,
+        nextAt: 0,
+      });
     }
   }
 

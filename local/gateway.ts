@@ -37,7 +37,17 @@ export interface Gateway {
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
 // Transfer-Encoding is kept on requests so Node frames a chunked body the same way to the function.
-const REQUEST_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer", "expect", "x-forwarded-for", "x-forwarded-host"]);
+const REQUEST_HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "upgrade",
+  "te",
+  "trailer",
+  "expect",
+  "x-forwarded-for",
+  "x-forwarded-host",
+]);
 const RESPONSE_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "upgrade", "trailer", "transfer-encoding"]);
 
 const LIVENESS = Buffer.from('{"status":"ok"}');
@@ -46,33 +56,42 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { targets } = options;
   const idleMs = options.upstreamIdleMs ?? UPSTREAM_IDLE_MS;
   // An agent's timeout applies to its free sockets: one unused that long is closed.
-  const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: "lifo", ...(idleMs > 0 && { timeout: idleMs }) });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1024,
+    maxFreeSockets: 256,
+    scheduling: "lifo",
+    ...(idleMs > 0 && { timeout: idleMs }),
+  });
 
-  const server = createServer({ requireHostHeader: false }, requireHost((req, res) => {
-    const url = req.url ?? "/";
-    const host = req.headers.host;
-    const name = routeFor(req.method ?? "GET", url, host);
+  const server = createServer(
+    { requireHostHeader: false },
+    requireHost((req, res) => {
+      const url = req.url ?? "/";
+      const host = req.headers.host;
+      const name = routeFor(req.method ?? "GET", url, host);
 
-    if (name === undefined) {
-      if (req.method === "GET" && (url === "/health/liveness" || url === "/health/readiness")) {
-        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": LIVENESS.length });
-        res.end(LIVENESS);
+      if (name === undefined) {
+        if (req.method === "GET" && (url === "/health/liveness" || url === "/health/readiness")) {
+          res.writeHead(200, { "Content-Type": "application/json", "Content-Length": LIVENESS.length });
+          res.end(LIVENESS);
+          return;
+        }
+        reply(res, 404, "not_found", `No route for ${req.method} ${url.split("?")[0]}`);
+        req.resume();
         return;
       }
-      reply(res, 404, "not_found", `No route for ${req.method} ${url.split("?")[0]}`);
-      req.resume();
-      return;
-    }
 
-    const port = targets[name];
-    if (port === undefined) {
-      req.resume();
-      reply(res, 502, "function_unavailable", `The ${name} function is not running`);
-      return;
-    }
+      const port = targets[name];
+      if (port === undefined) {
+        req.resume();
+        reply(res, 502, "function_unavailable", `The ${name} function is not running`);
+        return;
+      }
 
-    forward(req, res, url, name, port, true);
-  }));
+      forward(req, res, url, name, port, true);
+    }),
+  );
 
   function forward(req: IncomingMessage, res: ServerResponse, url: string, name: string, port: number, mayRetry: boolean): void {
     const raw = req.rawHeaders;

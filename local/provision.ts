@@ -75,7 +75,8 @@ async function provisionNats(url: string, log: (line: string) => void): Promise<
 
 async function startNats(log: (line: string) => void): Promise<void> {
   const binary = findBinary("nats-server") ?? (await install("nats-server", "nats-server", log), findBinary("nats-server"));
-  if (!binary) throw new ProvisionError("nats: nats-server is still missing after installing it; install it and start it with `nats-server -js`");
+  if (!binary)
+    throw new ProvisionError("nats: nats-server is still missing after installing it; install it and start it with `nats-server -js`");
 
   const sudo = await privilege();
   let storeDir: string;
@@ -97,7 +98,17 @@ async function startNats(log: (line: string) => void): Promise<void> {
     // Matched by our own pid file, not by the binary: any other nats-server on the machine (another port, no
     // JetStream) would otherwise count as "already running" and nothing would be started.
     const pidFile = join(storeDir, "uitgo-nats-server.pid");
-    const result = await runPrivileged(sudo, daemon, ["--start", "--pidfile", pidFile, "--make-pidfile", "--background", "--exec", binary, "--", ...args]);
+    const result = await runPrivileged(sudo, daemon, [
+      "--start",
+      "--pidfile",
+      pidFile,
+      "--make-pidfile",
+      "--background",
+      "--exec",
+      binary,
+      "--",
+      ...args,
+    ]);
     if (result.code === 1) {
       throw new ProvisionError(
         `nats: the nats-server started here before (pid file ${pidFile}) is still running but does not listen on ${HOST}:${NATS_PORT}; ` +
@@ -108,7 +119,11 @@ async function startNats(log: (line: string) => void): Promise<void> {
   } else {
     spawnDetached(binary, args);
   }
-  await waitForPort("nats", NATS_PORT, existsSync(logFile) ? `see ${logFile}` : `it wrote no log (${logFile}); run \`${binary} ${args.join(" ")}\` to see why`);
+  await waitForPort(
+    "nats",
+    NATS_PORT,
+    existsSync(logFile) ? `see ${logFile}` : `it wrote no log (${logFile}); run \`${binary} ${args.join(" ")}\` to see why`,
+  );
 }
 
 // --------------------------------------------------------------------------------------------- Redis
@@ -182,7 +197,10 @@ function shardDatabases(): string[] {
   const { shards } = loadConfig();
   return REGIONS.map((region) => {
     const name = decodeURIComponent(new URL(shards[region].primaryUrl).pathname.slice(1));
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new ProvisionError(`DATABASE_URL_${region.toUpperCase()} must name a database of lower-case letters, digits and _, got "${name}"`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(name))
+      throw new ProvisionError(
+        `DATABASE_URL_${region.toUpperCase()} must name a database of lower-case letters, digits and _, got "${name}"`,
+      );
     return name;
   });
 }
@@ -193,7 +211,8 @@ async function provisionPostgres(wanted: string[], log: (line: string) => void):
     try {
       await sql`select 1`;
     } catch (err) {
-      if (!isAuthFailure(err)) throw new ProvisionError(`postgres: cannot connect to ${HOST}:${POSTGRES_PORT} as postgres: ${message(err)}`);
+      if (!isAuthFailure(err))
+        throw new ProvisionError(`postgres: cannot connect to ${HOST}:${POSTGRES_PORT} as postgres: ${message(err)}`);
       await sql.end({ timeout: 1 }).catch(() => {});
       await allowLocalTrust(log, err);
       sql = adminConnection("postgres");
@@ -202,7 +221,9 @@ async function provisionPostgres(wanted: string[], log: (line: string) => void):
       });
     }
 
-    const existing = new Set((await sql<{ datname: string }[]>`select datname from pg_database where datname in ${sql(wanted)}`).map((row) => row.datname));
+    const existing = new Set(
+      (await sql<{ datname: string }[]>`select datname from pg_database where datname in ${sql(wanted)}`).map((row) => row.datname),
+    );
     for (const name of wanted) {
       if (existing.has(name)) continue;
       try {
@@ -271,10 +292,17 @@ async function allowLocalTrust(log: (line: string) => void, cause: unknown): Pro
   const hbaFile = hba.output.trim().split("\n").pop()?.trim();
   if (hba.code !== 0 || !hbaFile) throw new ProvisionError(`${hint} (psql over the unix socket failed: ${hba.output.trim()})`);
 
-  const lines = "# Added by UIT-Go local/provision.ts: the local stack connects as postgres without a password.\\nhost all postgres 127.0.0.1/32 trust\\nhost all postgres ::1/128 trust\\n";
-  const edit = await runPrivileged(sudo, "sh", ["-c", `printf '${lines}' | cat - "$1" > "$1.uitgo" && cat "$1.uitgo" > "$1" && rm -f "$1.uitgo"`, "sh", hbaFile]);
+  const lines =
+    "# Added by UIT-Go local/provision.ts: the local stack connects as postgres without a password.\\nhost all postgres 127.0.0.1/32 trust\\nhost all postgres ::1/128 trust\\n";
+  const edit = await runPrivileged(sudo, "sh", [
+    "-c",
+    `printf '${lines}' | cat - "$1" > "$1.uitgo" && cat "$1.uitgo" > "$1" && rm -f "$1.uitgo"`,
+    "sh",
+    hbaFile,
+  ]);
   const reload = await psql("select pg_reload_conf()");
-  if (edit.code !== 0 || reload.code !== 0) throw new ProvisionError(`${hint} (editing ${hbaFile} failed: ${edit.output.trim()} ${reload.output.trim()})`);
+  if (edit.code !== 0 || reload.code !== 0)
+    throw new ProvisionError(`${hint} (editing ${hbaFile} failed: ${edit.output.trim()} ${reload.output.trim()})`);
   log(`postgres: allowed user postgres without a password from the loopback addresses (${hbaFile})`);
 }
 

@@ -32,8 +32,14 @@ describe("routeFor", () => {
 
   it("knows no host name of an internal function, in any spelling, whatever the path", () => {
     for (const name of ["assign-driver", "record-locations", "settle-dead-letters"]) {
-      for (const host of [`${name}.default.127.0.0.1.sslip.io`, `${name.toUpperCase()}.DEFAULT.127.0.0.1.SSLIP.IO`, `${name}.default.127.0.0.1.sslip.io.`, `${name}.other.127.0.0.1.sslip.io:8080`]) {
-        for (const path of ["/", "/metrics", "/forgotten-trips", "/v1/trips"]) expect(routeFor("POST", path, host), `${host} ${path}`).toBeUndefined();
+      for (const host of [
+        `${name}.default.127.0.0.1.sslip.io`,
+        `${name.toUpperCase()}.DEFAULT.127.0.0.1.SSLIP.IO`,
+        `${name}.default.127.0.0.1.sslip.io.`,
+        `${name}.other.127.0.0.1.sslip.io:8080`,
+      ]) {
+        for (const path of ["/", "/metrics", "/forgotten-trips", "/v1/trips"])
+          expect(routeFor("POST", path, host), `${host} ${path}`).toBeUndefined();
       }
     }
   });

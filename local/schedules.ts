@@ -10,7 +10,11 @@ import { SENDER_HEADER } from "../shared/http/internal-sender";
 function ping(schedule: Schedule, port: number, internalSecret: string): Promise<Response> {
   const attributes = { id: randomUUID(), source: `local/schedules/${schedule.name}`, type: PING_TYPE, time: new Date().toISOString() };
   const { headers, body } = toBinary(attributes, "application/json", Buffer.from("{}"));
-  return fetch(`http://127.0.0.1:${port}${schedule.path}`, { method: "POST", headers: { ...headers, [SENDER_HEADER]: internalSecret }, body });
+  return fetch(`http://127.0.0.1:${port}${schedule.path}`, {
+    method: "POST",
+    headers: { ...headers, [SENDER_HEADER]: internalSecret },
+    body,
+  });
 }
 
 /** Pings each scheduled function every `everyMinutes` while it runs; a failed ping is logged, as a PingSource would. */

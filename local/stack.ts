@@ -233,7 +233,9 @@ class LocalStack implements Stack {
     const ports = [this.basePort, ...[...this.managed.values()].map((m) => m.port)];
     const busy = (await Promise.all(ports.map(async (p) => ((await isFree(p)) ? undefined : p)))).filter((p) => p !== undefined);
     if (busy.length > 0) {
-      throw new Error(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use: stop what listens there or choose another base port (UITGO_PORT)`);
+      throw new Error(
+        `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use: stop what listens there or choose another base port (UITGO_PORT)`,
+      );
     }
   }
 

@@ -42,14 +42,18 @@ export function formatStreams(reports: StreamReport[], now = Date.now()): string
     for (const c of consumers) {
       const known = CONSUMERS.some((d) => d.stream === config.name && d.config.durable_name === c.name);
       lines.push(`  Consumer ${c.name}${known ? "" : " (not defined in nats/)"}`);
-      lines.push(`    filter ${c.config.filter_subject ?? "(all)"} · ack wait ${seconds(c.config.ack_wait)} · max deliver ${c.config.max_deliver}`);
+      lines.push(
+        `    filter ${c.config.filter_subject ?? "(all)"} · ack wait ${seconds(c.config.ack_wait)} · max deliver ${c.config.max_deliver}`,
+      );
       lines.push(
         `    pending ${c.num_pending} · ack pending ${c.num_ack_pending} · redelivered ${c.num_redelivered} · waiting pulls ${c.num_waiting}`,
       );
       lines.push(
         `    last delivery: consumer seq ${c.delivered.consumer_seq}, stream seq ${c.delivered.stream_seq}, ${ago(c.delivered.last_active, now)}`,
       );
-      lines.push(`    ack floor: consumer seq ${c.ack_floor.consumer_seq}, stream seq ${c.ack_floor.stream_seq}, ${ago(c.ack_floor.last_active, now)}`);
+      lines.push(
+        `    ack floor: consumer seq ${c.ack_floor.consumer_seq}, stream seq ${c.ack_floor.stream_seq}, ${ago(c.ack_floor.last_active, now)}`,
+      );
     }
     lines.push("");
   }

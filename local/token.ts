@@ -26,7 +26,8 @@ for (let i = 0; i < args.length; i++) {
   const arg = args[i]!;
   if (arg === "--ttl" || arg.startsWith("--ttl=")) {
     const raw = arg === "--ttl" ? args[++i] : arg.slice("--ttl=".length);
-    if (raw === undefined || !/^[1-9]\d*$/.test(raw)) fail(`--ttl needs a positive whole number of seconds, got ${raw === undefined ? "nothing" : `"${raw}"`}`);
+    if (raw === undefined || !/^[1-9]\d*$/.test(raw))
+      fail(`--ttl needs a positive whole number of seconds, got ${raw === undefined ? "nothing" : `"${raw}"`}`);
     ttl = Number(raw);
   } else if (arg.startsWith("-")) {
     fail(`unknown option ${arg}`);

@@ -13,7 +13,9 @@ import { startStack, type Stack } from "./stack";
 const args = process.argv.slice(2);
 const unknown = args.filter((arg) => arg !== "--no-demo");
 if (unknown.length > 0) {
-  console.error(`unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(" ")}\nusage: npm start [-- --no-demo]   (UITGO_PORT sets the port, 8080 by default)`);
+  console.error(
+    `unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(" ")}\nusage: npm start [-- --no-demo]   (UITGO_PORT sets the port, 8080 by default)`,
+  );
   process.exit(2);
 }
 const demo = !args.includes("--no-demo");
@@ -97,11 +99,7 @@ function printWelcome(url: string, secret: string, devSecret: boolean): void {
     destLat: 10.795,
     destLng: 106.7218,
   });
-  const lines = [
-    "",
-    `UIT-Go is running. Send requests to ${url}`,
-    "",
-  ];
+  const lines = ["", `UIT-Go is running. Send requests to ${url}`, ""];
   if (devSecret) {
     lines.push(
       `JWT_SECRET is not set: tokens are signed with the development secret "${DEV_JWT_SECRET}".`,

@@ -14,7 +14,11 @@ const upToDate = hasLock && existsSync(installed) && statSync(installed).mtimeMs
 
 if (!upToDate) {
   const args = hasLock ? ["ci"] : ["install"];
-  const why = !hasLock ? "there is no package-lock.json" : existsSync(installed) ? "node_modules is older than package-lock.json" : "node_modules is missing";
+  const why = !hasLock
+    ? "there is no package-lock.json"
+    : existsSync(installed)
+      ? "node_modules is older than package-lock.json"
+      : "node_modules is missing";
   console.log(`${why}: running npm ${args.join(" ")}`);
   const result = spawnSync("npm", args, { cwd: root, stdio: "inherit", shell: process.platform === "win32" });
   if (result.error) {

@@ -84,7 +84,8 @@ export function loadConfig(env: Env = process.env): Config {
   const matchDeadlineMs = int(env, "MATCH_DEADLINE_MS", 60_000);
   // A minute past the deadline: matching ends its own trips at the deadline, the sweep only those it never saw.
   const staleTripMs = int(env, "STALE_TRIP_MS", matchDeadlineMs + 60_000);
-  if (staleTripMs < matchDeadlineMs) throw new Error(`STALE_TRIP_MS (${staleTripMs}) must be at least MATCH_DEADLINE_MS (${matchDeadlineMs})`);
+  if (staleTripMs < matchDeadlineMs)
+    throw new Error(`STALE_TRIP_MS (${staleTripMs}) must be at least MATCH_DEADLINE_MS (${matchDeadlineMs})`);
 
   return {
     serviceName: env.K_SERVICE ?? env.SERVICE_NAME ?? "uitgo",

@@ -46,7 +46,11 @@ return out
 /** Decisions of one limit in one script at most, so no script keeps Redis's other clients waiting long. */
 const MAX_DECISIONS_PER_SCRIPT = 64;
 
-const unavailable = counter("uitgo_rate_limiter_unavailable_total", "Requests let through unlimited because the rate limiter's Redis did not answer", ["limit"]);
+const unavailable = counter(
+  "uitgo_rate_limiter_unavailable_total",
+  "Requests let through unlimited because the rate limiter's Redis did not answer",
+  ["limit"],
+);
 const refused = counter("uitgo_rate_limited_total", "Requests refused by a rate limit", ["limit"]);
 
 export class RateLimiter {
@@ -85,7 +89,12 @@ export class RateLimiter {
   private async decide(clients: string[]): Promise<RateDecision[]> {
     // One hash tag per limit: a batch's keys share a slot, as a script's keys must on a Redis Cluster.
     const keys = clients.map((client) => `ratelimit:{${this.name}}:${client}`);
-    const replies = (await GCRA.run(this.redis, keys, [this.intervalMs, this.policy.windowSeconds * 1000])) as [number, number, number, number][];
+    const replies = (await GCRA.run(this.redis, keys, [this.intervalMs, this.policy.windowSeconds * 1000])) as [
+      number,
+      number,
+      number,
+      number,
+    ][];
     return replies.map(([allowed, remaining, resetMs, retryMs]) => ({
       allowed: allowed === 1,
       remaining,

@@ -21,7 +21,8 @@ function destination(from: LatLng, bearingDeg: number, meters: number): LatLng {
   const bearing = bearingDeg * rad;
   const lat1 = from.lat * rad;
   const lat2 = Math.asin(Math.sin(lat1) * Math.cos(angle) + Math.cos(lat1) * Math.sin(angle) * Math.cos(bearing));
-  const lng2 = from.lng * rad + Math.atan2(Math.sin(bearing) * Math.sin(angle) * Math.cos(lat1), Math.cos(angle) - Math.sin(lat1) * Math.sin(lat2));
+  const lng2 =
+    from.lng * rad + Math.atan2(Math.sin(bearing) * Math.sin(angle) * Math.cos(lat1), Math.cos(angle) - Math.sin(lat1) * Math.sin(lat2));
   return { lat: lat2 / rad, lng: lng2 / rad };
 }
 

@@ -9,8 +9,7 @@ import type { TripStore } from "./trips/trip-store";
 import type { Trip } from "./trips/trip";
 
 export type ActionOutcome =
-  | { kind: "done"; trip: Trip; replayed: boolean }
-  | Extract<Decision, { kind: "forbidden" | "conflict" | "not_found" }>;
+  { kind: "done"; trip: Trip; replayed: boolean } | Extract<Decision, { kind: "forbidden" | "conflict" | "not_found" }>;
 
 export class TripLifecycle {
   constructor(
@@ -29,13 +28,17 @@ export class TripLifecycle {
 
     // Events first, the driver last: if freeing the driver fails, the transition rolls back and at worst an
     // event went out early (consumers check the trip's status); the other order could free a driver mid-ride.
-    const result = await this.trips.transition(tripId, (before) => decide(before, action, actor), async ({ trip, before, declinedBy }) => {
-      const driverId = before.driverId;
-      await this.events.publish(rule.event, trip, { actor, ...(rule.rematches && { occurrence: driverId }) });
-      // Each decline starts a new round of matching; its number keeps the new trips.requested from being taken for a duplicate.
-      if (rule.rematches) await this.events.publish("requested", trip, { occurrence: `round-${declinedBy.length}` });
-      if (rule.releasesDriver && driverId) await this.drivers.release(region, tripId, driverId, { available: true });
-    });
+    const result = await this.trips.transition(
+      tripId,
+      (before) => decide(before, action, actor),
+      async ({ trip, before, declinedBy }) => {
+        const driverId = before.driverId;
+        await this.events.publish(rule.event, trip, { actor, ...(rule.rematches && { occurrence: driverId }) });
+        // Each decline starts a new round of matching; its number keeps the new trips.requested from being taken for a duplicate.
+        if (rule.rematches) await this.events.publish("requested", trip, { occurrence: `round-${declinedBy.length}` });
+        if (rule.releasesDriver && driverId) await this.drivers.release(region, tripId, driverId, { available: true });
+      },
+    );
     return result.kind === "done" ? { kind: "done", trip: result.trip, replayed: result.replayed } : result;
   }
 }

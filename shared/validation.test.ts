@@ -135,13 +135,21 @@ describe("parse", () => {
     });
 
     it("refuses a day that does not exist in its month", () => {
-      expect(issueOf(schema, { at: "2025-02-30T00:00:00Z" })).toEqual([{ field: "at", issue: "must be an ISO 8601 timestamp with a time zone" }]);
+      expect(issueOf(schema, { at: "2025-02-30T00:00:00Z" })).toEqual([
+        { field: "at", issue: "must be an ISO 8601 timestamp with a time zone" },
+      ]);
     });
   });
 });
 
 describe("parseQuery", () => {
-  const SEARCH = { lat: latitude(), lng: longitude(), radius: optional(number(1, 10_000)), limit: optional(integer(1, 50)), q: optional(text(10)) };
+  const SEARCH = {
+    lat: latitude(),
+    lng: longitude(),
+    radius: optional(number(1, 10_000)),
+    limit: optional(integer(1, 50)),
+    q: optional(text(10)),
+  };
 
   it("converts numeric text to numbers", () => {
     expect(parseQuery(SEARCH, { lat: "10.7769", lng: "106.7009", radius: "2.5e3", limit: "+7" })).toEqual({
@@ -159,7 +167,10 @@ describe("parseQuery", () => {
 
   it("refuses text that only starts with a number, and number spellings other than decimal", () => {
     for (const lat of ["12abc", "0x10", "1_000", "NaN", "Infinity", "1e999", "1,5", "--1"]) {
-      expect(issues(() => parseQuery(SEARCH, { lat, lng: "0" })), lat).toEqual([{ field: "lat", issue: "must be a number" }]);
+      expect(
+        issues(() => parseQuery(SEARCH, { lat, lng: "0" })),
+        lat,
+      ).toEqual([{ field: "lat", issue: "must be a number" }]);
     }
   });
 

@@ -46,7 +46,10 @@ function largestLocationEvent(n: number) {
   const text = JSON.stringify(data);
   const msg = {
     info: { stream: "DRIVER_LOCATIONS", streamSequence: 123_456_789_012, deliveryCount: 30 },
-    headers: { get: (name: string) => (name === "Nats-Msg-Id" ? locationEventId(locations.map((l) => locationKey({ ...l, recordedAt: now - 1000 }))) : "") },
+    headers: {
+      get: (name: string) =>
+        name === "Nats-Msg-Id" ? locationEventId(locations.map((l) => locationKey({ ...l, recordedAt: now - 1000 }))) : "",
+    },
     subject: "drivers.location.vn",
     time: new Date(now),
     data: Buffer.from(text),
@@ -92,7 +95,9 @@ describe("sized to what each receiver takes", () => {
         body: " ".repeat(limit + 1),
       });
       expect(response.status, `${name} ${path}`).toBe(413);
-      expect(await response.json(), `${name} ${path}`).toEqual({ error: { code: "payload_too_large", message: `The request body must be at most ${limit} bytes`, details: [] } });
+      expect(await response.json(), `${name} ${path}`).toEqual({
+        error: { code: "payload_too_large", message: `The request body must be at most ${limit} bytes`, details: [] },
+      });
     }
     expect(await tables.count()).toBe(0);
   });
@@ -107,8 +112,18 @@ describe("an early refusal", () => {
   it("answers 413 before the body has arrived and closes the connection cleanly, declared or chunked, at a receiver and through the entry point", async () => {
     const rider = { ...bearer("rider", "rider-big"), "content-type": "application/json" };
     const targets = [
-      { label: "record-locations", port: stack.ports["record-locations"]!, path: "/", headers: { ...ce(DRIVER_LOCATION_TYPE), [SENDER_HEADER]: stack.internalSecret } },
-      { label: "assign-driver", port: stack.ports["assign-driver"]!, path: "/", headers: { ...ce(TRIP_REQUESTED_TYPE), [SENDER_HEADER]: stack.internalSecret } },
+      {
+        label: "record-locations",
+        port: stack.ports["record-locations"]!,
+        path: "/",
+        headers: { ...ce(DRIVER_LOCATION_TYPE), [SENDER_HEADER]: stack.internalSecret },
+      },
+      {
+        label: "assign-driver",
+        port: stack.ports["assign-driver"]!,
+        path: "/",
+        headers: { ...ce(TRIP_REQUESTED_TYPE), [SENDER_HEADER]: stack.internalSecret },
+      },
       { label: "create-trip", port: stack.ports["create-trip"]!, path: "/v1/trips", headers: rider },
       { label: "the entry point", port: stack.ports.gateway!, path: "/v1/trips", headers: rider },
     ];
@@ -116,7 +131,10 @@ describe("an early refusal", () => {
     for (const target of targets) {
       for (const framing of [`Content-Length: ${total}\r\n`, "Transfer-Encoding: chunked\r\n"]) {
         const label = `${target.label}, ${framing.trim()}`;
-        const exchange = await rawRequest(target.port, head(target.port, target.path, target.headers, framing), { bodyBytes: total, chunked: framing.startsWith("Transfer") });
+        const exchange = await rawRequest(target.port, head(target.port, target.path, target.headers, framing), {
+          bodyBytes: total,
+          chunked: framing.startsWith("Transfer"),
+        });
         expect(exchange.status, label).toBe(413);
         expect(JSON.parse(exchange.body), label).toMatchObject({ error: { code: "payload_too_large", details: [] } });
         expect(exchange.headers.connection, label).toBe("close");
@@ -130,7 +148,11 @@ describe("an early refusal", () => {
 
   it("a 401 before reading a large body closes the same way, and the next request on a fresh connection is answered", async () => {
     const port = stack.ports.gateway!;
-    const exchange = await rawRequest(port, head(port, "/v1/trips", { "content-type": "application/json" }, "Content-Length: 67108864\r\n"), { bodyBytes: 64 * 1024 * 1024 });
+    const exchange = await rawRequest(
+      port,
+      head(port, "/v1/trips", { "content-type": "application/json" }, "Content-Length: 67108864\r\n"),
+      { bodyBytes: 64 * 1024 * 1024 },
+    );
     expect(exchange.status).toBe(401);
     expect(JSON.parse(exchange.body)).toMatchObject({ error: { code: "unauthorized", details: [] } });
     expect(exchange.ended).toBe("fin");
@@ -143,7 +165,16 @@ describe("an early refusal", () => {
     const response = await fetch(`${stack.gatewayUrl}/v1/trips`, {
       method: "POST",
       headers: { ...bearer("rider", "rider-small"), "content-type": "application/json" },
-      body: JSON.stringify({ originText: "a".repeat(400), destText: "b", serviceId: "car", originLat: HCMC.lat, originLng: HCMC.lng, destLat: HCMC.lat, destLng: HCMC.lng, note: "x".repeat(MAX_BODY_BYTES - 1_000) }),
+      body: JSON.stringify({
+        originText: "a".repeat(400),
+        destText: "b",
+        serviceId: "car",
+        originLat: HCMC.lat,
+        originLng: HCMC.lng,
+        destLat: HCMC.lat,
+        destLng: HCMC.lng,
+        note: "x".repeat(MAX_BODY_BYTES - 1_000),
+      }),
     });
     expect(response.status).toBe(201);
   });

@@ -62,10 +62,14 @@ async function getTrip(id: string, riderId: string): Promise<Trip> {
 }
 
 async function settled(id: string, riderId: string): Promise<Trip> {
-  return waitFor(async () => {
-    const trip = await getTrip(id, riderId);
-    return trip.status !== "requested" && trip;
-  }, 15_000, `trip ${id} to leave requested`);
+  return waitFor(
+    async () => {
+      const trip = await getTrip(id, riderId);
+      return trip.status !== "requested" && trip;
+    },
+    15_000,
+    `trip ${id} to leave requested`,
+  );
 }
 
 async function consumerIdle(): Promise<boolean> {
@@ -99,7 +103,9 @@ describe("booking a trip", () => {
   it("reaches each function by its Knative host name too", async () => {
     await reportLocation("d1", offset(HCMC, 100, 0));
     const booked = await book("rider-3", HCMC, { host: "create-trip.default.127.0.0.1.sslip.io" });
-    const response = await call(`/v1/trips/${booked.id}`, { headers: { ...bearer("rider", "rider-3"), host: "get-trip.default.127.0.0.1.sslip.io" } });
+    const response = await call(`/v1/trips/${booked.id}`, {
+      headers: { ...bearer("rider", "rider-3"), host: "get-trip.default.127.0.0.1.sslip.io" },
+    });
     expect(response.status).toBe(200);
   });
 });
@@ -162,7 +168,10 @@ describe("the trip lifecycle through the entry point", () => {
 
     expect(await act(trip.id, "accept", "driver", "d1")).toMatchObject({ status: 200, body: { status: "accepted" } });
     expect(await act(trip.id, "start", "driver", "d1")).toMatchObject({ status: 200, body: { status: "in_ride" } });
-    expect(await act(trip.id, "cancel", "rider", "rider-life")).toMatchObject({ status: 409, body: { error: { code: "illegal_transition" } } });
+    expect(await act(trip.id, "cancel", "rider", "rider-life")).toMatchObject({
+      status: 409,
+      body: { error: { code: "illegal_transition" } },
+    });
     expect(await act(trip.id, "complete", "driver", "d1")).toMatchObject({ status: 200, body: { status: "completed" } });
     expect(await getTrip(trip.id, "rider-life")).toMatchObject({ status: "completed", driverId: "d1" });
 

@@ -187,7 +187,10 @@ describe("the limiter's Redis down", () => {
         const before = await limiterMetric(url);
         const started = performance.now();
         const answers = await Promise.all(Array.from({ length: 5 }, () => book("rider-open", {}, url)));
-        expect(answers.map((a) => a.status), fault).toEqual([201, 201, 201, 201, 201]);
+        expect(
+          answers.map((a) => a.status),
+          fault,
+        ).toEqual([201, 201, 201, 201, 201]);
         expect(answers[0]!.headers.get("ratelimit")).toBeNull();
         expect(performance.now() - started, fault).toBeLessThan(1_000);
         expect(await limiterMetric(url), fault).toBe(before + 5);

@@ -92,7 +92,12 @@ async function startScenario(env: Record<string, string> = {}): Promise<{ stack:
   const drivers = new DriverIndex(redis, config.driverFreshMs);
   const random = seededRandom(7);
   for (let i = 0; i < DRIVERS; i++) {
-    await drivers.update("vn", { driverId: `driver-${i}`, ...randomPointNear(HCMC, 2000, random), status: "available", recordedAt: Date.now() });
+    await drivers.update("vn", {
+      driverId: `driver-${i}`,
+      ...randomPointNear(HCMC, 2000, random),
+      status: "available",
+      recordedAt: Date.now(),
+    });
   }
   await redis.quit();
 
@@ -249,7 +254,9 @@ async function loadThrough(stack: Stack, load: Load, fault: () => Promise<void>)
 /** Every answer was an acceptance or a 503 with Retry-After, and acceptance came back quickly after the fault. */
 function expectAnswered(name: string, answers: Answers): void {
   const { accepted, refused, refusals, resumedMs } = answers;
-  console.log(`${name}, answers: ${JSON.stringify({ accepted: accepted.length, refused, refusals, resumed_ms: resumedMs && Math.round(resumedMs) })}`);
+  console.log(
+    `${name}, answers: ${JSON.stringify({ accepted: accepted.length, refused, refusals, resumed_ms: resumedMs && Math.round(resumedMs) })}`,
+  );
   expect(answers.unexpected).toEqual([]);
   expect(answers.resumedMs, "no request sent after the fault was accepted").toBeDefined();
   expect(answers.resumedMs!).toBeLessThan(RESUME_MS);
@@ -268,7 +275,8 @@ async function killForASecond(stack: Stack, name: string): Promise<void> {
 const MATCHING_DEAD_LETTERS = deadLetterSubject("TRIPS", "assign-driver");
 
 async function matchingState(sql: ReturnType<typeof shardSql>, nc: NatsConnection, tripIds: string[]): Promise<string> {
-  const waiting = await sql`select id, status, created_at from trips where id = any(${tripIds}) and status = 'requested' order by created_at`;
+  const waiting =
+    await sql`select id, status, created_at from trips where id = any(${tripIds}) and status = 'requested' order by created_at`;
   const info = await (await jetstreamManager(nc)).consumers.info("TRIPS", "assign-driver");
   const { num_pending, num_ack_pending, num_redelivered, num_waiting, delivered, ack_floor } = info;
   const { ack_wait, backoff, max_deliver } = info.config;
@@ -384,7 +392,6 @@ describe("trips booked while a part of the system dies", () => {
     // Bookings while NATS was down were refused (503), not accepted and lost.
     expect(counts.refused).toBeGreaterThan(0);
   });
-
 });
 
 // Which stores a request waits on: a fault there must refuse some requests, proof that it struck. The others are

@@ -43,7 +43,9 @@ const NO_RIDER_LIMITS = { MAX_ACTIVE_TRIPS_PER_RIDER: "0", BOOKING_RATE_LIMIT: "
 async function startFunction(name: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
   const logFile = join(testLogDir(), `${name}.log`);
-  running.push(startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...NO_RIDER_LIMITS, ...env }, { watch, logFile }));
+  running.push(
+    startBundle(bundlePath("functions", name), { PORT: String(port), SERVICE_NAME: name, ...NO_RIDER_LIMITS, ...env }, { watch, logFile }),
+  );
   await watch.guard(waitUntilReady(port));
   return `http://127.0.0.1:${port}`;
 }

@@ -31,13 +31,19 @@ async function tripCount(): Promise<number> {
 }
 
 function report(body: string, driverId = "driver-1") {
-  return fetch(`${stack.gatewayUrl}/v1/drivers/me/location`, { method: "POST", headers: { ...bearer("driver", driverId), "content-type": "application/json" }, body });
+  return fetch(`${stack.gatewayUrl}/v1/drivers/me/location`, {
+    method: "POST",
+    headers: { ...bearer("driver", driverId), "content-type": "application/json" },
+    body,
+  });
 }
 
 /** A token as the functions sign them, with extra claims or claims replaced. */
 function tokenWith(claims: Record<string, unknown>): string {
   const header = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
-  const payload = Buffer.from(JSON.stringify({ sub: "rider-claims", role: "rider", exp: Math.floor(Date.now() / 1000) + 600, ...claims })).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({ sub: "rider-claims", role: "rider", exp: Math.floor(Date.now() / 1000) + 600, ...claims }),
+  ).toString("base64url");
   const signature = createHmac("sha256", jwtSecret).update(`${header}.${payload}`).digest("base64url");
   return `${header}.${payload}.${signature}`;
 }
@@ -63,7 +69,11 @@ describe("invalid UTF-8", () => {
     const [before, after] = valid.split("ORIGIN") as [string, string];
     for (const bad of [Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xff])]) {
       const body = Buffer.concat([Buffer.from(before), Buffer.from("a"), bad, Buffer.from(after)]);
-      const response = await fetch(`${stack.gatewayUrl}/v1/trips`, { method: "POST", headers: { ...bearer("rider", "rider-utf8"), "content-type": "application/json" }, body });
+      const response = await fetch(`${stack.gatewayUrl}/v1/trips`, {
+        method: "POST",
+        headers: { ...bearer("rider", "rider-utf8"), "content-type": "application/json" },
+        body,
+      });
       await expectError(response, 400, "invalid_encoding", bad.toString("hex"));
     }
     const nul = await fetch(`${stack.gatewayUrl}/v1/trips`, {
@@ -72,7 +82,11 @@ describe("invalid UTF-8", () => {
       body: JSON.stringify(tripRequest(HCMC, { originText: "a\u0000b" })),
     });
     await expectError(nul, 400, "invalid_request");
-    const location = Buffer.concat([Buffer.from(`{"lat":${HCMC.lat},"lng":${HCMC.lng},"status":"avail`), Buffer.from([0xc3]), Buffer.from('"}')]);
+    const location = Buffer.concat([
+      Buffer.from(`{"lat":${HCMC.lat},"lng":${HCMC.lng},"status":"avail`),
+      Buffer.from([0xc3]),
+      Buffer.from('"}'),
+    ]);
     await expectError(await report(location as unknown as string), 400, "invalid_encoding");
     expect(await tripCount()).toBe(0);
     // Valid UTF-8 beyond ASCII is taken.
@@ -121,7 +135,11 @@ describe("4xx answered by Node and the entry point themselves", () => {
       const cases: [string, string | Buffer, number][] = [
         ["431", `GET /v1/trips/x HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431],
         ["backslash", "GET /v1/trips/a\\b HTTP/1.1\r\nHost: a\r\n\r\n", 400],
-        ["raw non-ASCII path", Buffer.concat([Buffer.from("GET /v1/trips/caf"), Buffer.from("é"), Buffer.from(" HTTP/1.1\r\nHost: a\r\n\r\n")]), 400],
+        [
+          "raw non-ASCII path",
+          Buffer.concat([Buffer.from("GET /v1/trips/caf"), Buffer.from("é"), Buffer.from(" HTTP/1.1\r\nHost: a\r\n\r\n")]),
+          400,
+        ],
         ["not HTTP", "HELLO\r\n\r\n", 400],
         ["HTTP/1.1 without Host", "GET /v1/trips/x HTTP/1.1\r\n\r\n", 400],
       ];
@@ -139,7 +157,10 @@ describe("4xx answered by Node and the entry point themselves", () => {
       const exchange = await rawRequest(port, "GET /v1/trips/vn_x HTTP/1.0\r\n\r\n");
       expect(exchange.status, label).toBe(401);
       documented(exchange.body, label);
-      const exchangeWithToken = await rawRequest(port, `GET /v1/trips/vn_x HTTP/1.0\r\nAuthorization: ${bearer("rider", "r").authorization}\r\n\r\n`);
+      const exchangeWithToken = await rawRequest(
+        port,
+        `GET /v1/trips/vn_x HTTP/1.0\r\nAuthorization: ${bearer("rider", "r").authorization}\r\n\r\n`,
+      );
       expect(exchangeWithToken.status, label).toBe(404);
       documented(exchangeWithToken.body, label);
     }

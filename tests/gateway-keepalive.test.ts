@@ -46,7 +46,8 @@ async function clients(port: number): Promise<{ send(): void; answers(): Promise
   return {
     send() {
       sent++;
-      for (const socket of sockets) socket.write("POST /v1/trips HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+      for (const socket of sockets)
+        socket.write("POST /v1/trips HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
     },
     async answers() {
       const statuses = () => received.map((text) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])));
@@ -103,7 +104,9 @@ describe("the entry point's connections to the functions", () => {
     closing.push(() => limited.close());
     const after = await burstsAfterIdle(limited, 4);
 
-    console.log(`a burst as the function closes idle connections: ${before.badGateway} of ${before.requests} answered 502 without an idle limit, ${after.badGateway} of ${after.requests} with one`);
+    console.log(
+      `a burst as the function closes idle connections: ${before.badGateway} of ${before.requests} answered 502 without an idle limit, ${after.badGateway} of ${after.requests} with one`,
+    );
     expect(before.badGateway).toBeGreaterThan(0);
     expect(after.badGateway).toBe(0);
   }, 120_000);

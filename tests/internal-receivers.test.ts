@@ -53,7 +53,12 @@ function forgeries(trip: Trip) {
   const event = (type: string): TripEvent => ({ schemaVersion: 1, type: type as TripEvent["type"], time: new Date().toISOString(), trip });
   const ce = (type: string) => binaryHeaders({ id: `forged-${Math.random()}`, source: "forged", type }, "application/json");
   return [
-    { name: "settle-dead-letters", path: "/", headers: { ...ce(TRIP_DEAD_LETTER_TYPE), [HEADERS.subject]: "deadletter.TRIPS.assign-driver" }, body: JSON.stringify(event(TRIP_REQUESTED_TYPE)) },
+    {
+      name: "settle-dead-letters",
+      path: "/",
+      headers: { ...ce(TRIP_DEAD_LETTER_TYPE), [HEADERS.subject]: "deadletter.TRIPS.assign-driver" },
+      body: JSON.stringify(event(TRIP_REQUESTED_TYPE)),
+    },
     { name: "settle-dead-letters", path: "/forgotten-trips", headers: ce(PING_TYPE), body: "{}" },
     {
       name: "record-locations",
@@ -63,7 +68,14 @@ function forgeries(trip: Trip) {
         schemaVersion: 1,
         type: DRIVER_LOCATION_TYPE,
         time: new Date().toISOString(),
-        location: { driverId: "forged-driver", region: "vn", status: "available", lat: HCMC.lat, lng: HCMC.lng, recordedAt: new Date().toISOString() },
+        location: {
+          driverId: "forged-driver",
+          region: "vn",
+          status: "available",
+          lat: HCMC.lat,
+          lng: HCMC.lng,
+          recordedAt: new Date().toISOString(),
+        },
       }),
     },
     { name: "assign-driver", path: "/", headers: ce(TRIP_REQUESTED_TYPE), body: JSON.stringify(event(TRIP_REQUESTED_TYPE)) },
@@ -83,7 +95,11 @@ describe("the local entry point", () => {
     for (const forged of forgeries(waiting)) {
       for (const host of spellings(forged.name)) {
         const label = `${host} ${forged.path}`;
-        const response = await fetch(`${stack.gatewayUrl}${forged.path}`, { method: "POST", headers: { ...forged.headers, host }, body: forged.body });
+        const response = await fetch(`${stack.gatewayUrl}${forged.path}`, {
+          method: "POST",
+          headers: { ...forged.headers, host },
+          body: forged.body,
+        });
         await expectError(response, 404, "not_found", label);
         const metrics = await fetch(`${stack.gatewayUrl}/metrics`, { headers: { host } });
         await expectError(metrics, 404, "not_found", `${host} /metrics`);
@@ -111,7 +127,11 @@ describe("the internal functions' own ports", () => {
     for (const forged of forgeries(waiting)) {
       for (const secret of [undefined, "", "guess", `${stack.internalSecret}x`, stack.internalSecret.slice(1)]) {
         const headers: Record<string, string> = { ...forged.headers, ...(secret !== undefined && { [SENDER_HEADER]: secret }) };
-        const response = await fetch(`http://127.0.0.1:${stack.ports[forged.name]}${forged.path}`, { method: "POST", headers, body: forged.body });
+        const response = await fetch(`http://127.0.0.1:${stack.ports[forged.name]}${forged.path}`, {
+          method: "POST",
+          headers,
+          body: forged.body,
+        });
         await expectError(response, 401, "unknown_sender", `${forged.name} ${forged.path} with ${JSON.stringify(secret)}`);
       }
     }
@@ -133,7 +153,10 @@ describe("the internal functions' own ports", () => {
     const [schedule] = SCHEDULES;
     const ping = await fetch(`http://127.0.0.1:${stack.ports[schedule!.function]}${schedule!.path}`, {
       method: "POST",
-      headers: { ...binaryHeaders({ id: "ping-1", source: "test", type: PING_TYPE }, "application/json"), [SENDER_HEADER]: stack.internalSecret },
+      headers: {
+        ...binaryHeaders({ id: "ping-1", source: "test", type: PING_TYPE }, "application/json"),
+        [SENDER_HEADER]: stack.internalSecret,
+      },
       body: "{}",
     });
     expect(ping.status).toBe(200);
@@ -176,10 +199,13 @@ describe("on Knative", () => {
   let docs: Record<string, any>[];
   beforeAll(async () => {
     const files = await renderAll();
-    docs = [...files].filter(([path]) => path.startsWith("knative/")).flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJSON() as Record<string, any>));
+    docs = [...files]
+      .filter(([path]) => path.startsWith("knative/"))
+      .flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJSON() as Record<string, any>));
   }, 60_000);
 
-  const envOf = (container: { env: { name: string; value?: string; valueFrom?: unknown }[] }) => Object.fromEntries(container.env.map((e) => [e.name, e]));
+  const envOf = (container: { env: { name: string; value?: string; valueFrom?: unknown }[] }) =>
+    Object.fromEntries(container.env.map((e) => [e.name, e]));
   const fromSecret = { valueFrom: { secretKeyRef: { name: "uitgo-secrets", key: "INTERNAL_SECRET" } } };
 
   it("the internal functions are cluster-local and get the secret; the public ones are neither", () => {
@@ -201,7 +227,8 @@ describe("on Knative", () => {
   it("every JetStream source sends the secret, and every PingSource is applied carrying it", () => {
     const sources = docs.filter((d) => d.kind === "ContainerSource");
     expect(sources.length).toBeGreaterThan(0);
-    for (const source of sources) expect(envOf(source.spec.template.spec.containers[0]).INTERNAL_SECRET, source.metadata.name).toMatchObject(fromSecret);
+    for (const source of sources)
+      expect(envOf(source.spec.template.spec.containers[0]).INTERNAL_SECRET, source.metadata.name).toMatchObject(fromSecret);
 
     const jwt = "a-jwt-secret";
     const pings = parseAllDocuments(pingSourcesWithSecret(`JWT_SECRET=${jwt}\npassword.vn=x\n`)).map((d) => d.toJSON());
@@ -220,6 +247,8 @@ describe("on Knative", () => {
     expect(from.flatMap((peer) => peer.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"] ?? []).sort()).toEqual(
       ["knative-eventing", "knative-serving", "kourier-system", "monitoring"].sort(),
     );
-    expect(from.filter((peer) => peer.podSelector)).toEqual([{ podSelector: { matchExpressions: [{ key: "uitgo.dev/source", operator: "Exists" }] } }]);
+    expect(from.filter((peer) => peer.podSelector)).toEqual([
+      { podSelector: { matchExpressions: [{ key: "uitgo.dev/source", operator: "Exists" }] } },
+    ]);
   });
 });

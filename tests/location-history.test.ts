@@ -31,7 +31,12 @@ const tables = new HistoryTables();
 
 beforeAll(async () => {
   // Batches wait long enough that killing record-locations while messages are acked-pending catches them mid-batch.
-  stack = await startStack({ basePort: 28480 + TEST_PORT_OFFSET, build: false, logDir: fileLogDir(), env: { LOCATION_BATCH_WAIT_MS: "150" } });
+  stack = await startStack({
+    basePort: 28480 + TEST_PORT_OFFSET,
+    build: false,
+    logDir: fileLogDir(),
+    env: { LOCATION_BATCH_WAIT_MS: "150" },
+  });
   nc = await connect({ servers: process.env.NATS_URL! });
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
@@ -124,7 +129,11 @@ describe("location history", () => {
     await stack.start(CONSUMER);
     const republished = (await jsm.streams.info(STREAM)).state.last_seq;
     expect(republished - lastSeq).toBe(lastSeq - firstSeq + 1);
-    await waitFor(async () => (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq === republished && consumerIdle(), 30_000, "the redeliveries to drain");
+    await waitFor(
+      async () => (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq === republished && consumerIdle(),
+      30_000,
+      "the redeliveries to drain",
+    );
 
     expect(await recordedKeys()).toEqual(expected);
     expect(await deadLetters()).toBe(0);
@@ -137,16 +146,24 @@ describe("location history", () => {
       schemaVersion: 2,
       type: DRIVER_LOCATION_TYPE,
       time: new Date().toISOString(),
-      locations: [{ driverId: "direct", region: "vn", ...HCMC, status: "available", recordedAt: new Date(Date.now() - 60_000).toISOString() }],
+      locations: [
+        { driverId: "direct", region: "vn", ...HCMC, status: "available", recordedAt: new Date(Date.now() - 60_000).toISOString() },
+      ],
     };
     // Ids of this run only: a purge does not empty the stream's duplicate window.
     const run = Date.now();
-    await js.publish("drivers.location.vn", '{"schemaVersion": 2, "type": "drivers.location", "locations": [{', { msgID: `malformed:${run}` });
+    await js.publish("drivers.location.vn", '{"schemaVersion": 2, "type": "drivers.location", "locations": [{', {
+      msgID: `malformed:${run}`,
+    });
     await js.publish("drivers.location.vn", JSON.stringify({ ...valid, type: "drivers.teleported" }), { msgID: `unknown-type:${run}` });
     await js.publish("drivers.location.vn", JSON.stringify(valid), { msgID: `direct:${run}` });
     const sent = await reportMany(4, 3);
 
-    await waitFor(async () => (await deadLetters()) === 2 && (await tables.count()) === sent.length + 1 && consumerIdle(), 20_000, "dead letters and rows");
+    await waitFor(
+      async () => (await deadLetters()) === 2 && (await tables.count()) === sent.length + 1 && consumerIdle(),
+      20_000,
+      "dead letters and rows",
+    );
 
     expect(await recordedKeys()).toEqual([...sent.map(locationKey), `direct:${Date.parse(valid.locations[0]!.recordedAt)}`].sort());
     const reasons: string[] = [];
@@ -158,6 +175,9 @@ describe("location history", () => {
     // The unknown event came in a batch with good ones: the batch was refused and delivered again one by one.
     expect(await sourceBatches("refused")).toBeGreaterThan(0);
     // The source delivers both at once, so either may be dead-lettered first.
-    expect(reasons.sort()).toEqual([expect.stringMatching(/^sink answered 400: .*malformed_json/), expect.stringMatching(/^sink answered 400: .*unsupported_event_type/)]);
+    expect(reasons.sort()).toEqual([
+      expect.stringMatching(/^sink answered 400: .*malformed_json/),
+      expect.stringMatching(/^sink answered 400: .*unsupported_event_type/),
+    ]);
   });
 });

@@ -5,4 +5,8 @@ import { Hono } from "hono";
 import { loadConfig } from "../../shared/config";
 import { serveFunction } from "../../shared/http/server";
 
-await serveFunction(new Hono().get("/hello", (c) => c.json({ hello: "world" })), [], loadConfig());
+await serveFunction(
+  new Hono().get("/hello", (c) => c.json({ hello: "world" })),
+  [],
+  loadConfig(),
+);

@@ -75,7 +75,8 @@ async function startOnce(target: ColdStartTarget, env: Record<string, string>): 
     for (;;) {
       if (fn.child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${fn.output().slice(-2000)}`);
       if ((await probeStatus(port)) === 200) break;
-      if (performance.now() - started > GIVE_UP_MS) throw new Error(`${name} was not ready within ${GIVE_UP_MS} ms:\n${fn.output().slice(-2000)}`);
+      if (performance.now() - started > GIVE_UP_MS)
+        throw new Error(`${name} was not ready within ${GIVE_UP_MS} ms:\n${fn.output().slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     const readyMs = performance.now() - started;

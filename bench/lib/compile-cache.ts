@@ -21,7 +21,8 @@ export function fillCompileCache(node: string, bundle: string, cacheDir: string)
     timeout: 30_000,
   });
   const output = `${result.stdout}${result.stderr}`;
-  if (result.error || result.status !== 0) throw new Error(`filling the compile cache for ${bundle} failed (${result.error ?? `exit ${result.status}`}):\n${output.slice(-2000)}`);
+  if (result.error || result.status !== 0)
+    throw new Error(`filling the compile cache for ${bundle} failed (${result.error ?? `exit ${result.status}`}):\n${output.slice(-2000)}`);
   return output;
 }
 

@@ -116,7 +116,13 @@ export function checkTargets(report: Omit<BenchReport, "targets">): TargetCheck[
   ratio("update-location", 0.4);
   const create = report.peaks["create-trip"];
   if (create) {
-    checks.push({ row: "peak:create-trip", what: "create-trip throughput", target: "≥ 4000 trips/s", measured: `${create.throughput}/s`, met: create.throughput >= 4000 && create.errors === 0 });
+    checks.push({
+      row: "peak:create-trip",
+      what: "create-trip throughput",
+      target: "≥ 4000 trips/s",
+      measured: `${create.throughput}/s`,
+      met: create.throughput >= 4000 && create.errors === 0,
+    });
   }
   p99("create-trip", 25);
   const freshPeak = report.peaks["search-drivers"];
@@ -209,7 +215,12 @@ function entryChecks(entry: EntryReport | undefined): TargetCheck[] {
       what: `booking-spike.js thresholds (warm) at ${b.rate} bookings/s`,
       target: "booked → assigned p95 < 300 ms, p99 < 500 ms; create-trip p99 < 3000 ms; < 1 % failed; < 10 unmatched",
       measured: `p95 ${b.assignLatency.p95.toFixed(1)} ms, p99 ${b.assignLatency.p99.toFixed(1)} ms; create-trip p99 ${b.createLatency.p99.toFixed(1)} ms; ${(failedShare * 100).toFixed(2)} % failed; ${b.noDriver + b.unsettled} unmatched`,
-      met: b.assignLatency.p95 < 300 && b.assignLatency.p99 < 500 && b.createLatency.p99 < 3000 && failedShare < 0.01 && b.noDriver + b.unsettled < 10,
+      met:
+        b.assignLatency.p95 < 300 &&
+        b.assignLatency.p99 < 500 &&
+        b.createLatency.p99 < 3000 &&
+        failedShare < 0.01 &&
+        b.noDriver + b.unsettled < 10,
     });
     latency("entry:spike-locations", "booking-spike.js drivers", entry.bookingSpike.locations, Infinity, Infinity, 0.01);
   }

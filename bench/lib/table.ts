@@ -60,7 +60,10 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${Math.round(a.booked / a.bookingSeconds)}`,
       vsCeiling: "",
       latency: a.assignLatency,
-      note: join(`${a.assigned}/${a.booked} assigned${a.noDriver ? `, ${a.noDriver} no_driver` : ""}${a.unsettled ? `, ${a.unsettled} unsettled` : ""}`, cpuPerRequest(a.cpu, a.booked)),
+      note: join(
+        `${a.assigned}/${a.booked} assigned${a.noDriver ? `, ${a.noDriver} no_driver` : ""}${a.unsettled ? `, ${a.unsettled} unsettled` : ""}`,
+        cpuPerRequest(a.cpu, a.booked),
+      ),
     });
   }
   if (report.burst) {
@@ -73,7 +76,10 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${Math.round(b.booked / b.bookingSeconds)}`,
       vsCeiling: "",
       latency: b.assignLatency,
-      note: join(`booked in ${b.bookingSeconds.toFixed(2)} s, drained in ${b.drainSeconds.toFixed(2)} s, backlog peak ${peakBacklog}, ${b.assigned} assigned`, cpuPerRequest(b.cpu, b.booked)),
+      note: join(
+        `booked in ${b.bookingSeconds.toFixed(2)} s, drained in ${b.drainSeconds.toFixed(2)} s, backlog peak ${peakBacklog}, ${b.assigned} assigned`,
+        cpuPerRequest(b.cpu, b.booked),
+      ),
     });
   }
   const entry = report.entry;
@@ -93,7 +99,9 @@ export function tableRows(report: BenchReport): Row[] {
   }
   if (entry?.bookingSpike) {
     const b = entry.bookingSpike.bookings;
-    const refused = Object.entries(b.bookingErrors).map(([kind, n]) => `${kind}: ${n}`).join(", ");
+    const refused = Object.entries(b.bookingErrors)
+      .map(([kind, n]) => `${kind}: ${n}`)
+      .join(", ");
     rows.push({
       key: "entry:bookings",
       scenario: `booking spike (generator +${entry.costUs} µs/req): booked → assigned`,
@@ -101,7 +109,10 @@ export function tableRows(report: BenchReport): Row[] {
       throughput: `${Math.round(b.booked / b.bookingSeconds)}`,
       vsCeiling: "",
       latency: b.assignLatency,
-      note: join(`create-trip p99 ${ms(b.createLatency.p99)} ms, ${b.assigned}/${b.booked} assigned${refused ? `, refused ${refused}` : ""}`, cpuPerRequest(b.cpu, b.booked)),
+      note: join(
+        `create-trip p99 ${ms(b.createLatency.p99)} ms, ${b.assigned}/${b.booked} assigned${refused ? `, refused ${refused}` : ""}`,
+        cpuPerRequest(b.cpu, b.booked),
+      ),
     });
     viaEntry("entry:spike-locations", "booking spike: update-location", entry.bookingSpike.locations);
   }
@@ -139,16 +150,30 @@ export function printTable(report: BenchReport): void {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const { machine, versions } = report;
   console.log(`\nUIT-Go bench, ${report.date}: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GB, ${machine.os}`);
-  console.log(Object.entries(versions).map(([name, version]) => `${name} ${version}`).join(", "));
-  console.log(`ceiling: hello ${report.ceiling.before.throughput}/s before the scenarios, ${report.ceiling.after?.throughput ?? "—"}/s after; ratios use ${report.ceiling.throughput}/s\n`);
+  console.log(
+    Object.entries(versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(", "),
+  );
+  console.log(
+    `ceiling: hello ${report.ceiling.before.throughput}/s before the scenarios, ${report.ceiling.after?.throughput ?? "—"}/s after; ratios use ${report.ceiling.throughput}/s\n`,
+  );
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const cells of body) console.log(line(cells));
   const missed = report.targets.filter((t) => !t.met);
-  console.log(missed.length === 0 ? "\nevery target met" : `\n${missed.length} of ${report.targets.length} targets missed: ${missed.map((t) => t.what).join("; ")}`);
+  console.log(
+    missed.length === 0
+      ? "\nevery target met"
+      : `\n${missed.length} of ${report.targets.length} targets missed: ${missed.map((t) => t.what).join("; ")}`,
+  );
 }
 
 function ms(value: number | undefined): string {
@@ -174,5 +199,7 @@ function join(...notes: string[]): string {
 
 function errors(count: number, kinds: Record<string, number>): string {
   if (count === 0) return "";
-  return `${count} errors (${Object.entries(kinds).map(([kind, n]) => `${kind}: ${n}`).join(", ")})`;
+  return `${count} errors (${Object.entries(kinds)
+    .map(([kind, n]) => `${kind}: ${n}`)
+    .join(", ")})`;
 }

@@ -49,7 +49,12 @@ async function bookedTrip(origin = HCMC): Promise<Trip> {
 
 function deliver(trip: Trip, headers: Record<string, string> = {}, to = fn) {
   const event: TripEvent = { schemaVersion: 1, type: TRIP_REQUESTED_TYPE, time: new Date().toISOString(), trip };
-  const attributes = { id: `${trip.id}:requested`, source: "nats://jetstream/TRIPS", type: TRIP_REQUESTED_TYPE, subject: "trips.requested.vn" };
+  const attributes = {
+    id: `${trip.id}:requested`,
+    source: "nats://jetstream/TRIPS",
+    type: TRIP_REQUESTED_TYPE,
+    subject: "trips.requested.vn",
+  };
   const message = toBinary(attributes, "application/json", JSON.stringify(event));
   return to.request("/", { method: "POST", headers: { ...message.headers, ...headers }, body: message.body });
 }
@@ -163,7 +168,11 @@ describe("POST / (trips.requested)", () => {
     const cases = [
       await deliver(trip, { [HEADERS.specversion]: "0.3" }),
       await deliver(trip, { [HEADERS.type]: "trips.cancelled" }),
-      await fn.request("/", { method: "POST", headers: { [HEADERS.specversion]: SPEC_VERSION, [HEADERS.type]: TRIP_REQUESTED_TYPE }, body: "{not json" }),
+      await fn.request("/", {
+        method: "POST",
+        headers: { [HEADERS.specversion]: SPEC_VERSION, [HEADERS.type]: TRIP_REQUESTED_TYPE },
+        body: "{not json",
+      }),
       await fn.request("/", {
         method: "POST",
         headers: { [HEADERS.specversion]: SPEC_VERSION, [HEADERS.type]: TRIP_REQUESTED_TYPE },

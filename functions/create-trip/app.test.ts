@@ -183,7 +183,9 @@ describe("POST /v1/trips", () => {
       expect(trips.map((trip) => trip.originText)).toEqual(trips.map((_, i) => `Stop ${i}`));
       expect(new Set(trips.map((trip) => trip.id)).size).toBe(60);
       expect(await tripCount()).toBe(60);
-      const stored = await shardSql("vn")<{ id: string; origin_text: string; origin_lat: number }[]>`select id, origin_text, origin_lat from trips`;
+      const stored = await shardSql("vn")<
+        { id: string; origin_text: string; origin_lat: number }[]
+      >`select id, origin_text, origin_lat from trips`;
       const byId = new Map(stored.map((row) => [row.id, row]));
       for (const trip of trips) expect(byId.get(trip.id)).toMatchObject({ origin_text: trip.originText, origin_lat: trip.originLat });
       expect(await streamMessages()).toBe(60);
@@ -299,7 +301,15 @@ describe("POST /v1/trips", () => {
     it("names every problem in one answer", async () => {
       const error = await expectError(await post({ originLat: 91, serviceId: "rocket" }), 400, "invalid_request");
 
-      expect(error.details.map((d) => d.field).sort()).toEqual(["destLat", "destLng", "destText", "originLat", "originLng", "originText", "serviceId"]);
+      expect(error.details.map((d) => d.field).sort()).toEqual([
+        "destLat",
+        "destLng",
+        "destText",
+        "originLat",
+        "originLng",
+        "originText",
+        "serviceId",
+      ]);
       await expectNothingWritten();
     });
 
@@ -319,7 +329,10 @@ describe("POST /v1/trips", () => {
       for (const [field, value] of cases) {
         const label = `${field} = ${JSON.stringify(value)}`;
         const error = await expectError(await post(tripRequest(HCMC, { [field]: value })), 400, "invalid_request", label);
-        expect(error.details.map((d) => d.field), label).toEqual([field]);
+        expect(
+          error.details.map((d) => d.field),
+          label,
+        ).toEqual([field]);
       }
       await expectNothingWritten();
     });
@@ -467,7 +480,10 @@ describe("POST /v1/trips when the event's answer is lost", () => {
   }
 
   it("answers 201 with the trip as matching left it, not a 503 for a trip a driver is on the way to", async () => {
-    const lost = inProcess(createTripApp({ trips, events: new AnswerLostAfterMatching(nats), jwtSecret: config.jwtSecret }), [...trips.handles(), nats]);
+    const lost = inProcess(createTripApp({ trips, events: new AnswerLostAfterMatching(nats), jwtSecret: config.jwtSecret }), [
+      ...trips.handles(),
+      nats,
+    ]);
     const res = await lost.json("POST", "/v1/trips", tripRequest(HCMC), bearer("rider", RIDER));
     expect(res.status).toBe(201);
     const trip = await readTrip(res);

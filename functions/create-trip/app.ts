@@ -60,9 +60,12 @@ export function createTripApp({ trips, events, jwtSecret, bookings, maxActiveTri
       })
       .catch((err: unknown) => {
         if (!(err instanceof ActiveTripLimit)) throw err;
-        throw new ApiError(409, "too_many_active_trips", `A rider may have at most ${err.limit} trip${err.limit === 1 ? "" : "s"} under way; finish or cancel one first`, [
-          { field: "riderId", issue: err.message },
-        ]);
+        throw new ApiError(
+          409,
+          "too_many_active_trips",
+          `A rider may have at most ${err.limit} trip${err.limit === 1 ? "" : "s"} under way; finish or cancel one first`,
+          [{ field: "riderId", issue: err.message }],
+        );
       });
     const { replayed, sameRequest } = created;
     let { trip } = created;

@@ -45,7 +45,20 @@ async function expectNotFound(res: Response, id: string): Promise<void> {
   expect(await res.json()).toEqual({ error: { code: "trip_not_found", message: expect.stringContaining(id), details: [] } });
 }
 
-const SPEC_FIELDS = ["id", "riderId", "serviceId", "originText", "destText", "originLat", "originLng", "destLat", "destLng", "status", "createdAt", "updatedAt"];
+const SPEC_FIELDS = [
+  "id",
+  "riderId",
+  "serviceId",
+  "originText",
+  "destText",
+  "originLat",
+  "originLng",
+  "destLat",
+  "destLng",
+  "status",
+  "createdAt",
+  "updatedAt",
+];
 
 describe("GET /v1/trips/:id", () => {
   describe("the trip's rider", () => {

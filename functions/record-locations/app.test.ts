@@ -42,7 +42,14 @@ beforeEach(() => tables.clear());
 const BASE_TIME = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 
 function location(n: number, overrides: Partial<DriverLocation> = {}): DriverLocation {
-  return { driverId: `driver-${n % 7}`, region: "vn", ...offset(HCMC, n * 10, 0), status: "available", recordedAt: BASE_TIME + n * 1000, ...overrides };
+  return {
+    driverId: `driver-${n % 7}`,
+    region: "vn",
+    ...offset(HCMC, n * 10, 0),
+    status: "available",
+    recordedAt: BASE_TIME + n * 1000,
+    ...overrides,
+  };
 }
 
 const asEventLocation = (loc: DriverLocation) => ({ ...loc, recordedAt: new Date(loc.recordedAt).toISOString() });
@@ -90,7 +97,16 @@ describe("POST / (drivers.location)", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ recorded: 1, duplicate: 0 });
     const [row] = await tables.rows("vn");
-    expect(row).toMatchObject({ driver_id: loc.driverId, recorded_at: new Date(loc.recordedAt), lat: loc.lat, lng: loc.lng, accuracy: 12.5, heading: 90, speed: 7.5, status: "available" });
+    expect(row).toMatchObject({
+      driver_id: loc.driverId,
+      recorded_at: new Date(loc.recordedAt),
+      lat: loc.lat,
+      lng: loc.lng,
+      accuracy: 12.5,
+      heading: 90,
+      speed: 7.5,
+      status: "available",
+    });
     expect(await tables.count("th")).toBe(0);
   });
 
@@ -107,7 +123,12 @@ describe("POST / (drivers.location)", () => {
 
   it("still records an event of version 1, one update each, as appended before an upgrade", async () => {
     const loc = location(1);
-    const v1: LocationEventV1 = { schemaVersion: 1, type: DRIVER_LOCATION_TYPE, time: new Date().toISOString(), location: asEventLocation(loc) };
+    const v1: LocationEventV1 = {
+      schemaVersion: 1,
+      type: DRIVER_LOCATION_TYPE,
+      time: new Date().toISOString(),
+      location: asEventLocation(loc),
+    };
 
     expect(await (await deliver(v1)).json()).toEqual({ recorded: 1, duplicate: 0 });
     expect(await (await deliverBatch([v1])).json()).toEqual({ recorded: 0, duplicate: 1 });
@@ -124,7 +145,10 @@ describe("POST / (drivers.location)", () => {
 
     expect(answers.map((res) => res.status)).toEqual(Array(65).fill(200));
     // Every answer came after its commit, so the rows are there now, all inserted by one transaction.
-    for (const [region, expected] of [["vn", 40], ["th", 25]] as const) {
+    for (const [region, expected] of [
+      ["vn", 40],
+      ["th", 25],
+    ] as const) {
       const rows = await tables.rows(region);
       expect(rows, region).toHaveLength(expected);
       expect(new Set(rows.map((row) => row.xmin)).size, region).toBe(1);
@@ -170,9 +194,15 @@ describe("POST / (drivers.location)", () => {
       ["an unknown event type", await deliver({ ...good, type: "drivers.teleported" })],
       ["no locations", await deliver({ ...good, locations: "here" })],
       ["no update in the locations", await deliver({ ...good, locations: [] })],
-      ["more updates than an event carries", await deliver(eventBody(...Array.from({ length: MAX_LOCATIONS_PER_EVENT + 1 }, (_, i) => location(i))))],
+      [
+        "more updates than an event carries",
+        await deliver(eventBody(...Array.from({ length: MAX_LOCATIONS_PER_EVENT + 1 }, (_, i) => location(i)))),
+      ],
       ["a location that is not an object", await deliver({ ...good, locations: [...good.locations, "here"] })],
-      ["a version 1 event without its location", await deliver({ schemaVersion: 1, type: DRIVER_LOCATION_TYPE, time: good.time, locations: good.locations })],
+      [
+        "a version 1 event without its location",
+        await deliver({ schemaVersion: 1, type: DRIVER_LOCATION_TYPE, time: good.time, locations: good.locations }),
+      ],
       ["no lat", await deliver(withLocation(good, { lat: undefined }))],
       ["lng out of range", await deliver(withLocation(good, { lng: 181 }))],
       ["an unknown region", await deliver(withLocation(good, { region: "us" }))],
@@ -202,7 +232,10 @@ describe("POST / (drivers.location)", () => {
 
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ recorded: 50, duplicate: 0 });
-      for (const [region, expected] of [["vn", vn], ["th", th]] as const) {
+      for (const [region, expected] of [
+        ["vn", vn],
+        ["th", th],
+      ] as const) {
         const rows = await tables.rows(region);
         expect(rows.map((row) => row.recorded_at.getTime()).sort(), region).toEqual(expected.map((loc) => loc.recordedAt).sort());
         expect(new Set(rows.map((row) => row.xmin)).size, region).toBe(1);
@@ -241,7 +274,11 @@ describe("POST / (drivers.location)", () => {
         ["an event of another spec version", await request(JSON.stringify([good, { ...good, specversion: "0.3" }])), "not_a_cloudevent"],
         ["an event without id", await request(JSON.stringify([{ ...good, id: undefined }])), "not_a_cloudevent"],
         ["data that is not an object", await deliverBatch(["here"]), "invalid_events"],
-        ["data that is not JSON", await deliverBatch([eventBody(location(1))], fn, () => ({ datacontenttype: "text/plain" })), "invalid_events"],
+        [
+          "data that is not JSON",
+          await deliverBatch([eventBody(location(1))], fn, () => ({ datacontenttype: "text/plain" })),
+          "invalid_events",
+        ],
       ];
       for (const [label, response, code] of cases) await expectError(response, 400, code, label);
 
@@ -282,7 +319,9 @@ describe("POST / (drivers.location)", () => {
       expect(down.map((response) => response.headers.get("retry-after"))).toEqual(["1", "2", "4", "30", "30"]);
       for (const response of down) await expectError(response, 503, "service_unavailable");
       // A batch backs off by its most delivered event.
-      const batch = await deliverBatch([eventBody(location(20)), eventBody(location(21))], cutOff, (i) => ({ [EXTENSIONS.deliveries]: String(i + 3) }));
+      const batch = await deliverBatch([eventBody(location(20)), eventBody(location(21))], cutOff, (i) => ({
+        [EXTENSIONS.deliveries]: String(i + 3),
+      }));
       expect(batch.headers.get("retry-after")).toBe("8");
       await expectError(batch, 503, "service_unavailable");
 

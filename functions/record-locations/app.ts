@@ -9,7 +9,11 @@ import { counter } from "../../shared/metrics";
 /** The batches its source makes (SOURCE_SETTINGS), each event at its largest. */
 export const MAX_LOCATION_BATCH_BYTES = Number(SOURCE_SETTINGS["record-locations"]!.SOURCE_BATCH_MAX) * MAX_LOCATION_EVENT_BYTES;
 
-const recorded = counter("uitgo_location_history_events_total", "Location updates written to history (recorded) or found there already (duplicate)", ["result"]);
+const recorded = counter(
+  "uitgo_location_history_events_total",
+  "Location updates written to history (recorded) or found there already (duplicate)",
+  ["result"],
+);
 
 export interface RecordLocationsDeps {
   history: LocationHistory;
@@ -22,7 +26,10 @@ export interface RecordLocationsDeps {
 // has them redelivered, later each time. A redelivered update is answered 200, counted as a duplicate, and adds no
 // row.
 export function recordLocationsApp({ history }: RecordLocationsDeps) {
-  const events = cloudEvents(DRIVER_LOCATION_TYPE, parseLocationEvent, { event: MAX_LOCATION_EVENT_BYTES, batch: MAX_LOCATION_BATCH_BYTES });
+  const events = cloudEvents(DRIVER_LOCATION_TYPE, parseLocationEvent, {
+    event: MAX_LOCATION_EVENT_BYTES,
+    batch: MAX_LOCATION_BATCH_BYTES,
+  });
   return new Hono().post("/", backOffWhileUnavailable(), events, async (c) => {
     // Every event was checked before any is written, so a refused request leaves nothing behind to be written twice.
     const locations = c.var.cloudEvents.flatMap((event) => event.data);

@@ -78,7 +78,12 @@ describe("GET /v1/drivers/search", () => {
       expect(distances).toEqual([...distances].sort((a, b) => a - b));
       for (const { id, location } of found) {
         const at = positions.get(id)!;
-        expect(location).toEqual({ lat: at.lat, lng: at.lng, recordedAt: new Date(recordedAt).toISOString(), distanceMeters: expect.any(Number) });
+        expect(location).toEqual({
+          lat: at.lat,
+          lng: at.lng,
+          recordedAt: new Date(recordedAt).toISOString(),
+          distanceMeters: expect.any(Number),
+        });
         expect(Math.abs(location.distanceMeters - referenceMeters(HCMC, at)), id).toBeLessThanOrEqual(1);
       }
       // They are the 50 nearest: anyone left out is no nearer than the farthest returned (up to Redis's geohash precision).
@@ -98,7 +103,12 @@ describe("GET /v1/drivers/search", () => {
 
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({
-        items: [{ id: "driver-shape", location: { lat: at.lat, lng: at.lng, recordedAt: new Date(recordedAt).toISOString(), distanceMeters: expect.any(Number) } }],
+        items: [
+          {
+            id: "driver-shape",
+            location: { lat: at.lat, lng: at.lng, recordedAt: new Date(recordedAt).toISOString(), distanceMeters: expect.any(Number) },
+          },
+        ],
       });
     });
 
@@ -198,7 +208,10 @@ describe("GET /v1/drivers/search", () => {
       for (const [field, value] of cases) {
         const label = `${field}=${value}`;
         const error = await expectError(await search({ ...at, [field]: value }), 400, "invalid_request", label);
-        expect(error.details.map((d) => d.field), label).toEqual([field]);
+        expect(
+          error.details.map((d) => d.field),
+          label,
+        ).toEqual([field]);
       }
     });
 
@@ -232,7 +245,8 @@ describe("GET /v1/drivers/search", () => {
         ["a token signed with another secret", { authorization: `Bearer ${signToken("not-the-secret", { id: RIDER, role: "rider" })}` }],
         ["an expired token", { authorization: `Bearer ${signToken(config.jwtSecret, { id: RIDER, role: "rider" }, -1)}` }],
       ];
-      for (const [label, headers] of cases) await expectError(await search({ lat: HCMC.lat, lng: HCMC.lng }, headers), 401, "unauthorized", label);
+      for (const [label, headers] of cases)
+        await expectError(await search({ lat: HCMC.lat, lng: HCMC.lng }, headers), 401, "unauthorized", label);
     });
 
     it("answers 403 forbidden to a driver", async () => {

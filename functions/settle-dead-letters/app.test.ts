@@ -43,7 +43,12 @@ async function bookedTrip(region: Region = "vn"): Promise<Trip> {
 
 /** A dead letter as the JetStream source delivers it from DEAD_LETTERS. */
 function deliver(body: string, type = TRIP_DEAD_LETTER_TYPE) {
-  const attributes = { id: "deadletter:TRIPS:assign-driver:1:1", source: "nats://jetstream/DEAD_LETTERS", type, subject: "deadletter.TRIPS.assign-driver" };
+  const attributes = {
+    id: "deadletter:TRIPS:assign-driver:1:1",
+    source: "nats://jetstream/DEAD_LETTERS",
+    type,
+    subject: "deadletter.TRIPS.assign-driver",
+  };
   return fn.request("/", { method: "POST", ...toBinary(attributes, "application/json", body) });
 }
 
@@ -153,7 +158,11 @@ describe("POST /forgotten-trips (a PingSource's schedule)", () => {
     const trip = await bookedTrip();
     await waited(trip, STALE_TRIP_MS + 1_000);
     expect((await ping(TRIP_DEAD_LETTER_TYPE)).status).toBe(400);
-    const notAnEvent = await fn.request("/forgotten-trips", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const notAnEvent = await fn.request("/forgotten-trips", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(notAnEvent.status).toBe(400);
     expect((await trips.get(trip.id))?.status).toBe("requested");
   });

@@ -118,7 +118,18 @@ describe("POST /v1/drivers/me/location", () => {
         schemaVersion: 2,
         type: DRIVER_LOCATION_TYPE,
         time: expect.any(String),
-        locations: [{ driverId: DRIVER, region: "vn", ...at, accuracy: 12.5, heading: 270, speed: 8.3, status: "available", recordedAt: recordedAt.toISOString() }],
+        locations: [
+          {
+            driverId: DRIVER,
+            region: "vn",
+            ...at,
+            accuracy: 12.5,
+            heading: 270,
+            speed: 8.3,
+            status: "available",
+            recordedAt: recordedAt.toISOString(),
+          },
+        ],
       });
       expect(msgId).toBe(`${DRIVER}:${recordedAt.getTime()}`);
     });
@@ -189,7 +200,10 @@ describe("POST /v1/drivers/me/location", () => {
       await send({ ...offset(HCMC, 900, 0), recordedAt: new Date(Date.now() - 10_000).toISOString() });
 
       const [driver] = await nearby();
-      expect(driver).toEqual({ id: DRIVER, location: { lat: recent.lat, lng: recent.lng, recordedAt: recentAt, distanceMeters: expect.any(Number) } });
+      expect(driver).toEqual({
+        id: DRIVER,
+        location: { lat: recent.lat, lng: recent.lng, recordedAt: recentAt, distanceMeters: expect.any(Number) },
+      });
     });
 
     it("clamps a recordedAt in the future to now, so the next update still counts", async () => {
@@ -270,7 +284,10 @@ describe("POST /v1/drivers/me/location", () => {
       for (const [field, value] of cases) {
         const label = `${field} = ${JSON.stringify(value)}`;
         const error = await expectError(await send({ ...HCMC, [field]: value }), 400, "invalid_request", label);
-        expect(error.details.map((d) => d.field), label).toEqual([field]);
+        expect(
+          error.details.map((d) => d.field),
+          label,
+        ).toEqual([field]);
       }
       await expectNothingWritten();
     });
@@ -285,7 +302,10 @@ describe("POST /v1/drivers/me/location", () => {
       ];
       for (const [field, value] of cases) {
         const error = await expectError(await send({ ...HCMC, [field]: value }), 400, "invalid_request", value);
-        expect(error.details.map((d) => d.field), value).toEqual([field]);
+        expect(
+          error.details.map((d) => d.field),
+          value,
+        ).toEqual([field]);
       }
       await expectNothingWritten();
     });
@@ -393,7 +413,13 @@ describe("a dependency that goes away", () => {
     const cutOff = connectRedis(url, 1000);
     closers.push(() => cutOff.quit().catch(() => cutOff.disconnect()));
     await waitFor(async () => (await cutOff.ping()) === "PONG", 5000, "redis through the proxy");
-    const app = inProcess(updateLocationApp({ drivers: new DriverIndex(cutOff, config.driverFreshMs), events: new LocationEvents(nats), jwtSecret: config.jwtSecret }));
+    const app = inProcess(
+      updateLocationApp({
+        drivers: new DriverIndex(cutOff, config.driverFreshMs),
+        events: new LocationEvents(nats),
+        jwtSecret: config.jwtSecret,
+      }),
+    );
     const update = { ...HCMC, recordedAt: new Date(Date.now() - 1000).toISOString() };
     const post = () => app.json("POST", PATH, update, bearer("driver", DRIVER));
 

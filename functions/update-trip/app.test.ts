@@ -82,7 +82,11 @@ describe("POST /v1/trips/:id/{accept,start,complete}", () => {
     expect(trip).toMatchObject({ status: "assigned", driverId: "d1" });
     expect(await available()).toEqual([]);
 
-    for (const [action, status] of [["accept", "accepted"], ["start", "in_ride"], ["complete", "completed"]] as const) {
+    for (const [action, status] of [
+      ["accept", "accepted"],
+      ["start", "in_ride"],
+      ["complete", "completed"],
+    ] as const) {
       const response = await act(trip, action, "driver", "d1");
       expect(response.status, action).toBe(200);
       expect(await response.json()).toMatchObject({ id: trip.id, status, driverId: "d1" });
@@ -91,7 +95,11 @@ describe("POST /v1/trips/:id/{accept,start,complete}", () => {
     expect(await trips.get(trip.id)).toMatchObject({ status: "completed", driverId: "d1" });
     for (const type of ["accepted", "started", "completed"]) {
       expect(await events(type)).toEqual([
-        expect.objectContaining({ type: `trips.${type}`, trip: expect.objectContaining({ id: trip.id }), actor: { id: "d1", role: "driver" } }),
+        expect.objectContaining({
+          type: `trips.${type}`,
+          trip: expect.objectContaining({ id: trip.id }),
+          actor: { id: "d1", role: "driver" },
+        }),
       ]);
     }
     expect(await available()).toEqual(["d1"]);
@@ -126,7 +134,12 @@ describe("illegal transitions", () => {
     await sql.end();
     const before = await trips.get(trip.id);
 
-    const error = await expectError(await act(trip, action, ...actorFor(action, before!)), 409, "illegal_transition", `${status} ${action}`);
+    const error = await expectError(
+      await act(trip, action, ...actorFor(action, before!)),
+      409,
+      "illegal_transition",
+      `${status} ${action}`,
+    );
     expect(error.details).toEqual([{ field: "status", issue: status }]);
     expect(await trips.get(trip.id)).toEqual(before);
   });

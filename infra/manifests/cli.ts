@@ -55,7 +55,8 @@ async function main(args: string[]): Promise<void> {
     const files = await renderAll(contentTag);
     // The PingSources carry the secret, so `secret` applies them; applied from here they would lose it.
     const deployed = [...files].filter(
-      ([path]) => path.startsWith("knative/") && !path.startsWith("knative/ping-") && (part === undefined || (part === "sources") === isSource(path)),
+      ([path]) =>
+        path.startsWith("knative/") && !path.startsWith("knative/ping-") && (part === undefined || (part === "sources") === isSource(path)),
     );
     process.stdout.write(deployed.map(([, text]) => text).join("---\n"));
   } else if (command === "regions") {

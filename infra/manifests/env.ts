@@ -22,7 +22,11 @@ export function replicaUrlKey(region: string): string {
 }
 
 /** The Secret's keys: the HS256 secret, and each shard's URLs (they carry the database password). */
-export const SECRET_KEYS: readonly string[] = ["JWT_SECRET", "INTERNAL_SECRET", ...REGIONS.flatMap((r) => [databaseUrlKey(r), replicaUrlKey(r)])];
+export const SECRET_KEYS: readonly string[] = [
+  "JWT_SECRET",
+  "INTERNAL_SECRET",
+  ...REGIONS.flatMap((r) => [databaseUrlKey(r), replicaUrlKey(r)]),
+];
 
 export type EnvVar =
   | { name: string; value: string }
@@ -58,7 +62,12 @@ export function functionEnv(stores: Set<Store>, internal: boolean): EnvVar[] {
 
 export function configMap(): Document {
   return commented(
-    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: CONFIG_MAP, namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF } }, data: { ...CONFIG_VALUES } },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: CONFIG_MAP, namespace: FUNCTIONS_NAMESPACE, labels: { ...PART_OF } },
+      data: { ...CONFIG_VALUES },
+    },
     [],
     `${HEADER}\nStore addresses inside the cluster. Database URLs and JWT_SECRET are in the Secret ${SECRET}, which infra/cluster.sh creates (they carry passwords).`,
   );

@@ -34,7 +34,13 @@ export function podsWithoutActivator(profile: Profile): number | undefined {
   return pods <= profile.maxScale ? pods : undefined;
 }
 
-export function knativeService(name: string, profile: Profile, consumer: ConsumerDefinition | undefined, stores: Set<Store>, tag: TagFor): Document {
+export function knativeService(
+  name: string,
+  profile: Profile,
+  consumer: ConsumerDefinition | undefined,
+  stores: Set<Store>,
+  tag: TagFor,
+): Document {
   const annotations = {
     "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
     "autoscaling.knative.dev/metric": "concurrency",
@@ -84,11 +90,17 @@ export function knativeService(name: string, profile: Profile, consumer: Consume
       "KPA on concurrency (Knative's defaults, stated because the numbers below assume them). Knative's default min-scale 0 is kept: the function scales to zero when idle" +
         (consumer ? ", since the JetStream source holds its events until it is back." : "."),
     ],
-    [annotation("autoscaling.knative.dev/target"), `${profile.why} KPA aims for target × ${TARGET_UTILIZATION * 100} % (container-concurrency-target-percentage) = ${profile.target * TARGET_UTILIZATION} requests in flight per pod, so it adds pods well before the hard limit makes requests queue.`],
-    [annotation("autoscaling.knative.dev/max-scale"), "Bounded because every pod holds connections to the stores; see infra/profiles.ts for the budget."],
+    [
+      annotation("autoscaling.knative.dev/target"),
+      `${profile.why} KPA aims for target × ${TARGET_UTILIZATION * 100} % (container-concurrency-target-percentage) = ${profile.target * TARGET_UTILIZATION} requests in flight per pod, so it adds pods well before the hard limit makes requests queue.`,
+    ],
+    [
+      annotation("autoscaling.knative.dev/max-scale"),
+      "Bounded because every pod holds connections to the stores; see infra/profiles.ts for the budget.",
+    ],
     [
       annotation("autoscaling.knative.dev/window"),
-      "Stable window 20s instead of 60s, so a spike test sees scale-to-zero and scale-from-zero within minutes. With the activator already in the path (see target-burst-capacity) Knative skips the scale-to-zero grace period (\"fast path scaling to 0\", pkg/reconciler/autoscaling/kpa/scaler.go): the pods go about 20-25s after the last request.",
+      'Stable window 20s instead of 60s, so a spike test sees scale-to-zero and scale-from-zero within minutes. With the activator already in the path (see target-burst-capacity) Knative skips the scale-to-zero grace period ("fast path scaling to 0", pkg/reconciler/autoscaling/kpa/scaler.go): the pods go about 20-25s after the last request.',
     ],
     [
       annotation("autoscaling.knative.dev/target-burst-capacity"),
@@ -103,7 +115,10 @@ export function knativeService(name: string, profile: Profile, consumer: Consume
         ? `Default 300s. ${timeoutSeconds}s cuts a stuck delivery before the source gives up (SINK_TIMEOUT_MS ${SINK_TIMEOUT_MS / 1000}s), which is before JetStream redelivers (ack wait ${ackWaitMs(consumer) / 1000}s), so a slow event ends as a 5xx and a nak with backoff, never as two deliveries at once. A cold start (0.2-0.35 s measured locally, a few seconds on kind) is part of this budget. It is also the pod's termination grace period, above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`
         : `Default 300s. A request waits at most DEPENDENCY_TIMEOUT_MS (${DEFAULTS.dependencyTimeoutMs / 1000}s) on each store, so ${timeoutSeconds}s only ever cuts a stuck one. It is also the pod's termination grace period, so it stays above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`,
     ],
-    [[...container, "image"], "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash."],
+    [
+      [...container, "image"],
+      "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash.",
+    ],
     [[...container, "imagePullPolicy"], "The image is loaded into kind, not pulled."],
     [[...container, "ports"], "Knative passes it to the function as PORT; the probes must name the same port."],
     [
@@ -122,5 +137,9 @@ export function knativeService(name: string, profile: Profile, consumer: Consume
       "Not exposed through Kourier: its only callers are the JetStream source and the PingSources, which show INTERNAL_SECRET; the NetworkPolicy internal-functions keeps other pods from its pods.",
     ]);
   }
-  return commented(service, comments, `${HEADER}\nThe ${name} function${consumer ? `: CloudEvents from ${consumer.stream} through consumer ${consumer.config.durable_name}` : ""}.`);
+  return commented(
+    service,
+    comments,
+    `${HEADER}\nThe ${name} function${consumer ? `: CloudEvents from ${consumer.stream} through consumer ${consumer.config.durable_name}` : ""}.`,
+  );
 }

@@ -65,7 +65,10 @@ export function containerSource(consumer: ConsumerDefinition, tag: TagFor): Docu
       [...container, "resources"],
       `One process pulling and forwarding; each replica delivers at most ${held} messages at once (SOURCE_CONCURRENCY ${delivered.concurrency}${batched ? ` × SOURCE_BATCH_MAX ${delivered.batchMax}` : ""}).`,
     ],
-    [[...container, "ports"], "The port the code listens on (PORT unset); declared and named so Prometheus scrapes /metrics there (infra/monitoring)."],
+    [
+      [...container, "ports"],
+      "The port the code listens on (PORT unset); declared and named so Prometheus scrapes /metrics there (infra/monitoring).",
+    ],
     [
       ["spec", "sink"],
       "Knative resolves this to the function's address and injects it as K_SINK. infra/cluster.sh applies the sources only once the functions are Ready, so the sink resolves at once; until it does, the source's pods exit (K_SINK must be set) and restart.",
@@ -124,17 +127,24 @@ export function scaledObject(consumer: ConsumerDefinition): Document {
     },
   };
   const trigger = ["spec", "triggers", 0, "metadata"];
-  return commented(object, [
+  return commented(
+    object,
     [
-      ["spec", "scaleTargetRef"],
-      "The Deployment Knative Eventing makes for the ContainerSource. Its reconciler only ever rewrites that Deployment's pod template (reconcileReceiveAdapter, pkg/reconciler/containersource), never its replicas, so it does not fight the HPA KEDA makes.",
+      [
+        ["spec", "scaleTargetRef"],
+        "The Deployment Knative Eventing makes for the ContainerSource. Its reconciler only ever rewrites that Deployment's pod template (reconcileReceiveAdapter, pkg/reconciler/containersource), never its replicas, so it does not fight the HPA KEDA makes.",
+      ],
+      [["spec", "minReplicaCount"], `Never zero: a source holds its consumer, and a first event should not wait for a pod. ${profile.why}`],
+      [
+        ["spec", "pollingInterval"],
+        "KEDA reads the lag every 10 s (default 30 s); the HPA still waits 5 minutes of lower lag before it removes a replica (its default scale-down stabilization).",
+      ],
+      [[...trigger, "account"], "The global account: this NATS has no accounts configured."],
+      [
+        [...trigger, "lagThreshold"],
+        `Lag is the consumer's pending plus ack-pending messages; KEDA asks for ceil(lag ÷ ${profile.lagThreshold}) replicas, here above two windows of one replica.`,
+      ],
     ],
-    [["spec", "minReplicaCount"], `Never zero: a source holds its consumer, and a first event should not wait for a pod. ${profile.why}`],
-    [["spec", "pollingInterval"], "KEDA reads the lag every 10 s (default 30 s); the HPA still waits 5 minutes of lower lag before it removes a replica (its default scale-down stabilization)."],
-    [[...trigger, "account"], "The global account: this NATS has no accounts configured."],
-    [
-      [...trigger, "lagThreshold"],
-      `Lag is the consumer's pending plus ack-pending messages; KEDA asks for ceil(lag ÷ ${profile.lagThreshold}) replicas, here above two windows of one replica.`,
-    ],
-  ], `${HEADER}\nScales the ${name} source on consumer ${consumer.stream}/${name}'s lag, between ${profile.minReplicas} and ${profile.maxReplicas} replicas.`);
+    `${HEADER}\nScales the ${name} source on consumer ${consumer.stream}/${name}'s lag, between ${profile.minReplicas} and ${profile.maxReplicas} replicas.`,
+  );
 }

@@ -11,7 +11,8 @@ const same: Convert = (value) => value;
 
 /** Nanoseconds (the JetStream API's unit) as a Go duration string (NACK's unit). */
 export function goDuration(value: unknown, field = "duration"): string {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new Error(`${field}: ${String(value)} is not a whole number of nanoseconds`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+    throw new Error(`${field}: ${String(value)} is not a whole number of nanoseconds`);
   const units: [number, string][] = [
     [3_600e9, "h"],
     [60e9, "m"],
@@ -68,7 +69,10 @@ export const CONSUMER_FIELDS: Readonly<Record<string, readonly [string, Convert]
   description: ["description", same],
   filter_subject: ["filterSubject", same],
   filter_subjects: ["filterSubjects", same],
-  deliver_policy: ["deliverPolicy", renamed({ all: "all", last: "last", new: "new", by_start_sequence: "byStartSequence", by_start_time: "byStartTime" })],
+  deliver_policy: [
+    "deliverPolicy",
+    renamed({ all: "all", last: "last", new: "new", by_start_sequence: "byStartSequence", by_start_time: "byStartTime" }),
+  ],
   opt_start_seq: ["optStartSeq", same],
   opt_start_time: ["optStartTime", same],
   ack_policy: ["ackPolicy", same],
@@ -107,7 +111,12 @@ export function kubeName(name: string): string {
 export function nackStream(stream: { name: string }): Document {
   const spec = convert(stream, STREAM_FIELDS, `nats/streams/${stream.name}.json`);
   return commented(
-    { apiVersion: "jetstream.nats.io/v1beta2", kind: "Stream", metadata: { name: kubeName(stream.name), namespace: NATS_NAMESPACE, labels: { ...PART_OF } }, spec },
+    {
+      apiVersion: "jetstream.nats.io/v1beta2",
+      kind: "Stream",
+      metadata: { name: kubeName(stream.name), namespace: NATS_NAMESPACE, labels: { ...PART_OF } },
+      spec,
+    },
     [],
     `${HEADER}\nStream ${stream.name}, from nats/streams/${stream.name}.json (the file \`nats stream add --config\` takes).`,
   );

@@ -33,7 +33,10 @@ export function postgresDocs(): Document[] {
         },
       },
       [
-        [["spec", "instances"], `A primary and one streaming replica: ${replicaUrlKey(region)} reads from the replica (service ${clusterName(region)}-ro).`],
+        [
+          ["spec", "instances"],
+          `A primary and one streaming replica: ${replicaUrlKey(region)} reads from the replica (service ${clusterName(region)}-ro).`,
+        ],
         [
           ["spec", "bootstrap"],
           "CloudNativePG creates the owner's password in the Secret <cluster>-app; infra/cluster.sh builds the functions' URLs from it and applies db/schema.sql on every deploy.",
@@ -78,7 +81,10 @@ export function postgresDocs(): Document[] {
           ["spec", "pgbouncer", "parameters", "ignore_startup_parameters"],
           "postgres.js sends statement_timeout as a startup parameter, which PgBouncer refuses unless told to ignore it. It is ignored here and set on the role instead (ALTER ROLE ... SET statement_timeout, by infra/cluster.sh), so the limit still holds behind the pooler. CloudNativePG appends this to its own extra_float_digits,options.",
         ],
-        [["spec", "pgbouncer", "parameters", "default_pool_size"], "PgBouncer's default, stated because it is how many connections each shard's primary sees from the functions."],
+        [
+          ["spec", "pgbouncer", "parameters", "default_pool_size"],
+          "PgBouncer's default, stated because it is how many connections each shard's primary sees from the functions.",
+        ],
       ],
     );
     return [cluster, pooler];

@@ -27,9 +27,11 @@ export function checkDefinitions(): void {
   const missing = FUNCTIONS.filter((name) => !PROFILES[name]);
   if (missing.length > 0) throw new Error(`no scaling profile for ${missing.join(", ")}: add one to infra/profiles.ts`);
   const stale = Object.keys(PROFILES).filter((name) => !FUNCTIONS.includes(name));
-  if (stale.length > 0) throw new Error(`infra/profiles.ts has profiles for ${stale.join(", ")}, which are not functions (no functions/<name>/index.ts)`);
+  if (stale.length > 0)
+    throw new Error(`infra/profiles.ts has profiles for ${stale.join(", ")}, which are not functions (no functions/<name>/index.ts)`);
   const orphans = CONSUMERS.filter((c) => !FUNCTIONS.includes(c.config.durable_name)).map((c) => `${c.stream}/${c.config.durable_name}`);
-  if (orphans.length > 0) throw new Error(`consumers ${orphans.join(", ")} name no function; a consumer's durable_name is the function it is delivered to`);
+  if (orphans.length > 0)
+    throw new Error(`consumers ${orphans.join(", ")} name no function; a consumer's durable_name is the function it is delivered to`);
   const unscaled = CONSUMERS.filter((c) => !SOURCE_PROFILES[c.config.durable_name]).map((c) => c.config.durable_name);
   if (unscaled.length > 0) throw new Error(`no source profile for ${unscaled.join(", ")}: add one to SOURCE_PROFILES in infra/profiles.ts`);
 }

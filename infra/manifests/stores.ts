@@ -32,6 +32,8 @@ let linkedStores: Promise<Map<string, Set<Store>>> | undefined;
 
 /** Each function → the stores its bundle links (bundled once per process: it takes a few seconds). */
 export function storesByFunction(): Promise<Map<string, Set<Store>>> {
-  linkedStores ??= Promise.all(FUNCTIONS.map(async (name) => [name, await storesUsedBy("functions", name)] as const)).then((entries) => new Map(entries));
+  linkedStores ??= Promise.all(FUNCTIONS.map(async (name) => [name, await storesUsedBy("functions", name)] as const)).then(
+    (entries) => new Map(entries),
+  );
   return linkedStores;
 }

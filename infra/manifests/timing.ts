@@ -16,6 +16,7 @@ export const COLD_START_BUDGET_MS = 5_000;
 export function ackWaitMs(consumer: ConsumerDefinition): number {
   const ns = consumer.config.ack_wait;
   if (ns === undefined) throw new Error(`consumer ${consumer.config.durable_name} has no ack_wait`);
-  if (consumer.config.backoff?.length) throw new Error(`consumer ${consumer.config.durable_name} has a backoff list, which delays the source's retries`);
+  if (consumer.config.backoff?.length)
+    throw new Error(`consumer ${consumer.config.durable_name} has a backoff list, which delays the source's retries`);
   return Number(ns) / 1e6;
 }

@@ -7,12 +7,19 @@ export type Comments = readonly (readonly [Path, string])[];
 /** A YAML document whose listed keys carry a comment on the line(s) above them; a path that does not exist throws. */
 export function commented(object: object, comments: Comments, header?: string): Document {
   const doc = new Document(object);
-  if (header) doc.commentBefore = header.split("\n").map((line) => ` ${line}`).join("\n");
+  if (header)
+    doc.commentBefore = header
+      .split("\n")
+      .map((line) => ` ${line}`)
+      .join("\n");
   for (const [path, text] of comments) {
     const parent = doc.getIn(path.slice(0, -1), true);
     const last = path[path.length - 1];
-    const target =
-      isMap(parent) ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === last)?.key : isSeq(parent) ? parent.items[last as number] : undefined;
+    const target = isMap(parent)
+      ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === last)?.key
+      : isSeq(parent)
+        ? parent.items[last as number]
+        : undefined;
     if (!target || !(isScalar(target) || isMap(target))) throw new Error(`no ${path.join(".")} to comment on`);
     target.commentBefore = wrap(text);
   }

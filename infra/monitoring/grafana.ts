@@ -48,7 +48,14 @@ export function dashboard(spec: BoardSpec): Record<string, unknown> {
   const panels: Record<string, unknown>[] = [];
   let y = 0;
   for (const section of spec.sections) {
-    panels.push({ id: panels.length + 1, type: "row", title: section.title, collapsed: false, panels: [], gridPos: { h: 1, w: GRID_WIDTH, x: 0, y } });
+    panels.push({
+      id: panels.length + 1,
+      type: "row",
+      title: section.title,
+      collapsed: false,
+      panels: [],
+      gridPos: { h: 1, w: GRID_WIDTH, x: 0, y },
+    });
     y += 1;
     let x = 0;
     for (const panel of section.panels) {

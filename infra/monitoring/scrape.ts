@@ -40,7 +40,10 @@ const knativePods: Pick<IPodMonitorSpec, "namespaceSelector" | "selector"> = {
   selector: { matchExpressions: [{ key: KNATIVE_SERVICE_LABEL, operator: "Exists" }] },
 };
 
-const functionLabels = [fromPodLabel(KNATIVE_SERVICE_LABEL, TARGET_LABELS.function), fromPodLabel(KNATIVE_REVISION_LABEL, TARGET_LABELS.revision)];
+const functionLabels = [
+  fromPodLabel(KNATIVE_SERVICE_LABEL, TARGET_LABELS.function),
+  fromPodLabel(KNATIVE_REVISION_LABEL, TARGET_LABELS.revision),
+];
 
 // Typed with the prometheus-operator CRD's own types: its validator accepts unknown fields, the type-check does not.
 function monitor(kind: "PodMonitor" | "ServiceMonitor", name: string, spec: IPodMonitorSpec | IServiceMonitorSpec, why: string): Document {
@@ -58,12 +61,18 @@ export function monitors(): Document[] {
   return [
     podMonitor(
       JOBS.functions,
-      { ...knativePods, podMetricsEndpoints: [{ port: USER_PORT, path: "/metrics", relabelings: [job(JOBS.functions), ...functionLabels] }] },
+      {
+        ...knativePods,
+        podMetricsEndpoints: [{ port: USER_PORT, path: "/metrics", relabelings: [job(JOBS.functions), ...functionLabels] }],
+      },
       "Every function's own /metrics (shared/metrics.ts), on the port Knative names user-port. Scaled to zero, a function has no pod and no target: its series end, they do not drop to 0.",
     ),
     podMonitor(
       JOBS.queueProxy,
-      { ...knativePods, podMetricsEndpoints: [{ port: QUEUE_METRICS_PORT, path: "/metrics", relabelings: [job(JOBS.queueProxy), ...functionLabels] }] },
+      {
+        ...knativePods,
+        podMetricsEndpoints: [{ port: QUEUE_METRICS_PORT, path: "/metrics", relabelings: [job(JOBS.queueProxy), ...functionLabels] }],
+      },
       "The queue-proxy beside each function: requests as Knative counts them, including the time they queued in front of the function.",
     ),
     podMonitor(
@@ -71,7 +80,9 @@ export function monitors(): Document[] {
       {
         namespaceSelector: { matchNames: [FUNCTIONS_NAMESPACE] },
         selector: { matchExpressions: [{ key: SOURCE_LABEL, operator: "Exists" }] },
-        podMetricsEndpoints: [{ port: SOURCE_PORT_NAME, path: "/metrics", relabelings: [job(JOBS.sources), fromPodLabel(SOURCE_LABEL, TARGET_LABELS.source)] }],
+        podMetricsEndpoints: [
+          { port: SOURCE_PORT_NAME, path: "/metrics", relabelings: [job(JOBS.sources), fromPodLabel(SOURCE_LABEL, TARGET_LABELS.source)] },
+        ],
       },
       "The JetStream sources (ContainerSource pods, always on): messages settled, batches, dead letters.",
     ),

@@ -24,9 +24,35 @@ const ridesDone = new Rate("rides_completed");
 export const options = {
   summaryTrendStats: TREND_STATS,
   scenarios: {
-    locations: { executor: "constant-arrival-rate", exec: "driverReports", rate: Math.ceil(DRIVERS / 10), timeUnit: "1s", duration: DURATION, preAllocatedVUs: 20, maxVUs: 200 },
-    searches: { executor: "constant-arrival-rate", exec: "search", rate: SEARCHES, timeUnit: "1s", duration: DURATION, preAllocatedVUs: 20, maxVUs: 200, startTime: "10s" },
-    rides: { executor: "constant-arrival-rate", exec: "ride", rate: RIDES, timeUnit: "1s", duration: DURATION, preAllocatedVUs: 50, maxVUs: 500, startTime: "10s" },
+    locations: {
+      executor: "constant-arrival-rate",
+      exec: "driverReports",
+      rate: Math.ceil(DRIVERS / 10),
+      timeUnit: "1s",
+      duration: DURATION,
+      preAllocatedVUs: 20,
+      maxVUs: 200,
+    },
+    searches: {
+      executor: "constant-arrival-rate",
+      exec: "search",
+      rate: SEARCHES,
+      timeUnit: "1s",
+      duration: DURATION,
+      preAllocatedVUs: 20,
+      maxVUs: 200,
+      startTime: "10s",
+    },
+    rides: {
+      executor: "constant-arrival-rate",
+      exec: "ride",
+      rate: RIDES,
+      timeUnit: "1s",
+      duration: DURATION,
+      preAllocatedVUs: 50,
+      maxVUs: 500,
+      startTime: "10s",
+    },
   },
   thresholds: {
     "http_req_duration{name:search-drivers}": ["p(99)<25"],
@@ -50,7 +76,10 @@ const riderToken = mintToken("k6-searching-rider", "rider", 24 * 3600);
 
 export function search() {
   const p = pointNearCentre(3000);
-  const res = http.get(url(`/v1/drivers/search?lat=${p.lat.toFixed(6)}&lng=${p.lng.toFixed(6)}&radius=3000&limit=10`), params("search-drivers", riderToken));
+  const res = http.get(
+    url(`/v1/drivers/search?lat=${p.lat.toFixed(6)}&lng=${p.lng.toFixed(6)}&radius=3000&limit=10`),
+    params("search-drivers", riderToken),
+  );
   check(res, { "search answered 200": (r) => r.status === 200 });
 }
 

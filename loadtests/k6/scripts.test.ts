@@ -52,7 +52,9 @@ describe("k6 scripts", () => {
     type Scenarios = Record<string, { rate?: number; stages?: { target: number }[]; startTime?: string }>;
     const rates = async (file: string, env: Record<string, string>) => {
       const scenarios = ((await load(file, env)).options as { scenarios: Scenarios }).scenarios;
-      return Object.fromEntries(Object.entries(scenarios).map(([name, s]) => [name, s.rate ?? Math.max(...(s.stages ?? []).map((stage) => stage.target))]));
+      return Object.fromEntries(
+        Object.entries(scenarios).map(([name, s]) => [name, s.rate ?? Math.max(...(s.stages ?? []).map((stage) => stage.target))]),
+      );
     };
     expect(await rates("search.js", {})).toEqual({ search: 25 });
     expect(await rates("search.js", { PROFILE: "cluster" })).toEqual({ search: 500 });
@@ -67,9 +69,14 @@ describe("k6 scripts", () => {
   });
 
   it("mint tokens the functions accept", async () => {
-    const { mintToken } = (await load(join("lib", "auth.js"))) as { mintToken: (id: string, role: string, ttl?: number, secret?: string) => string };
+    const { mintToken } = (await load(join("lib", "auth.js"))) as {
+      mintToken: (id: string, role: string, ttl?: number, secret?: string) => string;
+    };
     expect(verifyToken(DEV_JWT_SECRET, mintToken("k6-rider-1", "rider"))).toEqual({ id: "k6-rider-1", role: "rider" });
-    expect(verifyToken("another-secret", mintToken("k6-driver-7", "driver", 60, "another-secret"))).toEqual({ id: "k6-driver-7", role: "driver" });
+    expect(verifyToken("another-secret", mintToken("k6-driver-7", "driver", 60, "another-secret"))).toEqual({
+      id: "k6-driver-7",
+      role: "driver",
+    });
     expect(() => verifyToken("another-secret", mintToken("k6-rider-1", "rider"))).toThrow(/signature/);
   });
 });

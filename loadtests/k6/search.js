@@ -41,7 +41,10 @@ export function setup() {
 
 export default function (data) {
   const p = pointNearCentre(3000);
-  const res = http.get(url(`/v1/drivers/search?lat=${p.lat.toFixed(6)}&lng=${p.lng.toFixed(6)}&radius=3000&limit=10`), params("search-drivers", data.token));
+  const res = http.get(
+    url(`/v1/drivers/search?lat=${p.lat.toFixed(6)}&lng=${p.lng.toFixed(6)}&radius=3000&limit=10`),
+    params("search-drivers", data.token),
+  );
   check(res, { "search answered 200": (r) => r.status === 200 });
 }
 

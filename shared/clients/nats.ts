@@ -14,7 +14,11 @@ export class Nats implements DependencyHandle {
   private js?: JetStreamClient;
   private up = false;
 
-  constructor(url: string, clientName: string, private readonly timeoutMs: number) {
+  constructor(
+    url: string,
+    clientName: string,
+    private readonly timeoutMs: number,
+  ) {
     this.connected = connect({
       servers: url,
       name: clientName,

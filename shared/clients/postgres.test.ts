@@ -24,7 +24,10 @@ describe("connectPostgres", () => {
     await proxy.cut();
     // Every pooled connection dropped, then attempt after attempt refused: the pool counts each as a failure.
     for (let i = 0; i < 12; i++) {
-      const failure = await sql`select 1`.then(() => undefined, (err: unknown) => err);
+      const failure = await sql`select 1`.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(isUnavailable(failure)).toBe(true);
     }
 

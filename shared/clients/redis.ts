@@ -55,7 +55,8 @@ export class LuaScript {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
-      if (err instanceof ReplyError && (err as Error).message.startsWith("NOSCRIPT")) return redis.eval(this.source, keys.length, ...keys, ...args);
+      if (err instanceof ReplyError && (err as Error).message.startsWith("NOSCRIPT"))
+        return redis.eval(this.source, keys.length, ...keys, ...args);
       throw err;
     }
   }

@@ -45,7 +45,11 @@ export function notAnEvent(value: unknown): string | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "not a JSON object";
   const { specversion, id, source, type, data_base64: base64 } = value as Record<string, unknown>;
   if (specversion !== SPEC_VERSION) return `specversion ${JSON.stringify(specversion)}`;
-  for (const [name, attribute] of [["id", id], ["source", source], ["type", type]] as const) {
+  for (const [name, attribute] of [
+    ["id", id],
+    ["source", source],
+    ["type", type],
+  ] as const) {
     if (typeof attribute !== "string" || attribute === "") return `no ${name}`;
   }
   if (base64 !== undefined && typeof base64 !== "string") return "data_base64 is not a string";
@@ -58,9 +62,11 @@ export function requireType(event: Pick<CloudEvent, "type">, type: string): void
 
 /** The event's data as the JSON object its receivers take, whether it came as JSON or as base64 of JSON. */
 export function jsonObjectData(event: CloudEvent): Record<string, unknown> {
-  if (!isJsonMediaType(event.datacontenttype)) throw new InvalidInput("unsupported_media_type", `Event data must be JSON, not ${event.datacontenttype}`);
+  if (!isJsonMediaType(event.datacontenttype))
+    throw new InvalidInput("unsupported_media_type", `Event data must be JSON, not ${event.datacontenttype}`);
   const data = event.data_base64 === undefined ? event.data : parseBase64Json(event.data_base64);
-  if (data === null || typeof data !== "object" || Array.isArray(data)) throw new InvalidInput("invalid_body", "The event's data must be a JSON object");
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    throw new InvalidInput("invalid_body", "The event's data must be a JSON object");
   return data as Record<string, unknown>;
 }
 

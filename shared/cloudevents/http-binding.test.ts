@@ -60,7 +60,14 @@ describe("batched mode", () => {
 
   it("refuses what is not a batch of events, and a batch with any event it cannot take, naming those by id", () => {
     expect(refusal(() => fromBatch({})).code).toBe("invalid_body");
-    expect(refusal(() => fromBatch([{ specversion: "1.0", id: "a", source: "s", type: "t" }, { specversion: "1.0", source: "s", type: "t" }])).details).toEqual([{ field: "[1]", issue: "no id" }]);
+    expect(
+      refusal(() =>
+        fromBatch([
+          { specversion: "1.0", id: "a", source: "s", type: "t" },
+          { specversion: "1.0", source: "s", type: "t" },
+        ]),
+      ).details,
+    ).toEqual([{ field: "[1]", issue: "no id" }]);
 
     const event = (id: string, data: unknown, type = "things.done") => ({ specversion: "1.0" as const, id, source: "s", type, data });
     const decode = (data: Record<string, unknown>) => {
@@ -68,7 +75,9 @@ describe("batched mode", () => {
       return data.n;
     };
     expect(decodeBatch([event("a", { n: 1 }), event("b", { n: 2 })], "things.done", decode).map((e) => e.data)).toEqual([1, 2]);
-    const refused = refusal(() => decodeBatch([event("a", { n: 1 }), event("b", {}), event("c", { n: 3 }, "other"), event("d", [])], "things.done", decode));
+    const refused = refusal(() =>
+      decodeBatch([event("a", { n: 1 }), event("b", {}), event("c", { n: 3 }, "other"), event("d", [])], "things.done", decode),
+    );
     expect(refused.code).toBe("invalid_events");
     expect(refused.message).toBe("3 of 4 events refused: b, c, d");
   });

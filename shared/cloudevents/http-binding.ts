@@ -3,7 +3,16 @@
 // headers and its data as the body; batched mode, a JSON array of structured-mode events in one request. Reading a
 // body within a limit is the caller's part (shared/http/cloudevent.ts), so the source can use this without Hono.
 import { InvalidInput, type ErrorDetail } from "../errors";
-import { isJsonMediaType, jsonObjectData, mediaType, notAnEvent, requireType, type BinaryCloudEvent, type CloudEvent, type ReceivedCloudEvent } from "./event";
+import {
+  isJsonMediaType,
+  jsonObjectData,
+  mediaType,
+  notAnEvent,
+  requireType,
+  type BinaryCloudEvent,
+  type CloudEvent,
+  type ReceivedCloudEvent,
+} from "./event";
 import { BATCH_CONTENT_TYPE, HEADER_PREFIX, HEADERS, SPEC_VERSION, headerOf } from "./spec";
 
 /** A request as the binding makes it: header names in lower case. */
@@ -86,7 +95,10 @@ export function fromBatch(value: unknown): CloudEvent[] {
   if (!Array.isArray(value)) throw new InvalidInput("invalid_body", "A batch must be a JSON array of CloudEvents");
   value.forEach((event: unknown, index) => {
     const problem = notAnEvent(event);
-    if (problem) throw new InvalidInput("not_a_cloudevent", `Event ${index} is not a CloudEvent 1.0: ${problem}`, [{ field: `[${index}]`, issue: problem }]);
+    if (problem)
+      throw new InvalidInput("not_a_cloudevent", `Event ${index} is not a CloudEvent 1.0: ${problem}`, [
+        { field: `[${index}]`, issue: problem },
+      ]);
   });
   return value as CloudEvent[];
 }
@@ -96,7 +108,11 @@ export function fromBatch(value: unknown): CloudEvent[] {
  * refuses (with InvalidInput), the whole batch is refused naming every refused event by id: nothing of it should be
  * kept, and the sender can tell which events to give up on.
  */
-export function decodeBatch<T>(events: readonly CloudEvent[], type: string, decode: (data: Record<string, unknown>) => T): (CloudEvent<T> & ReceivedCloudEvent<T>)[] {
+export function decodeBatch<T>(
+  events: readonly CloudEvent[],
+  type: string,
+  decode: (data: Record<string, unknown>) => T,
+): (CloudEvent<T> & ReceivedCloudEvent<T>)[] {
   const decoded: (CloudEvent<T> & ReceivedCloudEvent<T>)[] = [];
   const refused: ErrorDetail[] = [];
   for (const event of events) {
@@ -110,7 +126,10 @@ export function decodeBatch<T>(events: readonly CloudEvent[], type: string, deco
     }
   }
   if (refused.length > 0) {
-    const named = refused.slice(0, 10).map((detail) => detail.field).join(", ");
+    const named = refused
+      .slice(0, 10)
+      .map((detail) => detail.field)
+      .join(", ");
     const more = refused.length > 10 ? ` and ${refused.length - 10} more` : "";
     throw new InvalidInput("invalid_events", `${refused.length} of ${events.length} events refused: ${named}${more}`, refused);
   }

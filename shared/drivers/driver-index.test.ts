@@ -29,7 +29,9 @@ function gaussian(random: () => number): number {
 async function addDrivers(points: LatLng[], prefix = "d", recordedAt = Date.now()): Promise<void> {
   for (let i = 0; i < points.length; i += 5_000) {
     await Promise.all(
-      points.slice(i, i + 5_000).map((p, j) => index.update("vn", { driverId: `${prefix}${i + j}`, ...p, status: "available", recordedAt }, recordedAt)),
+      points
+        .slice(i, i + 5_000)
+        .map((p, j) => index.update("vn", { driverId: `${prefix}${i + j}`, ...p, status: "available", recordedAt }, recordedAt)),
     );
   }
 }
@@ -44,7 +46,11 @@ interface Timing {
 }
 
 /** `first` 50 times and `second` 5 times per round, after a warm-up of each: both rates and medians. */
-async function interleaved(first: () => Promise<unknown>, second: () => Promise<unknown>, rounds: number): Promise<{ first: Timing; second: Timing }> {
+async function interleaved(
+  first: () => Promise<unknown>,
+  second: () => Promise<unknown>,
+  rounds: number,
+): Promise<{ first: Timing; second: Timing }> {
   for (let i = 0; i < 50; i++) await first();
   for (let i = 0; i < 5; i++) await second();
   const samples = { first: [] as number[], second: [] as number[] };
@@ -61,7 +67,13 @@ async function interleaved(first: () => Promise<unknown>, second: () => Promise<
   }
   const timing = (latencies: number[]): Timing => {
     const total = latencies.reduce((sum, ms) => sum + ms, 0);
-    return { perSecond: latencies.length / (total / 1000), p50: percentile([...latencies].sort((a, b) => a - b), 0.5) };
+    return {
+      perSecond: latencies.length / (total / 1000),
+      p50: percentile(
+        [...latencies].sort((a, b) => a - b),
+        0.5,
+      ),
+    };
   };
   return { first: timing(samples.first), second: timing(samples.second) };
 }
@@ -151,7 +163,9 @@ describe("claim", () => {
     const random = seededRandom(3);
     await addDrivers(Array.from({ length: 100 }, () => randomPointNear(HCMC, 1500, random)));
     const claims = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => index.claim("vn", { tripId: `vn_t${i}`, ...randomPointNear(HCMC, 300, random), radiusMeters: 5000 })),
+      Array.from({ length: 300 }, (_, i) =>
+        index.claim("vn", { tripId: `vn_t${i}`, ...randomPointNear(HCMC, 300, random), radiusMeters: 5000 }),
+      ),
     );
     const claimed = claims.filter((d): d is string => d !== undefined);
     expect(claimed).toHaveLength(100);
@@ -239,7 +253,7 @@ describe("a stale city", () => {
   it("the sweep takes every silent driver out, a bounded number per run, and leaves the fresh answer as it was", async () => {
     const sweeper = sweepSilentDrivers(index, sweepOptions);
     const runs: number[] = [];
-    for (let taken = -1; taken !== 0; ) runs.push((taken = await sweeper.runOnce()));
+    for (let taken = -1; taken !== 0;) runs.push((taken = await sweeper.runOnce()));
     // 20 batches of 500 per region per run at most.
     expect(runs).toEqual([10_000, 10_000, 0]);
     expect(await redis.zcard("drivers:{vn}:geo")).toBe(freshPoints.length);
@@ -265,7 +279,14 @@ describe("a ring of silent drivers around a centre searches have cleared", () =>
       const theta = random() * 2 * Math.PI;
       return offset(HCMC, r * Math.cos(theta), r * Math.sin(theta));
     });
-    const fresh = [offset(HCMC, 40, 0), offset(HCMC, 0, -90), offset(HCMC, -120, 30), offset(HCMC, 550, 0), offset(HCMC, 0, 580), offset(HCMC, 700, 0)];
+    const fresh = [
+      offset(HCMC, 40, 0),
+      offset(HCMC, 0, -90),
+      offset(HCMC, -120, 30),
+      offset(HCMC, 550, 0),
+      offset(HCMC, 0, 580),
+      offset(HCMC, 700, 0),
+    ];
     await addDrivers(fresh, "fresh");
     await addDrivers(ring, "silent", Date.now() - 60_000);
     const expected = fresh
@@ -312,7 +333,11 @@ describe("the sweep beside claims", () => {
 
   it("keeps sweeping, without failing the process, while Redis does not answer", async () => {
     const unreachable = connectRedis("redis://127.0.0.1:1", 200);
-    const sweeper = sweepSilentDrivers(new DriverIndex(unreachable, 30_000), { driverSweepIntervalMs: 20, driverSweepBatch: 500, serviceName: "driver-index-test" });
+    const sweeper = sweepSilentDrivers(new DriverIndex(unreachable, 30_000), {
+      driverSweepIntervalMs: 20,
+      driverSweepBatch: 500,
+      serviceName: "driver-index-test",
+    });
     await expect(sweeper.runOnce()).rejects.toThrow(/redis/i);
     // Several timed runs fail in the meantime; an unhandled rejection would fail this test.
     await new Promise((resolve) => setTimeout(resolve, 150));

@@ -246,7 +246,11 @@ export class DriverIndex {
     private readonly freshMs: number,
   ) {
     this.updates = perRegion(
-      (region) => new GroupCommit<TimedUpdate, boolean>((batch) => this.updateBatch(region, batch), { maxBatch: MAX_UPDATES_PER_SCRIPT, maxWaitMs: 0 }),
+      (region) =>
+        new GroupCommit<TimedUpdate, boolean>((batch) => this.updateBatch(region, batch), {
+          maxBatch: MAX_UPDATES_PER_SCRIPT,
+          maxWaitMs: 0,
+        }),
     );
   }
 
@@ -275,13 +279,7 @@ export class DriverIndex {
   /** A search, with how many geo-set entries it looked at (at most MAX_CANDIDATES) and how many silent ones it dropped. */
   async searchReport(region: Region, query: SearchQuery, now = Date.now()): Promise<SearchReport> {
     const k = keys(region);
-    const args = [
-      query.lng,
-      query.lat,
-      ...searchRadii(query.radiusMeters),
-      now - this.freshMs,
-      query.limit,
-    ];
+    const args = [query.lng, query.lat, ...searchRadii(query.radiusMeters), now - this.freshMs, query.limit];
     const [examined, dropped, ...flat] = (await onRedis(() => SEARCH.run(this.redis, [k.geo, k.seen, k.pos], args))) as [
       number,
       number,

@@ -9,7 +9,12 @@ import type { DependencyHandle } from "../clients/dependency";
 import { histogram } from "../metrics";
 import { REGIONS, perRegion, type Region } from "../regions";
 
-const batchSize = histogram("uitgo_location_history_batch_rows", "Rows per history INSERT, by region", ["region"], [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]);
+const batchSize = histogram(
+  "uitgo_location_history_batch_rows",
+  "Rows per history INSERT, by region",
+  ["region"],
+  [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+);
 
 export type BatchOptions = Pick<Config, "locationBatchMax" | "locationBatchWaitMs" | "dependencyTimeoutMs">;
 

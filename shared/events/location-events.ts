@@ -12,7 +12,6 @@ import { oneOf, parse, text, timestamp } from "../validation";
 import { STREAMS } from "./definitions";
 import { publishEvent } from "./publish";
 
-
 /**
  * How far back a reported position may be: as long as DRIVER_LOCATIONS keeps an update (its max_age). An older one is
  * no update to keep, and a date PostgreSQL cannot store (year 0000) would fail every history batch it joined.
@@ -93,14 +92,23 @@ export function locationEvent(locations: Iterable<DriverLocation>, time = new Da
   };
 }
 
-const eventSize = histogram("uitgo_location_event_updates", "Updates per location event appended, by region", ["region"], [1, 2, 4, 8, 16, 32, 64]);
+const eventSize = histogram(
+  "uitgo_location_event_updates",
+  "Updates per location event appended, by region",
+  ["region"],
+  [1, 2, 4, 8, 16, 32, 64],
+);
 
 export class LocationEvents {
   private readonly batches: Record<Region, GroupCommit<DriverLocation, void>>;
 
   constructor(private readonly nats: Nats) {
     this.batches = perRegion(
-      (region) => new GroupCommit<DriverLocation, void>((locations) => this.append(region, locations), { maxBatch: MAX_LOCATIONS_PER_EVENT, maxWaitMs: 0 }),
+      (region) =>
+        new GroupCommit<DriverLocation, void>((locations) => this.append(region, locations), {
+          maxBatch: MAX_LOCATIONS_PER_EVENT,
+          maxWaitMs: 0,
+        }),
     );
   }
 
@@ -124,7 +132,10 @@ export class LocationEvents {
 /** Reads the updates of a location event (either version) from a message body, or refuses it with 400 saying what is wrong. */
 export function parseLocationEvent(body: Record<string, unknown>): DriverLocation[] {
   if (body.schemaVersion !== LOCATION_EVENT_SCHEMA_VERSION && body.schemaVersion !== 1) {
-    throw new InvalidInput("invalid_event", `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`);
+    throw new InvalidInput(
+      "invalid_event",
+      `Expected schemaVersion ${LOCATION_EVENT_SCHEMA_VERSION} or 1, got ${JSON.stringify(body.schemaVersion)}`,
+    );
   }
   if (body.type !== DRIVER_LOCATION_TYPE) {
     throw new InvalidInput("unsupported_event_type", `Cannot handle events of type ${JSON.stringify(body.type)}`);
@@ -139,7 +150,8 @@ export function parseLocationEvent(body: Record<string, unknown>): DriverLocatio
 }
 
 function parseEventLocation(raw: unknown, field: string, acceptedAt: number): DriverLocation {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InvalidInput("invalid_event", `The event's ${field} is not an object`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new InvalidInput("invalid_event", `The event's ${field} is not an object`);
   const { recordedAt, ...location } = parse(EVENT_LOCATION, raw as Record<string, unknown>);
   const issue = Number.isNaN(acceptedAt) ? "has no time of acceptance" : recordedAtIssue(recordedAt.getTime(), acceptedAt);
   if (issue) throw new InvalidInput("invalid_event", `The event's ${field}.recordedAt ${issue}`, [{ field: `${field}.recordedAt`, issue }]);

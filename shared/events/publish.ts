@@ -28,7 +28,12 @@ export async function publishEvent(nats: Nats, subject: string, event: object, m
       setImmediate(() => publishTurn(js, outgoing));
       turn = outgoing;
     }
-    turn.push({ subject, data: JSON.stringify(event), msgID, settle: (err) => (err === undefined ? resolve() : reject(new DependencyUnavailable("nats", err))) });
+    turn.push({
+      subject,
+      data: JSON.stringify(event),
+      msgID,
+      settle: (err) => (err === undefined ? resolve() : reject(new DependencyUnavailable("nats", err))),
+    });
   });
 }
 

@@ -50,8 +50,16 @@ describe("requireRole", () => {
   });
 
   it("answers 401 unauthorized to an invalid token", async () => {
-    await expectRefused(await fn.request("/riders-only", { headers: as(signToken("other", { id: "r", role: "rider" })) }), 401, "unauthorized");
-    await expectRefused(await fn.request("/riders-only", { headers: as(signToken(SECRET, { id: "r", role: "rider" }, -1)) }), 401, "unauthorized");
+    await expectRefused(
+      await fn.request("/riders-only", { headers: as(signToken("other", { id: "r", role: "rider" })) }),
+      401,
+      "unauthorized",
+    );
+    await expectRefused(
+      await fn.request("/riders-only", { headers: as(signToken(SECRET, { id: "r", role: "rider" }, -1)) }),
+      401,
+      "unauthorized",
+    );
   });
 
   describe("a token seen before", () => {

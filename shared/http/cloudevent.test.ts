@@ -17,7 +17,9 @@ const count = (data: Record<string, unknown>) => {
 function app() {
   const app = new Hono()
     .post("/one", cloudEvent("things.done", 64), (c) => c.json({ id: c.var.cloudEvent.id, data: c.var.cloudEvent.data }))
-    .post("/many", cloudEvents("things.done", count, { event: 64, batch: 1024 }), (c) => c.json(c.var.cloudEvents.map((event) => event.data)))
+    .post("/many", cloudEvents("things.done", count, { event: 64, batch: 1024 }), (c) =>
+      c.json(c.var.cloudEvents.map((event) => event.data)),
+    )
     .post("/down", backOffWhileUnavailable(), cloudEvents("things.done", count, { event: 64, batch: 1024 }), () => {
       throw new DependencyUnavailable("postgres", undefined);
     });
@@ -25,11 +27,15 @@ function app() {
   return app;
 }
 
-const post = (path: string, message: { headers: Record<string, string>; body: Uint8Array }) => app().request(path, { method: "POST", ...message });
+const post = (path: string, message: { headers: Record<string, string>; body: Uint8Array }) =>
+  app().request(path, { method: "POST", ...message });
 
 describe("cloudEvent", () => {
   it("puts a binary-mode event on the context with its body as data, and refuses a batch, which its route does not take", async () => {
-    expect(await (await post("/one", toBinary(attributes("e-1"), "application/json", '{"n":1}'))).json()).toEqual({ id: "e-1", data: '{"n":1}' });
+    expect(await (await post("/one", toBinary(attributes("e-1"), "application/json", '{"n":1}'))).json()).toEqual({
+      id: "e-1",
+      data: '{"n":1}',
+    });
     const batch = await post("/one", toBatch([{ specversion: "1.0", ...attributes("e-1"), data: { n: 1 } }]));
     expect(batch.status).toBe(400);
     expect(await post("/one", toBinary(attributes("e-1"), "application/json", " ".repeat(65)))).toHaveProperty("status", 413);

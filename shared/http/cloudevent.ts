@@ -35,7 +35,11 @@ export interface EventLimits {
  * runs, so a refused request leaves nothing half done. A batch past its limit is refused with 413, which the source
  * answers by delivering its messages one at a time.
  */
-export function cloudEvents<T>(type: string, decode: (data: Record<string, unknown>) => T, limits: EventLimits): MiddlewareHandler<{ Variables: { cloudEvents: ReceivedCloudEvent<T>[] } }> {
+export function cloudEvents<T>(
+  type: string,
+  decode: (data: Record<string, unknown>) => T,
+  limits: EventLimits,
+): MiddlewareHandler<{ Variables: { cloudEvents: ReceivedCloudEvent<T>[] } }> {
   return async (c, next) => {
     if (isBatch(c.req.header("content-type"))) {
       const events = fromBatch(await readJson(c, limits.batch));

@@ -30,6 +30,8 @@ export function errorResponse(c: Context, err: unknown): Response {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json(errorBody("service_unavailable", `${err.dependency} is unavailable, retry shortly`), 503);
   }
-  console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, err: String(err), stack: (err as Error)?.stack }));
+  console.error(
+    JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, err: String(err), stack: (err as Error)?.stack }),
+  );
   return c.json(errorBody("internal_error", "Something went wrong on our side"), 500);
 }

@@ -31,12 +31,15 @@ interface Answer {
 /** Sends the body in pieces without Content-Length (chunked), on one kept-alive socket when `agent` is given. */
 function post(pieces: string[], agent?: Agent): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/", agent, headers: { "content-type": "application/json" } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
+    const req = httpRequest(
+      { host: "127.0.0.1", port, method: "POST", path: "/", agent, headers: { "content-type": "application/json" } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
     req.on("error", reject);
     for (const piece of pieces) req.write(piece);
     req.end();

@@ -18,7 +18,9 @@ import { counter } from "../metrics";
 import { incomingOf } from "./early-close";
 import { errorBody } from "./errors";
 
-const shed = counter("uitgo_requests_shed_total", "Requests refused with 503 because this process was overloaded, by which sign", ["reason"]);
+const shed = counter("uitgo_requests_shed_total", "Requests refused with 503 because this process was overloaded, by which sign", [
+  "reason",
+]);
 
 const PROBE_PATHS = new Set(["/health/liveness", "/health/readiness", "/health/serving", "/metrics"]);
 
@@ -98,7 +100,11 @@ export function shedOverload(limits: OverloadLimits = loadOverloadLimits()): Mid
 
   return async (c, next) => {
     // CloudEvents only on the receivers' path, "/": on the API's paths the headers would let any client past the limits.
-    if (PROBE_PATHS.has(c.req.path) || (c.req.path === "/" && saysCloudEvent(c.req.header(HEADERS.specversion), c.req.header("content-type")))) return next();
+    if (
+      PROBE_PATHS.has(c.req.path) ||
+      (c.req.path === "/" && saysCloudEvent(c.req.header(HEADERS.specversion), c.req.header("content-type")))
+    )
+      return next();
     const now = performance.now();
     if (maxLagMs > 0) sampleLag(now);
     const reason =

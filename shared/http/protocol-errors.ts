@@ -47,8 +47,15 @@ export function answerProtocolErrors(server: Server): void {
       return;
     }
     const status = statusOf(err.code);
-    const message = status === 431 ? "The request's headers are too large" : status === 408 ? "The request took too long to arrive" : "The request is not valid HTTP";
-    socket.end(rawErrorResponse(status, status === 431 ? "headers_too_large" : status === 408 ? "request_timeout" : "bad_request", message));
+    const message =
+      status === 431
+        ? "The request's headers are too large"
+        : status === 408
+          ? "The request took too long to arrive"
+          : "The request is not valid HTTP";
+    socket.end(
+      rawErrorResponse(status, status === 431 ? "headers_too_large" : status === 408 ? "request_timeout" : "bad_request", message),
+    );
   });
 }
 

@@ -19,9 +19,12 @@ export function rateLimitPerPrincipal(limiter: RateLimiter | undefined): Middlew
     }
     if (decision && !decision.allowed) {
       c.header("Retry-After", String(decision.retryAfterSeconds));
-      throw new ApiError(429, "rate_limited", `Too many requests: at most ${limiter.policy.limit} every ${limiter.policy.windowSeconds} s`, [
-        { field: limiter.name, issue: `retry after ${decision.retryAfterSeconds} s` },
-      ]);
+      throw new ApiError(
+        429,
+        "rate_limited",
+        `Too many requests: at most ${limiter.policy.limit} every ${limiter.policy.windowSeconds} s`,
+        [{ field: limiter.name, issue: `retry after ${decision.retryAfterSeconds} s` }],
+      );
     }
     await next();
   };

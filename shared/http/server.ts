@@ -29,7 +29,12 @@ export interface RootOptions {
   internalSecret?: string;
 }
 
-export function createRootApp(app: FunctionApp, dependencies: readonly DependencyHandle[], timeoutMs: number, options: RootOptions = {}): Hono {
+export function createRootApp(
+  app: FunctionApp,
+  dependencies: readonly DependencyHandle[],
+  timeoutMs: number,
+  options: RootOptions = {},
+): Hono {
   const { isDraining = () => false, internalSecret } = options;
   const root = new Hono();
   root.use(closeAfterEarlyAnswer());
@@ -57,7 +62,10 @@ export function createRootApp(app: FunctionApp, dependencies: readonly Dependenc
       }),
     );
     const ready = results.every(([, state, dep]) => state === "up" || dep.optional);
-    return { ready, body: { status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results.map(([name, state]) => [name, state])) } };
+    return {
+      ready,
+      body: { status: ready ? "ready" : "not_ready", dependencies: Object.fromEntries(results.map(([name, state]) => [name, state])) },
+    };
   };
   root.get("/health/readiness", async (c) => {
     if (isDraining()) return c.json({ status: "draining" }, 503);
@@ -94,7 +102,12 @@ export function createRootApp(app: FunctionApp, dependencies: readonly Dependenc
 export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
 
 /** `internal`: a function only the JetStream source and the schedules may call (they send config.internalSecret). */
-export function serveFunction(app: FunctionApp, dependencies: readonly DependencyHandle[], config: ServeOptions, { internal = false } = {}): Promise<RunningFunction> {
+export function serveFunction(
+  app: FunctionApp,
+  dependencies: readonly DependencyHandle[],
+  config: ServeOptions,
+  { internal = false } = {},
+): Promise<RunningFunction> {
   if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
   let draining = false;
   const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, {

@@ -28,9 +28,15 @@ const actorOf = (action: TripAction) => (TRANSITIONS[action].by === "rider" ? ri
 
 describe("decide", () => {
   it("moves a trip along the happy path, keeping its driver", () => {
-    expect(decide(trip("assigned"), "accept", driver)).toMatchObject({ kind: "apply", change: { status: "accepted", driverId: driver.id } });
+    expect(decide(trip("assigned"), "accept", driver)).toMatchObject({
+      kind: "apply",
+      change: { status: "accepted", driverId: driver.id },
+    });
     expect(decide(trip("accepted"), "start", driver)).toMatchObject({ kind: "apply", change: { status: "in_ride", driverId: driver.id } });
-    expect(decide(trip("in_ride"), "complete", driver)).toMatchObject({ kind: "apply", change: { status: "completed", driverId: driver.id } });
+    expect(decide(trip("in_ride"), "complete", driver)).toMatchObject({
+      kind: "apply",
+      change: { status: "completed", driverId: driver.id },
+    });
   });
 
   it("sends a declined trip back to matching without its driver, who is recorded as a decliner", () => {

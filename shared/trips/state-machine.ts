@@ -29,7 +29,14 @@ const RULES = {
   decline: { by: "driver", from: ["assigned"], to: "requested", event: "declined", releasesDriver: true, rematches: true },
   start: { by: "driver", from: ["accepted"], to: "in_ride", event: "started", releasesDriver: false, rematches: false },
   complete: { by: "driver", from: ["in_ride"], to: "completed", event: "completed", releasesDriver: true, rematches: false },
-  cancel: { by: "rider", from: ["requested", "assigned", "accepted"], to: "cancelled", event: "cancelled", releasesDriver: true, rematches: false },
+  cancel: {
+    by: "rider",
+    from: ["requested", "assigned", "accepted"],
+    to: "cancelled",
+    event: "cancelled",
+    releasesDriver: true,
+    rematches: false,
+  },
 } satisfies Record<string, Transition>;
 
 export type TripAction = keyof typeof RULES;

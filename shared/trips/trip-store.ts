@@ -313,7 +313,13 @@ export class TripStore {
               declined_by = ${declinedBy === undefined ? tx`declined_by` : tx`array_append(declined_by, ${declinedBy}::text)`}
             where id = ${id}
             returning *`;
-          const done = { kind: "done", trip: toTrip(updated!), before: before!, declinedBy: updated!.declined_by, replayed: false } as const;
+          const done = {
+            kind: "done",
+            trip: toTrip(updated!),
+            before: before!,
+            declinedBy: updated!.declined_by,
+            replayed: false,
+          } as const;
           await effects(done);
           return done;
         }),

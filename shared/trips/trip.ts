@@ -8,7 +8,16 @@ export const TRIP_STATUSES = ["requested", "assigned", "accepted", "in_ride", "c
 export type TripStatus = (typeof TRIP_STATUSES)[number];
 
 /** What happens to a trip, each announced on TRIPS as trips.<type>. */
-export const TRIP_EVENT_TYPES = ["requested", "assigned", "unassigned", "accepted", "declined", "started", "completed", "cancelled"] as const;
+export const TRIP_EVENT_TYPES = [
+  "requested",
+  "assigned",
+  "unassigned",
+  "accepted",
+  "declined",
+  "started",
+  "completed",
+  "cancelled",
+] as const;
 export type TripEventType = (typeof TRIP_EVENT_TYPES)[number];
 
 export interface TripRequest {

@@ -23,16 +23,22 @@ export interface DeliveryOptions {
 }
 
 const settled = counter("uitgo_source_messages_total", "Messages settled by the JetStream source, by result", ["consumer", "result"]);
-const batches = counter("uitgo_source_batches_total", "Batched-mode requests made by the JetStream source, by result", ["consumer", "result"]);
-const batchSize = histogram("uitgo_source_batch_events", "Events per batched-mode request", ["consumer"], [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]);
+const batches = counter("uitgo_source_batches_total", "Batched-mode requests made by the JetStream source, by result", [
+  "consumer",
+  "result",
+]);
+const batchSize = histogram(
+  "uitgo_source_batch_events",
+  "Events per batched-mode request",
+  ["consumer"],
+  [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+);
 
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
 export type Verdict =
-  | { kind: "delivered" }
-  | { kind: "refused"; reason: string }
-  | { kind: "failed"; reason: string; retryAfterMs?: number; status?: number };
+  { kind: "delivered" } | { kind: "refused"; reason: string } | { kind: "failed"; reason: string; retryAfterMs?: number; status?: number };
 
 export class Delivery {
   constructor(
@@ -104,7 +110,13 @@ export class Delivery {
     settled.inc({ consumer, result: "retried" });
     // A sink that names its own retry time is working as designed (a trip waiting for a driver): no warning.
     const level = verdict.retryAfterMs === undefined ? "warn" : "info";
-    log(level, "delivery not done, will retry", { subject: msg.subject, seq: msg.info.streamSequence, deliveryCount, retryInMs, reason: verdict.reason });
+    log(level, "delivery not done, will retry", {
+      subject: msg.subject,
+      seq: msg.info.streamSequence,
+      deliveryCount,
+      retryInMs,
+      reason: verdict.reason,
+    });
   }
 
   private async post({ headers, body }: HttpMessage): Promise<Verdict> {
@@ -134,7 +146,12 @@ export class Delivery {
         // No reason on term: servers before 2.10 do not parse one and would leave the message pending.
         msg.term();
         settled.inc({ consumer: msg.info.consumer, result: "dead_lettered" });
-        log("error", "message dead-lettered", { subject: msg.subject, seq: msg.info.streamSequence, deliveries: msg.info.deliveryCount, reason });
+        log("error", "message dead-lettered", {
+          subject: msg.subject,
+          seq: msg.info.streamSequence,
+          deliveries: msg.info.deliveryCount,
+          reason,
+        });
         return;
       } catch (err) {
         log("error", "dead-letter publish failed, retrying", { seq: msg.info.streamSequence, attempt, err: String(err) });

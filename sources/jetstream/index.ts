@@ -21,7 +21,10 @@ const delivery = new Delivery(js, {
   sinkTimeoutMs: config.sinkTimeoutMs,
   publishTimeoutMs: config.dependencyTimeoutMs,
 });
-const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency, { max: config.batchMax, waitMs: config.batchWaitMs });
+const source = new JetStreamSource(js, config.stream, config.consumer, delivery, config.concurrency, {
+  max: config.batchMax,
+  waitMs: config.batchWaitMs,
+});
 const jsm = await nats.manager();
 watchExhausted(await nats.connected, jsm, js, config.stream, config.consumer, config.dependencyTimeoutMs);
 

@@ -17,15 +17,23 @@ export function postToSink(url: string, headers: Record<string, string>, body: U
       clearTimeout(deadline);
       reject(err);
     };
-    const req = request(url, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: sinkAgent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("error", fail);
-      res.on("end", () => {
-        clearTimeout(deadline);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), retryAfter: res.headers["retry-after"] ?? null });
-      });
-    });
+    const req = request(
+      url,
+      { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: sinkAgent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", fail);
+        res.on("end", () => {
+          clearTimeout(deadline);
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+            retryAfter: res.headers["retry-after"] ?? null,
+          });
+        });
+      },
+    );
     const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on("error", fail);
     req.end(body);

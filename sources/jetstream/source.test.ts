@@ -284,8 +284,16 @@ describe("JetStream source", () => {
       await waitFor(async () => (await deadLetters()) === 1, 10_000, "dead letter");
       await waitFor(consumerSettled, 5000, "the others acked");
 
-      expect(received.map((request) => (isBatch(request) ? "batch" : request.headers[HEADERS.id]))).toEqual(["batch", ...["r-0", "r-1", "r-2", "r-3", "r-4"].map(() => expect.stringMatching(/^r-\d$/))]);
-      expect(received.slice(1).map((request) => request.headers[HEADERS.id]).sort()).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
+      expect(received.map((request) => (isBatch(request) ? "batch" : request.headers[HEADERS.id]))).toEqual([
+        "batch",
+        ...["r-0", "r-1", "r-2", "r-3", "r-4"].map(() => expect.stringMatching(/^r-\d$/)),
+      ]);
+      expect(
+        received
+          .slice(1)
+          .map((request) => request.headers[HEADERS.id])
+          .sort(),
+      ).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
       // Delivered alone as the same delivery, not as a redelivery.
       expect(received.slice(1).map((request) => request.headers[HEADERS.deliveries])).toEqual(Array(5).fill("1"));
       const dead = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: deadLetterSubject(STREAM, CONSUMER) });
@@ -323,7 +331,8 @@ describe("JetStream source", () => {
     });
 
     it("redelivers the whole batch no sooner than the sink's Retry-After when it answers 503", async () => {
-      answer = (request) => (eventsOf(request).some((event) => event[EXTENSIONS.deliveries] === "1") ? { status: 503, headers: { "Retry-After": "2" } } : 200);
+      answer = (request) =>
+        eventsOf(request).some((event) => event[EXTENSIONS.deliveries] === "1") ? { status: 503, headers: { "Retry-After": "2" } } : 200;
       await stopSource();
       for (let i = 0; i < 4; i++) await publish("sourcetest.created.vn", { n: i }, `later-${i}`);
       batchingSource(4, 1000);

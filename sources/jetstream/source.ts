@@ -19,7 +19,9 @@ const PULL_EXPIRES_MS = 5_000;
 
 /** The pull consumer's routine notices: a pull sent, a heartbeat received, a pull that expired (408) and what it left. */
 function isRoutine(status: ConsumerNotification): boolean {
-  return status.type === "next" || status.type === "heartbeat" || status.type === "discard" || (status.type === "debug" && status.code === 408);
+  return (
+    status.type === "next" || status.type === "heartbeat" || status.type === "discard" || (status.type === "debug" && status.code === 408)
+  );
 }
 
 export class JetStreamSource {
@@ -70,7 +72,12 @@ export class JetStreamSource {
     // handed over for 24 s) finds out through the missed heartbeats (half of it) and pulls again, within seconds.
     this.messages = await consumer.consume({ max_messages: this.concurrency * this.batching.max, expires: PULL_EXPIRES_MS });
     void this.report(this.messages);
-    log("info", "delivering", { stream: this.stream, consumer: this.consumerName, maxDeliver: this.maxDeliver, batchMax: this.batching.max });
+    log("info", "delivering", {
+      stream: this.stream,
+      consumer: this.consumerName,
+      maxDeliver: this.maxDeliver,
+      batchMax: this.batching.max,
+    });
     for await (const msg of this.messages) {
       this.take(msg);
       // A message is taken only while a delivery slot is free, so the batch being filled always has one to go to,
@@ -107,12 +114,12 @@ export class JetStreamSource {
     const msgs = this.batch;
     if (msgs.length === 0) return;
     this.batch = [];
-    const task = (this.batching.max === 1 ? this.delivery.handle(msgs[0]!, this.maxDeliver) : this.delivery.handleBatch(msgs, this.maxDeliver)).catch(
-      (err: unknown) => {
-        log("error", "delivery crashed", { seqs: msgs.map((msg) => msg.info.streamSequence), err: String(err) });
-        for (const msg of msgs) msg.nak(1000);
-      },
-    );
+    const task = (
+      this.batching.max === 1 ? this.delivery.handle(msgs[0]!, this.maxDeliver) : this.delivery.handleBatch(msgs, this.maxDeliver)
+    ).catch((err: unknown) => {
+      log("error", "delivery crashed", { seqs: msgs.map((msg) => msg.info.streamSequence), err: String(err) });
+      for (const msg of msgs) msg.nak(1000);
+    });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
   }

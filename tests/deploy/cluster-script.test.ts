@@ -115,18 +115,43 @@ describe("infra/cluster.sh up against stand-in commands", () => {
 
   // Each row: the CRDs, the controller that serves them being ready, and the first resource of theirs.
   const ORDER: [string, RegExp, RegExp, RegExp][] = [
-    ["Knative Serving", /^kubectl apply -f \S+\/serving-crds\.yaml/, /^kubectl wait deployment --all -n knative-serving/, /^kubectl patch configmap\/config-network/],
-    ["Knative Eventing", /^kubectl apply -f \S+\/eventing-crds\.yaml/, /^kubectl wait deployment --all -n knative-eventing/, /^kubectl apply -f knative\/config\.yaml/],
+    [
+      "Knative Serving",
+      /^kubectl apply -f \S+\/serving-crds\.yaml/,
+      /^kubectl wait deployment --all -n knative-serving/,
+      /^kubectl patch configmap\/config-network/,
+    ],
+    [
+      "Knative Eventing",
+      /^kubectl apply -f \S+\/eventing-crds\.yaml/,
+      /^kubectl wait deployment --all -n knative-eventing/,
+      /^kubectl apply -f knative\/config\.yaml/,
+    ],
     [
       "prometheus-operator (kube-prometheus-stack)",
       /^helm upgrade --install monitoring .* --wait/,
       /^helm upgrade --install monitoring .* --wait/,
       /^node --import tsx infra\/manifests\/cli\.ts monitoring/,
     ],
-    ["PodMonitor of the NATS chart", /^helm upgrade --install monitoring /, /^helm upgrade --install monitoring .* --wait/, /^helm upgrade --install nats /],
+    [
+      "PodMonitor of the NATS chart",
+      /^helm upgrade --install monitoring /,
+      /^helm upgrade --install monitoring .* --wait/,
+      /^helm upgrade --install nats /,
+    ],
     ["NACK", /^helm upgrade --install nack .* --wait/, /^helm upgrade --install nack .* --wait/, /^kubectl apply -f nats\/nack\//],
-    ["KEDA", /^helm upgrade --install keda kedacore\/keda .* --wait/, /^helm upgrade --install keda .* --wait/, /^node --import tsx infra\/manifests\/cli\.ts deploy sources$/],
-    ["CloudNativePG", /^kubectl apply --server-side -f \S+cnpg-/, /^kubectl rollout status deployment\/cnpg-controller-manager/, /^kubectl apply -f infra\/data\/postgres\.yaml/],
+    [
+      "KEDA",
+      /^helm upgrade --install keda kedacore\/keda .* --wait/,
+      /^helm upgrade --install keda .* --wait/,
+      /^node --import tsx infra\/manifests\/cli\.ts deploy sources$/,
+    ],
+    [
+      "CloudNativePG",
+      /^kubectl apply --server-side -f \S+cnpg-/,
+      /^kubectl rollout status deployment\/cnpg-controller-manager/,
+      /^kubectl apply -f infra\/data\/postgres\.yaml/,
+    ],
   ];
 
   test.each(ORDER)("%s: CRDs, then the controller ready, then its resources", (_, crds, controller, resource) => {
@@ -150,7 +175,10 @@ describe("infra/cluster.sh up against stand-in commands", () => {
     const ready = index(/^kubectl wait ksvc --all .*--for=condition=Ready/);
     expect(index(/^node --import tsx infra\/manifests\/cli\.ts deploy functions$/)).toBeLessThan(ready);
     expect(index(/^node --import tsx infra\/manifests\/cli\.ts deploy sources$/)).toBeGreaterThan(ready);
-    expect(up.calls.filter((c) => /manifests\/cli\.ts deploy$/.test(c)), "nothing deploys both at once").toEqual([]);
+    expect(
+      up.calls.filter((c) => /manifests\/cli\.ts deploy$/.test(c)),
+      "nothing deploys both at once",
+    ).toEqual([]);
   });
 
   test("the functions are applied only once their streams, consumers, Secret and schema are in place", () => {

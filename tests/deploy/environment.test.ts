@@ -60,7 +60,15 @@ describe("environment", () => {
     for (const name of ["JWT_SECRET", "NATS_URL", "REDIS_URL", ...REGIONS.map((r) => `DATABASE_URL_${r.toUpperCase()}`)]) {
       expect(FUNCTION_READS.has(name), name).toBe(true);
     }
-    for (const name of ["NATS_URL", "SINK_TIMEOUT_MS", "JS_STREAM", "JS_CONSUMER", "SOURCE_CONCURRENCY", "SOURCE_BATCH_MAX", "SOURCE_BATCH_WAIT_MS"]) {
+    for (const name of [
+      "NATS_URL",
+      "SINK_TIMEOUT_MS",
+      "JS_STREAM",
+      "JS_CONSUMER",
+      "SOURCE_CONCURRENCY",
+      "SOURCE_BATCH_MAX",
+      "SOURCE_BATCH_WAIT_MS",
+    ]) {
       expect(SOURCE_READS.has(name), name).toBe(true);
     }
   });
@@ -77,11 +85,16 @@ describe("environment", () => {
         }
       }
     }
-    for (const key of Object.keys(configMap.data!)) expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
+    for (const key of Object.keys(configMap.data!))
+      expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
   });
 
   test("each source is deployed with its consumer's SOURCE_SETTINGS, which it accepts, and its concurrency per replica", () => {
-    for (const name of Object.keys(SOURCE_SETTINGS)) expect(CONSUMERS.map((c) => c.config.durable_name), `SOURCE_SETTINGS names ${name}`).toContain(name);
+    for (const name of Object.keys(SOURCE_SETTINGS))
+      expect(
+        CONSUMERS.map((c) => c.config.durable_name),
+        `SOURCE_SETTINGS names ${name}`,
+      ).toContain(name);
     for (const source of sources) {
       const name = source.spec.sink.ref.name;
       const env = resolvedEnv(source);
@@ -97,10 +110,14 @@ describe("environment", () => {
       const { concurrency, batchMax } = loadSourceConfig({ ...resolvedEnv(source), K_SINK: "http://sink" });
       const consumer = CONSUMERS.find((c) => c.config.durable_name === name)!;
       const service = services.find((s) => s.metadata.name === name)!;
-      const requestsAtMaxScale = Number(service.spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"]) * service.spec.template.spec.containerConcurrency;
+      const requestsAtMaxScale =
+        Number(service.spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"]) *
+        service.spec.template.spec.containerConcurrency;
       expect(profile.minReplicas).toBeGreaterThanOrEqual(1);
       expect(profile.maxReplicas).toBeGreaterThanOrEqual(profile.minReplicas);
-      expect(profile.maxReplicas * concurrency * batchMax, `${name}: messages held by every replica`).toBeLessThanOrEqual(consumer.config.max_ack_pending!);
+      expect(profile.maxReplicas * concurrency * batchMax, `${name}: messages held by every replica`).toBeLessThanOrEqual(
+        consumer.config.max_ack_pending!,
+      );
       expect(profile.maxReplicas * concurrency, `${name}: requests in flight from every replica`).toBeLessThanOrEqual(requestsAtMaxScale);
       expect(profile.lagThreshold, `${name}: one replica's own window does not call for another`).toBeGreaterThan(concurrency * batchMax);
     }
@@ -144,7 +161,13 @@ describe("environment", () => {
         [`DATABASE_REPLICA_URL_${region.toUpperCase()}`, `${clusterName(region)}-ro.uitgo-data.svc.cluster.local`],
       ] as const) {
         const sql = postgres(secret.stringData![key]!);
-        expect(sql.options, key).toMatchObject({ host: [host], port: [5432], database: "uitgo", user: "uitgo", pass: `p@ss/word:${region}` });
+        expect(sql.options, key).toMatchObject({
+          host: [host],
+          port: [5432],
+          database: "uitgo",
+          user: "uitgo",
+          pass: `p@ss/word:${region}`,
+        });
         await sql.end();
       }
     }
@@ -208,7 +231,12 @@ describe("images", () => {
   test(".dockerignore sends the builder the bundles and nothing else", () => {
     const ignored = dockerIgnored(readFileSync(join(ROOT, ".dockerignore"), "utf8"));
     for (const { bundle } of built) expect(ignored(bundle), bundle).toBe(false);
-    for (const path of ["dist/functions/get-trip/index.mjs.map", "node_modules/postgres/package.json", "shared/config.ts", ".local/logs/x.log"]) {
+    for (const path of [
+      "dist/functions/get-trip/index.mjs.map",
+      "node_modules/postgres/package.json",
+      "shared/config.ts",
+      ".local/logs/x.log",
+    ]) {
       expect(ignored(path), path).toBe(true);
     }
   });
@@ -220,7 +248,9 @@ describe("the cluster's pieces agree", () => {
     const [node] = kind.nodes;
     expect(node.image).toMatch(/^kindest\/node:v[\d.]+@sha256:[0-9a-f]{64}$/);
     const [kourier] = readYaml("infra/knative/kourier-nodeport.yaml");
-    expect(node.extraPortMappings).toContainEqual(expect.objectContaining({ hostPort: 80, containerPort: kourier!.spec.ports[0].nodePort }));
+    expect(node.extraPortMappings).toContainEqual(
+      expect.objectContaining({ hostPort: 80, containerPort: kourier!.spec.ports[0].nodePort }),
+    );
   });
 
   test("NACK's controller and the functions talk to the same NATS server that the chart creates", () => {
@@ -247,7 +277,9 @@ describe("the cluster's pieces agree", () => {
 
   test("Redis's Service is the one the ConfigMap names", () => {
     const redisService = readYaml("infra/data/redis.yaml").find((m) => m.kind === "Service")!;
-    expect(CONFIG_VALUES.REDIS_URL).toBe(`redis://${redisService.metadata.name}.${redisService.metadata.namespace}.svc.cluster.local:${redisService.spec.ports[0].port}`);
+    expect(CONFIG_VALUES.REDIS_URL).toBe(
+      `redis://${redisService.metadata.name}.${redisService.metadata.namespace}.svc.cluster.local:${redisService.spec.ports[0].port}`,
+    );
   });
 
   test("each shard's pooler suits postgres.js: transaction mode with prepared statements tracked, statement_timeout let through", () => {
@@ -259,7 +291,9 @@ describe("the cluster's pieces agree", () => {
       const { poolMode, parameters } = pooler.spec.pgbouncer;
       if (poolMode === "transaction") expect(Number(parameters.max_prepared_statements), "postgres.js prepares by name").toBeGreaterThan(0);
       if (/statement_timeout/.test(postgresClient)) {
-        expect(parameters.ignore_startup_parameters.split(","), "postgres.js sends statement_timeout at connect time").toContain("statement_timeout");
+        expect(parameters.ignore_startup_parameters.split(","), "postgres.js sends statement_timeout at connect time").toContain(
+          "statement_timeout",
+        );
       }
       const cluster = docs.find((m) => m.kind === "Cluster" && m.metadata.name === clusterName(region))!;
       expect(cluster.spec.instances, `${region}: a primary and a replica for DATABASE_REPLICA_URL`).toBeGreaterThanOrEqual(2);

@@ -16,7 +16,8 @@ function imports(path: string, seen = new Set<string>()): Set<string> {
   if (seen.has(path)) return seen;
   seen.add(path);
   const text = readFileSync(join(ROOT, "loadtests/k6", path), "utf8");
-  for (const [, spec] of text.matchAll(/from\s+"(\.{1,2}\/[^"]+)"/g)) imports(posix.normalize(posix.join(posix.dirname(path), spec!)), seen);
+  for (const [, spec] of text.matchAll(/from\s+"(\.{1,2}\/[^"]+)"/g))
+    imports(posix.normalize(posix.join(posix.dirname(path), spec!)), seen);
   return seen;
 }
 
@@ -51,12 +52,20 @@ describe("k6 inside the cluster", () => {
     }
 
     const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? e]));
-    expect(env).toMatchObject({ BASE_URL: CLUSTER_GATEWAY, DOMAIN: "svc.cluster.local", NAMESPACE: FUNCTIONS_NAMESPACE, PROFILE: "cluster", IDLE: "30s" });
+    expect(env).toMatchObject({
+      BASE_URL: CLUSTER_GATEWAY,
+      DOMAIN: "svc.cluster.local",
+      NAMESPACE: FUNCTIONS_NAMESPACE,
+      PROFILE: "cluster",
+      IDLE: "30s",
+    });
     expect(env.JWT_SECRET).toEqual({ name: "JWT_SECRET", valueFrom: { secretKeyRef: { name: SECRET, key: "JWT_SECRET" } } });
     expect(SECRET_KEYS).toContain("JWT_SECRET");
     // handleSummary writes under loadtests/results/, which must be writable on a read-only root.
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
-    expect(container.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain(posix.join(container.workingDir, "loadtests/results"));
+    expect(container.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain(
+      posix.join(container.workingDir, "loadtests/results"),
+    );
     expect(readFileSync(join(ROOT, "loadtests/k6/lib/summary.js"), "utf8")).toContain("`loadtests/results/${name}-");
     expect(job!.spec.backoffLimit).toBe(0);
   });

@@ -36,7 +36,11 @@ describe("manifests are what the code implies", () => {
   });
 
   test("every function has a Knative Service and nothing else does", () => {
-    expect(ofKind(knative(), "Service").map((s) => s.metadata.name).sort()).toEqual([...FUNCTIONS].sort());
+    expect(
+      ofKind(knative(), "Service")
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual([...FUNCTIONS].sort());
   });
 
   test("every consumer has a ContainerSource whose sink is the function of the same name", () => {
@@ -58,14 +62,19 @@ describe("manifests are what the code implies", () => {
       const ping = pings.find((p) => p.metadata.name === schedule.name)!;
       expect(FUNCTIONS).toContain(schedule.function);
       expect(ping.spec.schedule).toBe(`*/${schedule.everyMinutes} * * * *`);
-      expect(ping.spec.sink).toEqual({ ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: schedule.function }, uri: schedule.path });
+      expect(ping.spec.sink).toEqual({
+        ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: schedule.function },
+        uri: schedule.path,
+      });
     }
   });
 
   test("every stream and consumer JSON under nats/ is one the code uses", () => {
     const streamFiles = readdirSync(join(ROOT, "nats/streams")).filter((f) => f.endsWith(".json"));
     expect(streamFiles.map((f) => f.replace(/\.json$/, "")).sort()).toEqual(STREAMS.map((s) => s.name).sort());
-    const consumerFiles = readdirSync(join(ROOT, "nats/consumers"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".json"));
+    const consumerFiles = readdirSync(join(ROOT, "nats/consumers"), { recursive: true, encoding: "utf8" }).filter((f) =>
+      f.endsWith(".json"),
+    );
     expect(consumerFiles.map((f) => f.replaceAll("\\", "/").replace(/\.json$/, "")).sort()).toEqual(
       CONSUMERS.map((c) => `${c.stream}/${c.config.durable_name}`).sort(),
     );
@@ -95,18 +104,34 @@ describe("schemas", () => {
 
   test("KEDA ScaledObjects validate against the fields of KEDA's CRD that they use, one per source, on its Deployment and consumer", () => {
     const ajv = new Ajv({ strict: false, allErrors: true });
-    const schemas = parse(readFileSync(join(ROOT, "tests/deploy/schemas/keda-scaledobject-v1alpha1-subset.yaml"), "utf8")) as Record<string, AnySchema>;
+    const schemas = parse(readFileSync(join(ROOT, "tests/deploy/schemas/keda-scaledobject-v1alpha1-subset.yaml"), "utf8")) as Record<
+      string,
+      AnySchema
+    >;
     const scaled = ofKind(knative(), "ScaledObject");
     expect(scaled).toHaveLength(CONSUMERS.length);
     for (const m of scaled) expectValid(ajv, closed(schemas.ScaledObject), m);
     // The trigger metadata KEDA's nats-jetstream scaler reads (pkg/scalers/nats_jetstream_scaler.go, v2.20.2);
     // the CRD takes any string map, and the scaler ignores a key it does not know.
-    const SCALER_KEYS = ["account", "accountID", "stream", "consumer", "lagThreshold", "activationLagThreshold", "useHttps", "natsServerMonitoringEndpoint"];
+    const SCALER_KEYS = [
+      "account",
+      "accountID",
+      "stream",
+      "consumer",
+      "lagThreshold",
+      "activationLagThreshold",
+      "useHttps",
+      "natsServerMonitoringEndpoint",
+    ];
     for (const { stream, config } of CONSUMERS) {
       const m = scaled.find((s) => s.metadata.name === `source-${config.durable_name}`)!;
       expect(m.file, "beside its ContainerSource").toBe(`knative/source-${config.durable_name}.yaml`);
       // Knative Eventing names a ContainerSource's Deployment kmeta.ChildName(name, "-deployment").
-      expect(m.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: `source-${config.durable_name}-deployment` });
+      expect(m.spec.scaleTargetRef).toEqual({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: `source-${config.durable_name}-deployment`,
+      });
       const [trigger] = m.spec.triggers;
       expect(trigger.type).toBe("nats-jetstream");
       for (const key of Object.keys(trigger.metadata)) expect(SCALER_KEYS, `${m.file}: ${key}`).toContain(key);
@@ -160,7 +185,9 @@ describe("schemas", () => {
   test("readiness probes the function's /health/serving without a period, so start-up probing stays aggressive", () => {
     for (const service of ofKind(knative(), "Service")) {
       const [container] = containers(service);
-      expect(container.readinessProbe, service.metadata.name).toEqual({ httpGet: { path: "/health/serving", port: container.ports[0].containerPort } });
+      expect(container.readinessProbe, service.metadata.name).toEqual({
+        httpGet: { path: "/health/serving", port: container.ports[0].containerPort },
+      });
       expect(container.resources.requests && container.resources.limits, service.metadata.name).toBeTruthy();
     }
   });
@@ -174,14 +201,20 @@ describe("schemas", () => {
       expect(crd, `${m.file}: no CRD for ${m.kind}`).toBeDefined();
       const schema = crd!.spec.versions.find((v: { name: string }) => v.name === "v1beta2").schema.openAPIV3Schema;
       // A CRD's schema leaves out the fields every object has; the API server checks those itself.
-      const withTypeMeta = { ...schema, properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, ...schema.properties } };
+      const withTypeMeta = {
+        ...schema,
+        properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, ...schema.properties },
+      };
       expectValid(ajv, closed(withTypeMeta), m);
     }
   });
 
   test("CloudNativePG clusters and poolers validate against the fields of their CRDs that they use", () => {
     const ajv = new Ajv({ strict: false, allErrors: true });
-    const schemas = parse(readFileSync(join(ROOT, "tests/deploy/schemas/cloudnative-pg-v1-subset.yaml"), "utf8")) as Record<string, AnySchema>;
+    const schemas = parse(readFileSync(join(ROOT, "tests/deploy/schemas/cloudnative-pg-v1-subset.yaml"), "utf8")) as Record<
+      string,
+      AnySchema
+    >;
     const docs = postgres();
     expect(ofKind(docs, "Cluster")).toHaveLength(REGIONS.length);
     expect(ofKind(docs, "Pooler")).toHaveLength(REGIONS.length);
@@ -208,7 +241,9 @@ describe("the checks have teeth", () => {
 
     const ajv = new Ajv({ strict: false, allErrors: true });
     const crds = parseText(readFileSync(join(ROOT, "tests/deploy/schemas/nack-v1beta2.yaml"), "utf8"), "nack-v1beta2.yaml");
-    const consumerSchema = closed(crds.find((c) => c.spec.names.kind === "Consumer")!.spec.versions[0].schema.openAPIV3Schema.properties.spec);
+    const consumerSchema = closed(
+      crds.find((c) => c.spec.names.kind === "Consumer")!.spec.versions[0].schema.openAPIV3Schema.properties.spec,
+    );
     const [consumer] = ofKind(nack(), "Consumer");
     expect(ajv.validate(consumerSchema, { ...consumer!.spec, ackPolicy: "sometimes" })).toBe(false);
     expect(ajv.validate(consumerSchema, { ...consumer!.spec, ackWiat: "30s" })).toBe(false);
@@ -216,7 +251,9 @@ describe("the checks have teeth", () => {
     const cnpg = parse(readFileSync(join(ROOT, "tests/deploy/schemas/cloudnative-pg-v1-subset.yaml"), "utf8"));
     const pooler = ofKind(postgres(), "Pooler")[0]!;
     const { file: _, ...document } = pooler;
-    expect(ajv.validate(closed(cnpg.Pooler), { ...document, spec: { ...document.spec, pgbouncer: { poolMode: "statement" } } })).toBe(false);
+    expect(ajv.validate(closed(cnpg.Pooler), { ...document, spec: { ...document.spec, pgbouncer: { poolMode: "statement" } } })).toBe(
+      false,
+    );
   });
 });
 
@@ -226,7 +263,14 @@ describe("NACK resources and the nats CLI's JSON say the same", () => {
 
   // `nats stream add --config` decodes the file into the API's Go struct, so a field the file leaves out
   // reaches the server as Go's zero value (which the server reads as "no limit").
-  const asTheCliSends = (stream: Record<string, unknown>) => ({ max_consumers: 0, max_msgs: 0, max_bytes: 0, max_age: 0, num_replicas: 0, ...stream });
+  const asTheCliSends = (stream: Record<string, unknown>) => ({
+    max_consumers: 0,
+    max_msgs: 0,
+    max_bytes: 0,
+    max_age: 0,
+    num_replicas: 0,
+    ...stream,
+  });
 
   test.each(STREAMS.map((s) => [s.name, s] as const))("stream %s is valid JetStream API configuration", (_, stream) => {
     const validate = ajv.compile(api.stream_configuration);
@@ -234,12 +278,15 @@ describe("NACK resources and the nats CLI's JSON say the same", () => {
     expect(validate(config), ajv.errorsText(validate.errors)).toBe(true);
   });
 
-  test.each(CONSUMERS.map((c) => [`${c.stream}/${c.config.durable_name}`, c] as const))("consumer %s is valid JetStream API configuration", (_, c) => {
-    const validate = ajv.compile(api.consumer_configuration);
-    expect(validate(c.config), ajv.errorsText(validate.errors)).toBe(true);
-    expect(c.config.ack_policy, "the source acks explicitly").toBe("explicit");
-    expect(c.config.max_deliver, "redelivery is bounded or dead-lettered").toBeDefined();
-  });
+  test.each(CONSUMERS.map((c) => [`${c.stream}/${c.config.durable_name}`, c] as const))(
+    "consumer %s is valid JetStream API configuration",
+    (_, c) => {
+      const validate = ajv.compile(api.consumer_configuration);
+      expect(validate(c.config), ajv.errorsText(validate.errors)).toBe(true);
+      expect(c.config.ack_policy, "the source acks explicitly").toBe("explicit");
+      expect(c.config.max_deliver, "redelivery is bounded or dead-lettered").toBeDefined();
+    },
+  );
 
   test("every NACK Stream carries each field of its JSON, converted", () => {
     const streams = ofKind(nack(), "Stream");

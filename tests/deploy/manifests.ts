@@ -74,7 +74,9 @@ export function podEnv(manifest: Manifest, configMap: Manifest, secret: Manifest
     } else if (v.valueFrom?.secretKeyRef) {
       const { name, key } = v.valueFrom.secretKeyRef;
       expect(name, `${manifest.file}: ${v.name}`).toBe(secret.metadata.name);
-      expect(secret.stringData, `${manifest.file}: ${v.name} names a key infra/cluster.sh does not put in the Secret`).toHaveProperty([key]);
+      expect(secret.stringData, `${manifest.file}: ${v.name} names a key infra/cluster.sh does not put in the Secret`).toHaveProperty([
+        key,
+      ]);
       env[v.name] = secret.stringData![key];
     } else throw new Error(`${manifest.file}: ${v.name} has neither a value nor a reference`);
   }

@@ -51,7 +51,9 @@ function committedDashboards(): Map<string, Dashboard> {
 /** Every query of every board, with where it is, for failure messages. */
 function queries(): { where: string; expr: string; board: Dashboard }[] {
   return [...committedDashboards()].flatMap(([file, board]) =>
-    board.panels.flatMap((panel) => (panel.targets ?? []).map((t) => ({ where: `${file} "${panel.title}" ${t.refId}`, expr: t.expr, board }))),
+    board.panels.flatMap((panel) =>
+      (panel.targets ?? []).map((t) => ({ where: `${file} "${panel.title}" ${t.refId}`, expr: t.expr, board })),
+    ),
   );
 }
 
@@ -72,7 +74,8 @@ const monitorDocs = () => readYaml(MONITORS_FILE);
 
 /** The job each monitor's relabelings set. */
 function jobOf(monitor: Manifest): string | undefined {
-  const endpoints: { relabelings?: { targetLabel?: string; replacement?: string }[] }[] = monitor.spec.podMetricsEndpoints ?? monitor.spec.endpoints;
+  const endpoints: { relabelings?: { targetLabel?: string; replacement?: string }[] }[] =
+    monitor.spec.podMetricsEndpoints ?? monitor.spec.endpoints;
   return endpoints.flatMap((e) => e.relabelings ?? []).find((r) => r.targetLabel === "job")?.replacement;
 }
 
@@ -158,13 +161,15 @@ describe("dashboards", () => {
     }
     for (const { where, expr } of queries()) {
       for (const { metric } of analyze(expr).selectors) {
-        if (metric && !OWN_METRIC.test(metric)) expect(EXTERNAL_METRICS.has(metric), `${where}: ${metric} is not in infra/monitoring/external-metrics.ts`).toBe(true);
+        if (metric && !OWN_METRIC.test(metric))
+          expect(EXTERNAL_METRICS.has(metric), `${where}: ${metric} is not in infra/monitoring/external-metrics.ts`).toBe(true);
       }
     }
   });
 
   test("queries of the code's metrics filter and group only on labels those metrics have or the scrape adds", () => {
-    const allowed = (metric: RegisteredMetric) => new Set([...metric.labelNames, ...SCRAPE_LABELS, ...(metric.type === "histogram" ? ["le"] : [])]);
+    const allowed = (metric: RegisteredMetric) =>
+      new Set([...metric.labelNames, ...SCRAPE_LABELS, ...(metric.type === "histogram" ? ["le"] : [])]);
     for (const { where, expr } of queries()) {
       const { selectors, aggregations } = analyze(expr);
       for (const { metric, matchers } of selectors) {
@@ -175,7 +180,11 @@ describe("dashboards", () => {
       for (const { by, metrics } of aggregations) {
         const own = metrics.map((m) => bySeries.get(m));
         if (own.length === 0 || own.some((m) => !m)) continue;
-        for (const label of by) expect(own.every((m) => allowed(m!).has(label)), `${where}: grouped by ${label}, which ${metrics.join(", ")} lack`).toBe(true);
+        for (const label of by)
+          expect(
+            own.every((m) => allowed(m!).has(label)),
+            `${where}: grouped by ${label}, which ${metrics.join(", ")} lack`,
+          ).toBe(true);
       }
     }
   });
@@ -184,7 +193,8 @@ describe("dashboards", () => {
     const jobs = new Set(monitorDocs().map(jobOf));
     for (const { where, expr } of queries()) {
       for (const { matchers } of analyze(expr).selectors) {
-        for (const { label, value } of matchers) if (label === "job") expect(jobs.has(value), `${where}: no monitor sets job ${value}`).toBe(true);
+        for (const { label, value } of matchers)
+          if (label === "job") expect(jobs.has(value), `${where}: no monitor sets job ${value}`).toBe(true);
       }
     }
   });
@@ -227,7 +237,10 @@ describe("scrape targets", () => {
 
   test("the function monitors scrape the container infra/manifests/ deploys, on Knative's port names", () => {
     for (const service of ofKind(readFolder("knative"), "Service")) {
-      expect(containers(service).map((c) => c.name), service.metadata.name).toEqual([FUNCTION_CONTAINER]);
+      expect(
+        containers(service).map((c) => c.name),
+        service.metadata.name,
+      ).toEqual([FUNCTION_CONTAINER]);
     }
     const ports = monitorDocs()
       .filter((m) => m.kind === "PodMonitor" && m.spec.selector.matchExpressions?.[0]?.key === "serving.knative.dev/service")
@@ -253,12 +266,16 @@ describe("scrape targets", () => {
 
   test("relabelings copy pod labels under the name Prometheus gives them, onto the target labels the boards use", () => {
     const sourceLabels = monitorDocs().flatMap((m) =>
-      (m.spec.podMetricsEndpoints ?? m.spec.endpoints).flatMap((e: { relabelings: { sourceLabels?: string[]; targetLabel: string }[] }) => e.relabelings),
+      (m.spec.podMetricsEndpoints ?? m.spec.endpoints).flatMap(
+        (e: { relabelings: { sourceLabels?: string[]; targetLabel: string }[] }) => e.relabelings,
+      ),
     );
     const copied = sourceLabels.filter((r) => r.sourceLabels);
     expect(copied.map((r) => r.targetLabel).sort()).toEqual(["function", "function", "revision", "revision", "source"]);
     for (const { sourceLabels: [meta] = [] } of copied) expect(meta).toMatch(/^__meta_kubernetes_pod_label_[a-zA-Z0-9_]+$/);
-    expect(copied.find((r) => r.targetLabel === TARGET_LABELS.source)!.sourceLabels).toEqual(["__meta_kubernetes_pod_label_uitgo_dev_source"]);
+    expect(copied.find((r) => r.targetLabel === TARGET_LABELS.source)!.sourceLabels).toEqual([
+      "__meta_kubernetes_pod_label_uitgo_dev_source",
+    ]);
   });
 });
 
@@ -303,7 +320,9 @@ describe("the cluster's monitoring pieces agree", () => {
   test("the NATS chart runs its exporter with a PodMonitor", () => {
     const nats = parse(readFileSync(join(ROOT, "infra/values/nats.yaml"), "utf8"));
     expect(nats.promExporter).toEqual({ enabled: true, podMonitor: { enabled: true } });
-    expect(nats.config.jetstream.enabled, "the exporter reports consumers only with -jsz, which the chart adds when JetStream is on").toBe(true);
+    expect(nats.config.jetstream.enabled, "the exporter reports consumers only with -jsz, which the chart adds when JetStream is on").toBe(
+      true,
+    );
   });
 
   test("infra/cluster.sh pins the chart, installs it before NATS (whose PodMonitor needs its CRDs), and turns Knative's metrics on", () => {
@@ -328,6 +347,8 @@ describe("the cluster's monitoring pieces agree", () => {
 
   test("the committed monitors file is what the manifests render (infra/manifests/cli.ts --check covers it too)", () => {
     expect(readFileSync(join(ROOT, MONITORS_FILE), "utf8")).toContain("kind: PodMonitor");
-    expect(parseText(monitoringManifests(), "monitoring").filter((m) => m.kind !== "ConfigMap")).toEqual(monitorDocs().map(({ file: _, ...m }) => ({ ...m, file: "monitoring" })));
+    expect(parseText(monitoringManifests(), "monitoring").filter((m) => m.kind !== "ConfigMap")).toEqual(
+      monitorDocs().map(({ file: _, ...m }) => ({ ...m, file: "monitoring" })),
+    );
   });
 });

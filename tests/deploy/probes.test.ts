@@ -63,7 +63,13 @@ describe("a JetStream source's readiness", () => {
     const stream = `UITGO_PROBE_${process.pid}`;
     await jsm.streams.add({ name: stream, subjects: [`uitgo-probe-${process.pid}.>`] });
     const port = await freePort();
-    const source = startBundle(bundle, { NATS_URL: process.env.NATS_URL!, JS_STREAM: stream, JS_CONSUMER: "probe", K_SINK: "http://127.0.0.1:9", PORT: String(port) });
+    const source = startBundle(bundle, {
+      NATS_URL: process.env.NATS_URL!,
+      JS_STREAM: stream,
+      JS_CONSUMER: "probe",
+      K_SINK: "http://127.0.0.1:9",
+      PORT: String(port),
+    });
     const readiness = async () => {
       try {
         return (await fetch(`http://127.0.0.1:${port}/health/readiness`)).status;

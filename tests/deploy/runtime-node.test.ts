@@ -85,15 +85,18 @@ describe.skipIf(!node)(`bundles on the image's Node (${RUNTIME_NODE_VERSION})`, 
     await startsAndStops(join(outdir, "functions", name, "index.mjs"), { ...podEnv(service, configMap, secret), K_SERVICE: name });
   });
 
-  test.each(ofKind(knative, "ContainerSource").map((s) => s.metadata.name))("source %s starts, answers liveness and drains on SIGTERM", async (name) => {
-    const source = ofKind(knative, "ContainerSource").find((s) => s.metadata.name === name)!;
-    // The source connects to NATS before it serves, so it gets this machine's (the suite's) NATS, and a
-    // stream nobody has, so that it pulls nothing. K_SINK is what Knative injects once the sink resolves.
-    await startsAndStops(join(outdir, "sources", "jetstream", "index.mjs"), {
-      ...podEnv(source, configMap, secret),
-      NATS_URL: process.env.NATS_URL,
-      JS_STREAM: "UITGO_RUNTIME_CHECK",
-      K_SINK: "http://127.0.0.1:9",
-    });
-  });
+  test.each(ofKind(knative, "ContainerSource").map((s) => s.metadata.name))(
+    "source %s starts, answers liveness and drains on SIGTERM",
+    async (name) => {
+      const source = ofKind(knative, "ContainerSource").find((s) => s.metadata.name === name)!;
+      // The source connects to NATS before it serves, so it gets this machine's (the suite's) NATS, and a
+      // stream nobody has, so that it pulls nothing. K_SINK is what Knative injects once the sink resolves.
+      await startsAndStops(join(outdir, "sources", "jetstream", "index.mjs"), {
+        ...podEnv(source, configMap, secret),
+        NATS_URL: process.env.NATS_URL,
+        JS_STREAM: "UITGO_RUNTIME_CHECK",
+        K_SINK: "http://127.0.0.1:9",
+      });
+    },
+  );
 });

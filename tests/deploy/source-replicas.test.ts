@@ -53,7 +53,8 @@ test("two replicas of a source share one durable consumer: every message deliver
     const js = jetstream(nc);
     const total = 300;
     for (let i = 0; i < total; i++) await js.publish(`${subject}.created.vn`, JSON.stringify({ i }), { msgID: `m-${i}` });
-    for (let waited = 0; received[0].length + received[1].length < total && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    for (let waited = 0; received[0].length + received[1].length < total && waited < 20_000; waited += 100)
+      await new Promise((r) => setTimeout(r, 100));
     const all = [...received[0], ...received[1]];
     expect(all.length, replicas.map((r) => r.output().slice(-1000)).join("\n")).toBe(total);
     expect(new Set(all).size, "no message went to both replicas").toBe(total);
@@ -65,7 +66,11 @@ test("two replicas of a source share one durable consumer: every message deliver
       await new Promise((r) => setTimeout(r, 100));
     }
     const info = await jsm.consumers.info(stream, "shared");
-    expect({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered }).toEqual({ pending: 0, ackPending: 0, redelivered: 0 });
+    expect({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered }).toEqual({
+      pending: 0,
+      ackPending: 0,
+      redelivered: 0,
+    });
   } finally {
     await Promise.all(replicas.map((r) => r.stop()));
     for (const server of sinks) server.close();

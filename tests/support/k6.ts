@@ -41,7 +41,13 @@ declare global {
 }
 
 export function resetK6State(): K6State {
-  globalThis.__k6 = { metrics: [], checks: [], samples: [], requests: [], exec: { scenario: { name: "default", iterationInTest: 0, startTime: Date.now() }, vu: { idInTest: 1 } } };
+  globalThis.__k6 = {
+    metrics: [],
+    checks: [],
+    samples: [],
+    requests: [],
+    exec: { scenario: { name: "default", iterationInTest: 0, startTime: Date.now() }, vu: { idInTest: 1 } },
+  };
   return globalThis.__k6;
 }
 
@@ -61,7 +67,9 @@ req.end(body ?? undefined);
 `;
 
 function sendAndWait(method: string, url: string, body: string | null, headers: Record<string, string>): { status: number; body: string } {
-  const answer = JSON.parse(execFileSync(process.execPath, ["-e", CLIENT], { input: JSON.stringify({ method, url, body, headers }) }).toString()) as {
+  const answer = JSON.parse(
+    execFileSync(process.execPath, ["-e", CLIENT], { input: JSON.stringify({ method, url, body, headers }) }).toString(),
+  ) as {
     status: number;
     body: string;
   };

@@ -53,7 +53,10 @@ const opened = new Set<string>();
  */
 export function testLogDir(): string {
   const { testPath, currentTestName } = expect.getState();
-  const slug = (currentTestName ?? "setup").replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+  const slug = (currentTestName ?? "setup")
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
   const file = basename(testPath ?? "unknown", ".ts");
   const dir = join(root, ".local", "test-logs", file, slug);
   mkdirSync(dir, { recursive: true });

@@ -27,7 +27,11 @@ export interface RawOptions {
   timeoutMs?: number;
 }
 
-export function rawRequest(port: number, head: string | Buffer, { bodyBytes = 0, chunked = false, timeoutMs = 5_000 }: RawOptions = {}): Promise<RawExchange> {
+export function rawRequest(
+  port: number,
+  head: string | Buffer,
+  { bodyBytes = 0, chunked = false, timeoutMs = 5_000 }: RawOptions = {},
+): Promise<RawExchange> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     const started = performance.now();
@@ -44,7 +48,16 @@ export function rawRequest(port: number, head: string | Buffer, { bodyBytes = 0,
       const headers = Object.fromEntries(
         headerLines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
       );
-      resolve({ text, status: Number(statusLine.split(" ")[1]) || 0, headers, body: rest.join("\r\n\r\n"), answeredMs, ended, endedMs, bodyBytesSent: sent });
+      resolve({
+        text,
+        status: Number(statusLine.split(" ")[1]) || 0,
+        headers,
+        body: rest.join("\r\n\r\n"),
+        answeredMs,
+        ended,
+        endedMs,
+        bodyBytesSent: sent,
+      });
     };
     const timer = setTimeout(() => (socket.destroy(), finish()), timeoutMs);
     socket.on("data", (chunk: Buffer) => {

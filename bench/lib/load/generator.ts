@@ -287,7 +287,13 @@ async function runAssignment(plan: AssignmentPlan, cpu: Components | undefined, 
   const cpuUsed = cpu && cpuBetween(cpuBefore!, cpuSnapshot(cpu));
 
   const timeline = recorder.result(Math.max(bookingSeconds, 1)).timeline;
-  const round3 = (p: Percentiles): Percentiles => ({ p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max), mean: round(p.mean) });
+  const round3 = (p: Percentiles): Percentiles => ({
+    p50: round(p.p50),
+    p95: round(p.p95),
+    p99: round(p.p99),
+    max: round(p.max),
+    mean: round(p.mean),
+  });
   return {
     booked,
     bookingErrors,

@@ -64,7 +64,11 @@ async function k6Series(path: string): Promise<NonNullable<K6Run["series"]>> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.startsWith('{"metric"') && !line.includes('"type":"Point"')) continue;
-    const point = JSON.parse(line) as { type: string; metric: string; data: { time: string; value: number; tags?: Record<string, string> } };
+    const point = JSON.parse(line) as {
+      type: string;
+      metric: string;
+      data: { time: string; value: number; tags?: Record<string, string> };
+    };
     if (point.type !== "Point") continue;
     const at = Date.parse(point.data.time);
     start ??= at;
@@ -76,7 +80,11 @@ async function k6Series(path: string): Promise<NonNullable<K6Run["series"]>> {
         const buckets = trends.get(key) ?? [];
         (buckets[second] ??= []).push(point.data.value);
         trends.set(key, buckets);
-      } else if (point.metric === "http_reqs" || point.metric === "iterations" || ((point.metric === "http_req_failed" || point.metric.startsWith("trips_")) && point.data.value > 0)) {
+      } else if (
+        point.metric === "http_reqs" ||
+        point.metric === "iterations" ||
+        ((point.metric === "http_req_failed" || point.metric.startsWith("trips_")) && point.data.value > 0)
+      ) {
         const buckets = counts.get(key) ?? [];
         buckets[second] = (buckets[second] ?? 0) + point.data.value;
         counts.set(key, buckets);

@@ -23,13 +23,15 @@ export function jetstreamBoard(): BoardSpec {
         panels: [
           {
             title: "Pending (backlog)",
-            description: "Messages in the stream the consumer has not been given yet. Growing means the function and its source take less than arrives.",
+            description:
+              "Messages in the stream the consumer has not been given yet. Growing means the function and its source take less than arrives.",
             unit: "short",
             queries: [{ expr: sumBy(["stream_name", "consumer_name"], series(NATS.consumerPending, consumers)), legend: PER_CONSUMER }],
           },
           {
             title: "Ack pending",
-            description: "Messages delivered to a source and not yet acknowledged: in flight to the function, or waiting out a nak delay. Capped by the consumer's max_ack_pending.",
+            description:
+              "Messages delivered to a source and not yet acknowledged: in flight to the function, or waiting out a nak delay. Capped by the consumer's max_ack_pending.",
             unit: "short",
             queries: [{ expr: sumBy(["stream_name", "consumer_name"], series(NATS.consumerAckPending, consumers)), legend: PER_CONSUMER }],
           },
@@ -68,15 +70,20 @@ export function jetstreamBoard(): BoardSpec {
         panels: [
           {
             title: "Messages settled per second, by result",
-            description: "acked: the function answered 2xx. retried: nak'd with a delay after a 5xx, 429 or timeout. dead_lettered: copied to DEAD_LETTERS.",
+            description:
+              "acked: the function answered 2xx. retried: nak'd with a delay after a 5xx, 429 or timeout. dead_lettered: copied to DEAD_LETTERS.",
             unit: "ops",
-            queries: [{ expr: sumBy(["consumer", "result"], rate("uitgo_source_messages_total", sources)), legend: "{{consumer}} {{result}}" }],
+            queries: [
+              { expr: sumBy(["consumer", "result"], rate("uitgo_source_messages_total", sources)), legend: "{{consumer}} {{result}}" },
+            ],
           },
           {
             title: "Batched requests per second, by result",
             description: "CloudEvents batches sent to the function. A refused or failed batch is delivered again one message at a time.",
             unit: "reqps",
-            queries: [{ expr: sumBy(["consumer", "result"], rate("uitgo_source_batches_total", sources)), legend: "{{consumer}} {{result}}" }],
+            queries: [
+              { expr: sumBy(["consumer", "result"], rate("uitgo_source_batches_total", sources)), legend: "{{consumer}} {{result}}" },
+            ],
           },
           {
             title: "Events per batch p50 / p99",
@@ -89,13 +96,17 @@ export function jetstreamBoard(): BoardSpec {
           },
           {
             title: "Dead letters (last 5 min), by cause",
-            description: "refused: the function answered 4xx. out_of_deliveries: max_deliver reached. source_lost: given up on while its source was gone.",
+            description:
+              "refused: the function answered 4xx. out_of_deliveries: max_deliver reached. source_lost: given up on while its source was gone.",
             unit: "short",
-            queries: [{ expr: sumBy(["consumer", "cause"], increase("uitgo_dead_letters_total", "5m", sources)), legend: "{{consumer}} {{cause}}" }],
+            queries: [
+              { expr: sumBy(["consumer", "cause"], increase("uitgo_dead_letters_total", "5m", sources)), legend: "{{consumer}} {{cause}}" },
+            ],
           },
           {
             title: "Dead letters settled per second, by outcome",
-            description: "What settle-dead-letters did with each dead-lettered trip event (a trip that can no longer be matched ends as no_driver).",
+            description:
+              "What settle-dead-letters did with each dead-lettered trip event (a trip that can no longer be matched ends as no_driver).",
             unit: "ops",
             queries: [{ expr: sumBy(["outcome"], rate("uitgo_dead_letters_settled_total")), legend: "{{outcome}}" }],
           },

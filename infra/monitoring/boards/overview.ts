@@ -26,13 +26,15 @@ export function overviewBoard(): BoardSpec {
         panels: [
           {
             title: "Requests per second",
-            description: "Requests each function answered, as the function counts them (after Knative's queue-proxy). Probes and scrapes are left out.",
+            description:
+              "Requests each function answered, as the function counts them (after Knative's queue-proxy). Probes and scrapes are left out.",
             unit: "reqps",
             queries: [{ expr: sumBy([FN], rate(REQUESTS, served)), legend: `{{${FN}}}` }],
           },
           {
             title: "Latency p50 / p99",
-            description: "Time inside the function, per function. A cold start's wait is not here: it is spent in front of the pod (see the Scaling board's activator panel).",
+            description:
+              "Time inside the function, per function. A cold start's wait is not here: it is spent in front of the pod (see the Scaling board's activator panel).",
             unit: "s",
             queries: [
               { expr: quantile(0.5, REQUEST_BUCKETS, [FN], served), legend: `{{${FN}}} p50` },
@@ -41,7 +43,8 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "5xx and 503 per second",
-            description: "Server errors per function. 503 with Retry-After is the designed answer when a store does not answer in time; other 5xx are faults.",
+            description:
+              "Server errors per function. 503 with Retry-After is the designed answer when a store does not answer in time; other 5xx are faults.",
             unit: "reqps",
             queries: [
               { expr: sumBy([FN], rate(REQUESTS, { ...served, status: re("5..") })), legend: `{{${FN}}} 5xx` },
@@ -50,9 +53,15 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "Dependency 503s by dependency",
-            description: "Requests answered 503 because PostgreSQL, Redis or NATS was down or did not answer in time (DEPENDENCY_TIMEOUT_MS; 3 × it for PostgreSQL).",
+            description:
+              "Requests answered 503 because PostgreSQL, Redis or NATS was down or did not answer in time (DEPENDENCY_TIMEOUT_MS; 3 × it for PostgreSQL).",
             unit: "reqps",
-            queries: [{ expr: sumBy(["dependency"], rate("uitgo_dependency_unavailable_total", { job: JOBS.functions })), legend: "{{dependency}}" }],
+            queries: [
+              {
+                expr: sumBy(["dependency"], rate("uitgo_dependency_unavailable_total", { job: JOBS.functions })),
+                legend: "{{dependency}}",
+              },
+            ],
           },
         ],
       },
@@ -67,7 +76,8 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "Booked → assigned p50 / p99",
-            description: "From the booking to a driver assigned (assign-driver). Grows when matching falls behind its JetStream backlog or scales from zero.",
+            description:
+              "From the booking to a driver assigned (assign-driver). Grows when matching falls behind its JetStream backlog or scales from zero.",
             unit: "s",
             queries: [
               { expr: quantile(0.5, "uitgo_booked_to_assigned_seconds_bucket", []), legend: "p50" },
@@ -76,7 +86,8 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "Matching outcomes per second",
-            description: "What each matching attempt came to: assigned, waiting (tried again later), no_driver (deadline passed), not_requested or trip_not_found.",
+            description:
+              "What each matching attempt came to: assigned, waiting (tried again later), no_driver (deadline passed), not_requested or trip_not_found.",
             unit: "ops",
             queries: [{ expr: sumBy(["outcome"], rate("uitgo_matching_outcomes_total")), legend: "{{outcome}}" }],
           },
@@ -99,13 +110,15 @@ export function overviewBoard(): BoardSpec {
           },
           {
             title: "Trips matching never saw (last 15 min)",
-            description: "Trips still requested long past their matching deadline, ended as no_driver by settle-dead-letters' scheduled ping. Above zero, bookings were answered 503 while their inserts went through (PostgreSQL went silent).",
+            description:
+              "Trips still requested long past their matching deadline, ended as no_driver by settle-dead-letters' scheduled ping. Above zero, bookings were answered 503 while their inserts went through (PostgreSQL went silent).",
             unit: "short",
             queries: [{ expr: sumBy(["outcome"], increase("uitgo_forgotten_trips_total", "15m")), legend: "{{outcome}}" }],
           },
           {
             title: "Dead letters (last 5 min)",
-            description: "Messages copied to DEAD_LETTERS instead of being delivered: refused by the function (4xx), out of deliveries, or lost with a source that stopped.",
+            description:
+              "Messages copied to DEAD_LETTERS instead of being delivered: refused by the function (4xx), out of deliveries, or lost with a source that stopped.",
             unit: "short",
             queries: [{ expr: sumBy(["consumer", "cause"], increase("uitgo_dead_letters_total", "5m")), legend: "{{consumer}} {{cause}}" }],
           },

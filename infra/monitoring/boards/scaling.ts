@@ -40,7 +40,8 @@ export function scalingBoard(): BoardSpec {
   return {
     uid: "uitgo-scaling",
     title: "UIT-Go / Scaling",
-    description: "Knative's view of each function: pods wanted and running, concurrency, requests held while pods start, start-up time and resource use.",
+    description:
+      "Knative's view of each function: pods wanted and running, concurrency, requests held while pods start, start-up time and resource use.",
     variables: [{ name: "function", label: "Function", values: FUNCTIONS }],
     sections: [
       {
@@ -48,7 +49,8 @@ export function scalingBoard(): BoardSpec {
         panels: [
           {
             title: "Desired vs actual pods",
-            description: "The autoscaler's wanted pod count against the pods that exist, per function. Desired above actual for long means pods are slow to start or cannot be scheduled (see Not ready).",
+            description:
+              "The autoscaler's wanted pod count against the pods that exist, per function. Desired above actual for long means pods are slow to start or cannot be scheduled (see Not ready).",
             unit: "short",
             width: 24,
             queries: [
@@ -59,7 +61,8 @@ export function scalingBoard(): BoardSpec {
           },
           {
             title: "Observed concurrency per pod vs target",
-            description: "In-flight requests per pod as the autoscaler averages them over the stable (20 s) and panic windows, against the service's target. Above target, it adds pods.",
+            description:
+              "In-flight requests per pod as the autoscaler averages them over the stable (20 s) and panic windows, against the service's target. Above target, it adds pods.",
             unit: "short",
             queries: [
               { expr: maxBy([KN_SERVICE], series(AUTOSCALER.concurrencyStable, revisions)), legend: `{{${KN_SERVICE}}} stable` },
@@ -69,7 +72,8 @@ export function scalingBoard(): BoardSpec {
           },
           {
             title: "Panic mode",
-            description: "1 while the autoscaler is in panic mode: concurrency over the short panic window reached twice the target, so it scales on that window and does not scale down.",
+            description:
+              "1 while the autoscaler is in panic mode: concurrency over the short panic window reached twice the target, so it scales on that window and does not scale down.",
             unit: "short",
             queries: [{ expr: maxBy([KN_SERVICE], series(AUTOSCALER.panicMode, revisions)), legend: `{{${KN_SERVICE}}}` }],
           },
@@ -85,7 +89,15 @@ export function scalingBoard(): BoardSpec {
             unit: "short",
             queries: [
               {
-                expr: byRevisionService(sumBy([KN_REVISION], series(ACTIVATOR.requestQueued, { k8s_namespace_name: FUNCTIONS_NAMESPACE, [KN_REVISION]: re(revisionOf("($function)")) }))),
+                expr: byRevisionService(
+                  sumBy(
+                    [KN_REVISION],
+                    series(ACTIVATOR.requestQueued, {
+                      k8s_namespace_name: FUNCTIONS_NAMESPACE,
+                      [KN_REVISION]: re(revisionOf("($function)")),
+                    }),
+                  ),
+                ),
                 legend: `{{${KN_SERVICE}}}`,
               },
             ],
@@ -102,20 +114,34 @@ export function scalingBoard(): BoardSpec {
             description:
               "Requests that went through the activator, from arrival to answer. For the functions it is always in front of, this is their whole latency as the activator sees it, cold starts included; compare with the Overview's latency (the function's own time).",
             unit: "s",
-            queries: [{ expr: quantile(0.99, ACTIVATOR.requestDurationBucket, [KN_SERVICE], { job: JOBS.activator, ...revisions }), legend: `{{${KN_SERVICE}}}` }],
+            queries: [
+              {
+                expr: quantile(0.99, ACTIVATOR.requestDurationBucket, [KN_SERVICE], { job: JOBS.activator, ...revisions }),
+                legend: `{{${KN_SERVICE}}}`,
+              },
+            ],
           },
           {
             title: "Queue-proxy queue depth",
             description: "Requests inside each function's queue-proxies, queued behind containerConcurrency or being served.",
             unit: "short",
-            queries: [{ expr: sumBy([FN], series(QUEUE_PROXY.queueDepth, { job: JOBS.queueProxy, [FN]: variable("function") })), legend: `{{${FN}}}` }],
+            queries: [
+              {
+                expr: sumBy([FN], series(QUEUE_PROXY.queueDepth, { job: JOBS.queueProxy, [FN]: variable("function") })),
+                legend: `{{${FN}}}`,
+              },
+            ],
           },
           {
             title: "Latency through the queue-proxy p99",
-            description: "Requests as the queue-proxy times them, queueing included. Compare with the Overview's latency (the function's own time): the gap is time queued at the hard concurrency limit.",
+            description:
+              "Requests as the queue-proxy times them, queueing included. Compare with the Overview's latency (the function's own time): the gap is time queued at the hard concurrency limit.",
             unit: "s",
             queries: [
-              { expr: quantile(0.99, QUEUE_PROXY.invocationDurationBucket, [FN], { job: JOBS.queueProxy, [FN]: variable("function") }), legend: `{{${FN}}}` },
+              {
+                expr: quantile(0.99, QUEUE_PROXY.invocationDurationBucket, [FN], { job: JOBS.queueProxy, [FN]: variable("function") }),
+                legend: `{{${FN}}}`,
+              },
             ],
           },
         ],
@@ -136,11 +162,15 @@ export function scalingBoard(): BoardSpec {
           },
           {
             title: "Pod created → ready",
-            description: "Seconds from a pod's creation to its readiness (scheduling, image, process start, first readiness probe), for the slowest current pod of each function.",
+            description:
+              "Seconds from a pod's creation to its readiness (scheduling, image, process start, first readiness probe), for the slowest current pod of each function.",
             unit: "s",
             queries: [
               {
-                expr: maxBy([FN], byFunction(`${series(KUBE_STATE.podReadyTime, functionPods)} - ${series(KUBE_STATE.podCreated, functionPods)}`)),
+                expr: maxBy(
+                  [FN],
+                  byFunction(`${series(KUBE_STATE.podReadyTime, functionPods)} - ${series(KUBE_STATE.podCreated, functionPods)}`),
+                ),
                 legend: `{{${FN}}}`,
               },
             ],
@@ -152,7 +182,8 @@ export function scalingBoard(): BoardSpec {
         panels: [
           {
             title: "Memory per pod (largest) vs limit",
-            description: "Working set of the function container in its largest pod, against the container's memory limit: the kernel kills the container at the limit.",
+            description:
+              "Working set of the function container in its largest pod, against the container's memory limit: the kernel kills the container at the limit.",
             unit: "bytes",
             queries: [
               { expr: maxBy([FN], byFunction(series(CADVISOR.memoryWorkingSet, functionContainers))), legend: `{{${FN}}}` },
@@ -163,14 +194,22 @@ export function scalingBoard(): BoardSpec {
             title: "CPU per function",
             description: "CPU cores used by all pods of each function's container. A pod is limited to one core.",
             unit: "short",
-            queries: [{ expr: sumBy([FN], byFunction(`rate(${series(CADVISOR.cpuSeconds, functionContainers)}[${RATE_WINDOW}])`)), legend: `{{${FN}}}` }],
+            queries: [
+              {
+                expr: sumBy([FN], byFunction(`rate(${series(CADVISOR.cpuSeconds, functionContainers)}[${RATE_WINDOW}])`)),
+                legend: `{{${FN}}}`,
+              },
+            ],
           },
           {
             title: "Container restarts (last hour)",
             description: "Restarts of the function container: a failed liveness probe or the memory limit (OOMKilled).",
             unit: "short",
             queries: [
-              { expr: sumBy([FN], byFunction(`increase(${series(KUBE_STATE.containerRestarts, functionContainers)}[1h])`)), legend: `{{${FN}}}` },
+              {
+                expr: sumBy([FN], byFunction(`increase(${series(KUBE_STATE.containerRestarts, functionContainers)}[1h])`)),
+                legend: `{{${FN}}}`,
+              },
             ],
           },
         ],
