@@ -3,6 +3,10 @@
 import importX, { createNodeResolver } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
+const TOOLS = {
+  group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"],
+  message: "shared/ is the product: it never imports the tools that run or measure it.",
+};
 const DOMAIN = ["shared/trips/**", "shared/drivers/**", "shared/events/**", "shared/clients/**", "shared/cloudevents/**"];
 
 export default tseslint.config(
@@ -33,12 +37,7 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
-          patterns: [
-            {
-              group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"],
-              message: "shared/ is the product: it never imports the tools that run or measure it.",
-            },
-          ],
+          patterns: [TOOLS],
         },
       ],
     },
@@ -51,10 +50,7 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            {
-              group: ["**/tests/**", "**/local/**", "**/bench/**", "**/harness/**"],
-              message: "shared/ is the product: it never imports the tools that run or measure it.",
-            },
+            TOOLS,
             {
               group: ["**/http/**", "hono", "hono/*"],
               message: "The domain stays below HTTP: throw a shared/errors.ts or clients/dependency.ts error and let shared/http map it.",

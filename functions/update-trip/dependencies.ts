@@ -1,19 +1,12 @@
 // update-trip's dependencies, built in one place for its index.ts and its test.
-import { Nats } from "../../shared/clients/nats";
-import { connectRedis, redisHandle } from "../../shared/clients/redis";
 import type { Config } from "../../shared/config";
-import { DriverIndex } from "../../shared/drivers/driver-index";
-import { TripEvents } from "../../shared/events/trip-events";
 import { TripLifecycle } from "../../shared/trip-lifecycle";
-import { TripStore } from "../../shared/trips/trip-store";
+import { connectTripServices } from "../../shared/trip-services";
 import type { UpdateTripDeps } from "./app";
 
 export function connectDependencies(config: Config) {
-  const trips = TripStore.connect(config);
-  const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
-  const nats = Nats.connect(config);
-  const drivers = new DriverIndex(redis, config.driverFreshMs);
-  const events = new TripEvents(nats);
+  const services = connectTripServices(config);
+  const { trips, drivers, events } = services;
   const deps: UpdateTripDeps = { lifecycle: new TripLifecycle(trips, drivers, events), jwtSecret: config.jwtSecret };
-  return { deps, handles: [...trips.handles(), redisHandle(redis), ...nats.handles()], trips, nats, drivers, events };
+  return { ...services, deps };
 }
