@@ -123,7 +123,7 @@ export function knativeService(
     [[...container, "ports"], "Knative passes it to the function as PORT; the probes must name the same port."],
     [
       [...container, "env"],
-      `Only the stores this function's bundle links (read from the bundle by infra/manifests.ts).${isInternal(name) ? " INTERNAL_SECRET: what its senders must show (docs/runbook.md, Internal functions)." : ""}`,
+      `Only the stores this function's bundle links (read from the bundle by infra/manifests/stores.ts).${isInternal(name) ? " INTERNAL_SECRET: what its senders must show (docs/runbook.md, Internal functions)." : ""}`,
     ],
     [
       [...container, "readinessProbe"],
