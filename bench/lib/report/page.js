@@ -17,6 +17,17 @@ const runs = before
     ]
   : [[input.afterLabel, after]];
 const colours = ["#9aa5b8", "#2f6fde", "#e0832f", "#17803d", "#c0262d", "#7a4fd0"];
+/**
+ * A timeline's p50, p95 and p99 as three chart lines, in the colours every latency chart of the page uses.
+ * @param {{ p50?: number, p95?: number, p99?: number }[]} points
+ */
+const percentileLines = (points) =>
+  /** @type {const} */ (["p50", "p95", "p99"]).map((p, i) => ({
+    label: p,
+    borderColor: colours[i + 1],
+    pointRadius: 0,
+    data: points.map((s) => s[p]),
+  }));
 /** @type {(tag: string, attrs?: object, text?: string) => HTMLElement} */
 const el = (tag, attrs = {}, text) => {
   const e = document.createElement(tag);
@@ -166,12 +177,7 @@ for (const [scenario, held] of Object.entries(after.atRate)) {
   const t = held.timeline;
   chartBox(latency, scenario + " at " + held.rate + "/s: latency (ms) per second")("line", {
     labels: t.map((s) => s.t),
-    datasets: /** @type {const} */ (["p50", "p95", "p99"]).map((p, i) => ({
-      label: p,
-      borderColor: colours[i + 1],
-      pointRadius: 0,
-      data: t.map((s) => s[p]),
-    })),
+    datasets: percentileLines(t),
   });
 }
 
@@ -210,12 +216,7 @@ for (const [scenario, held] of Object.entries(after.atRate)) {
     const t = after.assignment.timeline;
     chartBox(box, "booked → assigned at " + after.assignment.rate + " trips/s (ms, by second of booking)")("line", {
       labels: t.map((s) => s.t),
-      datasets: /** @type {const} */ (["p50", "p95", "p99"]).map((p, i) => ({
-        label: p,
-        borderColor: colours[i + 1],
-        pointRadius: 0,
-        data: t.map((s) => s[p]),
-      })),
+      datasets: percentileLines(t),
     });
   }
   /** @type {[string, Required<Pick<ReportInput["after"], "burst">>][]} */
@@ -287,12 +288,7 @@ for (const [scenario, held] of Object.entries(after.atRate)) {
       if (points[0]?.p50 !== undefined) {
         chartBox(grid, run.name + ": " + key + " (ms per second)")("line", {
           labels: points.map((p) => p.t),
-          datasets: /** @type {const} */ (["p50", "p95", "p99"]).map((p, i) => ({
-            label: p,
-            borderColor: colours[i + 1],
-            pointRadius: 0,
-            data: points.map((s) => s[p]),
-          })),
+          datasets: percentileLines(points),
         });
       }
     }
