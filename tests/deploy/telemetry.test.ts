@@ -495,6 +495,14 @@ describe("Grafana: a log line's trace_id opens its trace, a span's logs are a cl
   const datasources: Datasource[] = grafana.additionalDataSources;
   const byType = (type: string) => datasources.find((d) => d.type === type)!;
 
+  test("each datasource has only fields Grafana's provisioning knows (a misspelt tracesToLogsV2 would be ignored)", () => {
+    const validate = validator("grafanaDatasource");
+    for (const datasource of datasources) expect(validate(datasource), `${datasource.name}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    const jaeger = structuredClone(byType("jaeger"));
+    jaeger.jsonData = { tracesToLogsv2: jaeger.jsonData.tracesToLogsV2 };
+    expect(validate(jaeger)).toBe(false);
+  });
+
   test("Jaeger and Loki are provisioned with their uids and in-cluster addresses, through Grafana's proxy", () => {
     expect(datasources.map((d) => d.type).sort()).toEqual(["jaeger", "loki"]);
     expect(byType("jaeger")).toMatchObject({ uid: DATASOURCE_UIDS.jaeger, url: JAEGER_QUERY_URL, access: "proxy" });
