@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # UIT-Go on a local kind cluster with Knative Serving, Kourier and Knative Eventing (for the JetStream
-# sources), Prometheus and Grafana, NATS with JetStream, the NACK controller, KEDA (scaling the sources), Redis, and PostgreSQL (a
-# CloudNativePG cluster, read replica and PgBouncer pooler per region shard). docs/runbook.md walks through it.
+# sources), Prometheus and Grafana, an OpenTelemetry Collector with Jaeger (traces) and Loki with Alloy (logs), NATS
+# with JetStream, the NACK controller, KEDA (scaling the sources), Redis, and PostgreSQL (a CloudNativePG cluster, read
+# replica and PgBouncer pooler per region shard). docs/runbook.md walks through it.
 #
 #   infra/cluster.sh up        create + install + images + deploy, stopping at the first step that fails
 #   infra/cluster.sh create    the kind cluster (infra/kind-config.yaml)
-#   infra/cluster.sh install   Knative, Prometheus + Grafana, NATS, NACK, KEDA, CloudNativePG, the shard databases, Redis
+#   infra/cluster.sh install   Knative, Prometheus + Grafana, collector + Jaeger + Loki + Alloy, NATS, NACK, KEDA,
+#                              CloudNativePG, the shard databases, Redis
 #   infra/cluster.sh images    build one image per function and source, load them into kind
 #   infra/cluster.sh deploy    Secret, schema, streams and consumers, functions and sources, scrape targets, dashboards
 #   infra/cluster.sh status    what is running
@@ -32,6 +34,10 @@ NACK_CHART_VERSION=0.36.0
 CNPG_VERSION=1.29.1
 KUBE_PROMETHEUS_STACK_VERSION=91.4.1
 KEDA_CHART_VERSION=2.20.2
+OTEL_COLLECTOR_CHART_VERSION=0.170.0
+JAEGER_CHART_VERSION=4.11.1
+LOKI_CHART_VERSION=18.11.0
+ALLOY_CHART_VERSION=1.11.1
 
 CLUSTER=uitgo
 FUNCTIONS_NS=default
@@ -139,11 +145,13 @@ install_knative() {
   # Images are loaded into kind, not pushed: Knative must not try to resolve their tags through a registry.
   # (This is Knative's default list, stated because the image names in knative/ depend on it.)
   patch_serving_config config-deployment '{"data":{"registries-skipping-tag-resolving":"kind.local,ko.local,dev.local"}}'
-  # Knative exports no metrics until told how: the control plane (autoscaler, activator) and the
-  # queue-proxies (request metrics, on each pod's http-usermetric port) both as Prometheus endpoints. The
-  # components read this at start-up, hence the restart, and a revision's queue-proxy when the revision
-  # is created, so this comes before any function is deployed.
-  patch_serving_config config-observability '{"data":{"metrics-protocol":"prometheus","request-metrics-protocol":"prometheus"}}'
+  # Knative exports no metrics or traces until told how: the control plane (autoscaler, activator) and the
+  # queue-proxies (request metrics, on each pod's http-usermetric port) both as Prometheus endpoints, and
+  # the activator's and queue-proxies' spans as OTLP to the collector (infra/monitoring/telemetry.ts,
+  # KNATIVE_TRACING), where they join the functions' traces. The components read this at start-up, hence
+  # the restart, and a revision's queue-proxy when the revision is created, so this comes before any
+  # function is deployed. Until the collector is installed (install_telemetry) their exporter retries.
+  patch_serving_config config-observability '{"data":{"metrics-protocol":"prometheus","request-metrics-protocol":"prometheus","tracing-protocol":"http/protobuf","tracing-endpoint":"http://otel-collector.monitoring.svc.cluster.local:4318/v1/traces","tracing-sampling-rate":"1"}}'
   kubectl rollout restart deployment -n knative-serving
   kubectl rollout status deployment -n knative-serving --timeout="${WAIT}"
   wait_for_serving_webhook
@@ -165,6 +173,30 @@ install_monitoring() {
   helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --version "${KUBE_PROMETHEUS_STACK_VERSION}" \
     -n "${MONITORING_NS}" --create-namespace -f infra/values/monitoring.yaml --wait --timeout "${WAIT}"
   monitoring_resources
+}
+
+# Traces: the functions, the sources and Knative's activator and queue-proxies send OTLP to the collector,
+# which forwards them to Jaeger (in memory). Logs: Alloy tails every pod's log through the API server into
+# Loki. Grafana (install_monitoring) already has both as datasources, a log line's trace_id linked to its
+# trace (infra/values/monitoring.yaml). All in the monitoring namespace, where Grafana is.
+install_telemetry() {
+  step "install: Jaeger (chart ${JAEGER_CHART_VERSION})"
+  helm repo add jaegertracing https://jaegertracing.github.io/helm-charts --force-update >/dev/null
+  helm upgrade --install jaeger jaegertracing/jaeger --version "${JAEGER_CHART_VERSION}" \
+    -n "${MONITORING_NS}" --create-namespace -f infra/values/jaeger.yaml --wait --timeout "${WAIT}"
+  step "install: OpenTelemetry Collector (chart ${OTEL_COLLECTOR_CHART_VERSION})"
+  helm repo add open-telemetry https://open-telemetry.github.io/opentelemetry-helm-charts --force-update >/dev/null
+  helm upgrade --install otel-collector open-telemetry/opentelemetry-collector --version "${OTEL_COLLECTOR_CHART_VERSION}" \
+    -n "${MONITORING_NS}" -f infra/values/otel-collector.yaml --wait --timeout "${WAIT}"
+  step "install: Loki (chart ${LOKI_CHART_VERSION})"
+  # The Loki project's chart for Loki OSS lives in grafana-community/helm-charts since March 2026.
+  helm repo add grafana-community https://grafana-community.github.io/helm-charts --force-update >/dev/null
+  helm upgrade --install loki grafana-community/loki --version "${LOKI_CHART_VERSION}" \
+    -n "${MONITORING_NS}" -f infra/values/loki.yaml --wait --timeout "${WAIT}"
+  step "install: Alloy (chart ${ALLOY_CHART_VERSION})"
+  helm repo add grafana https://grafana.github.io/helm-charts --force-update >/dev/null
+  helm upgrade --install alloy grafana/alloy --version "${ALLOY_CHART_VERSION}" \
+    -n "${MONITORING_NS}" -f infra/values/alloy.yaml --wait --timeout "${WAIT}"
 }
 
 # The scrape targets and the dashboard ConfigMaps (infra/monitoring), rendered from the code.
@@ -213,6 +245,7 @@ install() {
   install_knative
   # Before NATS: the NATS chart's PodMonitor needs the CRDs this chart installs.
   install_monitoring
+  install_telemetry
   install_nats
   install_keda
   install_data
@@ -307,6 +340,7 @@ status() {
   kubectl get pingsource -n "${FUNCTIONS_NS}"
   kubectl get streams.jetstream.nats.io,consumers.jetstream.nats.io -n "${NATS_NS}"
   kubectl get cluster.postgresql.cnpg.io,pooler.postgresql.cnpg.io -n "${DATA_NS}"
+  kubectl get deployments,statefulsets -n "${MONITORING_NS}" -l "app.kubernetes.io/instance in (otel-collector,jaeger,loki,alloy)"
   kubectl get podmonitors,servicemonitors,configmaps -n "${MONITORING_NS}" -l app.kubernetes.io/part-of=uitgo
 }
 
@@ -370,7 +404,7 @@ down() {
 }
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in

@@ -2,14 +2,16 @@
 // that is not in them fails rendering instead of a pod that cannot start.
 import type { Document } from "yaml";
 import { REGIONS } from "../../shared/regions";
+import { OTEL_SDK_CONFIG } from "../monitoring/telemetry";
 import { CONFIG_MAP, DATA_NAMESPACE, FUNCTIONS_NAMESPACE, HEADER, NATS_NAMESPACE, PART_OF, SECRET, serviceHost } from "./names";
 import type { Store } from "./stores";
 import { commented } from "./yaml";
 
-/** Non-secret settings, in the ConfigMap; the store addresses inside the cluster. */
+/** Non-secret settings, in the ConfigMap: the store addresses inside the cluster, and where traces go and how many. */
 export const CONFIG_VALUES: Readonly<Record<string, string>> = {
   NATS_URL: `nats://${serviceHost("nats", NATS_NAMESPACE)}:4222`,
   REDIS_URL: `redis://${serviceHost("redis", DATA_NAMESPACE)}:6379`,
+  ...OTEL_SDK_CONFIG,
 };
 
 /** The variables a region shard's primary (through its pooler) and read replica are reached by. */
@@ -46,10 +48,18 @@ export function fromSecret(name: string): EnvVar {
 export const LISTEN_EVERYWHERE: EnvVar = { name: "HOST", value: "0.0.0.0" };
 
 /**
- * A function's environment: the secret for tokens (loadConfig refuses to start without it on Knative), for an internal
- * function the secret its senders show, and the stores its bundle links.
+ * OpenTelemetry's standard SDK variables: the service a process reports its spans as, and (from the ConfigMap, so one
+ * edit reaches every pod started after it, a scale from zero included) where it exports them and how many it keeps.
  */
-export function functionEnv(stores: Set<Store>, internal: boolean): EnvVar[] {
+export function telemetryEnv(serviceName: string): EnvVar[] {
+  return [{ name: "OTEL_SERVICE_NAME", value: serviceName }, ...Object.keys(OTEL_SDK_CONFIG).map(fromConfig)];
+}
+
+/**
+ * A function's environment: the secret for tokens (loadConfig refuses to start without it on Knative), for an internal
+ * function the secret its senders show, the stores its bundle links, and its tracing.
+ */
+export function functionEnv(name: string, stores: Set<Store>, internal: boolean): EnvVar[] {
   const env = [LISTEN_EVERYWHERE, fromSecret("JWT_SECRET")];
   if (internal) env.push(fromSecret("INTERNAL_SECRET"));
   if (stores.has("postgres")) {
@@ -57,6 +67,7 @@ export function functionEnv(stores: Set<Store>, internal: boolean): EnvVar[] {
   }
   if (stores.has("redis")) env.push(fromConfig("REDIS_URL"));
   if (stores.has("nats")) env.push(fromConfig("NATS_URL"));
+  env.push(...telemetryEnv(name));
   return env;
 }
 
@@ -69,6 +80,6 @@ export function configMap(): Document {
       data: { ...CONFIG_VALUES },
     },
     [],
-    `${HEADER}\nStore addresses inside the cluster. Database URLs and JWT_SECRET are in the Secret ${SECRET}, which infra/cluster.sh creates (they carry passwords).`,
+    `${HEADER}\nStore addresses inside the cluster, and the OpenTelemetry collector's address and sampler (infra/monitoring/telemetry.ts). Database URLs and JWT_SECRET are in the Secret ${SECRET}, which infra/cluster.sh creates (they carry passwords).`,
   );
 }

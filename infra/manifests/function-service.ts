@@ -70,7 +70,7 @@ export function knativeService(
               image: imageRef("functions", name, tag),
               imagePullPolicy: "IfNotPresent",
               ports: [{ containerPort: HTTP_PORT }],
-              env: functionEnv(stores, isInternal(name)),
+              env: functionEnv(name, stores, isInternal(name)),
               readinessProbe: { httpGet: { path: "/health/serving", port: HTTP_PORT } },
               livenessProbe: livenessProbe(),
               resources: RESOURCES,
@@ -123,7 +123,7 @@ export function knativeService(
     [[...container, "ports"], "Knative passes it to the function as PORT; the probes must name the same port."],
     [
       [...container, "env"],
-      `Only the stores this function's bundle links (read from the bundle by infra/manifests/stores.ts).${isInternal(name) ? " INTERNAL_SECRET: what its senders must show (docs/runbook.md, Internal functions)." : ""}`,
+      `Only the stores this function's bundle links (read from the bundle by infra/manifests/stores.ts); OTEL_*: OpenTelemetry's standard variables, the function's name as its service and the collector and sampler from the ConfigMap (infra/monitoring/telemetry.ts).${isInternal(name) ? " INTERNAL_SECRET: what its senders must show (docs/runbook.md, Internal functions)." : ""}`,
     ],
     [
       [...container, "readinessProbe"],

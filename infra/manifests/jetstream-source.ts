@@ -4,7 +4,7 @@ import type { Document } from "yaml";
 import { SOURCE_SETTINGS, loadSourceConfig } from "../../shared/config";
 import type { ConsumerDefinition } from "../../shared/events/definitions";
 import { SOURCE_PROFILES } from "../profiles";
-import { LISTEN_EVERYWHERE, fromConfig, fromSecret } from "./env";
+import { LISTEN_EVERYWHERE, fromConfig, fromSecret, telemetryEnv } from "./env";
 import { imageRef, type TagFor } from "./images";
 import { FUNCTIONS_NAMESPACE, HEADER, NATS_NAMESPACE, PART_OF, SOURCE_LABEL, SOURCE_PORT_NAME, serviceHost } from "./names";
 import { HTTP_PORT, SECURITY_CONTEXT, livenessProbe } from "./pod";
@@ -41,6 +41,7 @@ export function containerSource(consumer: ConsumerDefinition, tag: TagFor): Docu
                 ...settings,
                 LISTEN_EVERYWHERE,
                 fromSecret("INTERNAL_SECRET"),
+                ...telemetryEnv(`source-${name}`),
               ],
               readinessProbe: { httpGet: { path: "/health/readiness", port: HTTP_PORT }, periodSeconds: 5 },
               livenessProbe: livenessProbe(),

@@ -11,6 +11,7 @@ import { CONFIG_VALUES } from "../../infra/manifests/env";
 import { DEV_TAG, imageName, images } from "../../infra/manifests/images";
 import { NATS_MONITORING_ENDPOINT } from "../../infra/manifests/jetstream-source";
 import { ROOT } from "../../infra/manifests/names";
+import { OTEL_ENV_NAMES } from "../../infra/monitoring/telemetry";
 import { clusterName, poolerName } from "../../infra/manifests/postgres";
 import { secretManifest } from "../../infra/manifests/secret";
 import { storesByFunction, type Store } from "../../infra/manifests/stores";
@@ -73,20 +74,26 @@ describe("environment", () => {
     }
   });
 
-  test("every name a manifest sets is one shared/config.ts reads, and none is one Knative injects", () => {
+  // The OpenTelemetry variables are the SDK's own (read by it, whether or not shared/config.ts also looks at one);
+  // tests/deploy/telemetry.test.ts checks that each is one of the specification's.
+  const readBySdk = (name: string) => OTEL_ENV_NAMES.includes(name);
+
+  test("every name a manifest sets is one shared/config.ts or the OpenTelemetry SDK reads, and none is one Knative injects", () => {
     for (const [manifests, reads] of [
       [services, FUNCTION_READS],
       [sources, SOURCE_READS],
     ] as const) {
       for (const m of manifests) {
         for (const { name } of containers(m)[0].env) {
-          expect(reads.has(name), `${m.file}: ${name} is read by nothing in shared/config.ts`).toBe(true);
+          expect(reads.has(name) || readBySdk(name), `${m.file}: ${name} is read by nothing in shared/config.ts`).toBe(true);
           expect(INJECTED, `${m.file}: ${name}`).not.toContain(name);
         }
       }
     }
     for (const key of Object.keys(configMap.data!))
-      expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key), `ConfigMap key ${key}`).toBe(true);
+      expect(FUNCTION_READS.has(key) || SOURCE_READS.has(key) || readBySdk(key), `ConfigMap key ${key}`).toBe(true);
+    expect(readBySdk("OTEL_TRACES_SAMPLER")).toBe(true);
+    expect(readBySdk("OTEL_TRACE_SAMPLER"), "a misspelt variable is not waved through").toBe(false);
   });
 
   test("each source is deployed with its consumer's SOURCE_SETTINGS, which it accepts, and its concurrency per replica", () => {

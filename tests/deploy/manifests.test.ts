@@ -19,7 +19,17 @@ import { secretManifest } from "../../infra/manifests/secret";
 import { CONSUMERS, STREAMS } from "../../shared/events/definitions";
 import { SCHEDULES } from "../../shared/events/schedules";
 import { REGIONS } from "../../shared/regions";
-import { containers, ofKind, parseGoDuration, parseText, readFolder, readYaml, sampleSecretInput, type Manifest } from "./manifests";
+import {
+  closed,
+  containers,
+  ofKind,
+  parseGoDuration,
+  parseText,
+  readFolder,
+  readYaml,
+  sampleSecretInput,
+  type Manifest,
+} from "./manifests";
 
 let rendered: Map<string, string>;
 beforeAll(async () => {
@@ -308,15 +318,6 @@ describe("NACK resources and the nats CLI's JSON say the same", () => {
     }
   });
 });
-
-/** CRD schemas are not closed, but the API server prunes unknown fields silently: here an unknown field is an error. */
-function closed(schema: any): any {
-  if (Array.isArray(schema)) return schema.map(closed);
-  if (schema === null || typeof schema !== "object") return schema;
-  const copy = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === "enum" || k === "required" ? v : closed(v)]));
-  if (copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
-  return copy;
-}
 
 function expectValid(ajv: Ajv, schema: AnySchema, m: Manifest): void {
   const { file, ...document } = m;

@@ -82,3 +82,15 @@ export function podEnv(manifest: Manifest, configMap: Manifest, secret: Manifest
   }
   return env;
 }
+
+/**
+ * A schema in which an unknown field is an error. CRD schemas are not closed, but the API server prunes unknown fields
+ * silently; a chart ignores a value it does not know just as silently.
+ */
+export function closed(schema: any): any {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (schema === null || typeof schema !== "object") return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === "enum" || k === "required" ? v : closed(v)]));
+  if (copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  return copy;
+}
