@@ -269,9 +269,12 @@ describe("GET /v1/trips", () => {
       }
     });
 
-    it("answers 503 with Retry-After when a shard's replica is down", async () => {
+    it.each([
+      ["a shard's replica", "DATABASE_REPLICA_URL_TH"],
+      ["a shard without a replica", "DATABASE_URL_TH"],
+    ])("answers 503 with Retry-After when %s is down", async (_, setting) => {
       await book("vn");
-      const down = withEnv({ DATABASE_REPLICA_URL_TH: "postgres://postgres@127.0.0.1:1/uitgo_nowhere" });
+      const down = withEnv({ [setting]: "postgres://postgres@127.0.0.1:1/uitgo_nowhere" });
       try {
         const res = await down.fn.request("/v1/trips", { headers: bearer("rider", RIDER) });
         await expectError(res, 503, "service_unavailable");

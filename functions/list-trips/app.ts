@@ -4,7 +4,7 @@ import type { HistoryCursors } from "../../shared/trips/trip-history";
 import type { TripStore } from "../../shared/trips/trip-store";
 import { integer, optional, parseQuery, text } from "../../shared/validation";
 
-// A cursor is a few dozen characters; anything much longer is not one.
+// A cursor is about 120 characters; anything much longer is not one.
 const LIST_QUERY = {
   limit: optional(integer(1, 100)),
   cursor: optional(text(256)),
