@@ -21,6 +21,7 @@ import { startStack, type Stack } from "../local/stack";
 import { DriverIndex } from "../shared/drivers/driver-index";
 import { measureColdStarts, type ColdStart } from "./lib/cold-start";
 import { CITY_CENTRE, DRIVER_COUNT, seedCity, type Silence } from "./lib/city";
+import { HISTORY_RIDERS, seedHistories } from "./lib/histories";
 import { benchEnvironment, type BenchEnvironment } from "./lib/environment";
 import type { Components } from "./lib/cpu";
 import type { AssignmentResult, Plan, WithCpu } from "./lib/load/generator";
@@ -178,6 +179,7 @@ async function startSystem(context: BenchContext, bundles: Bundles): Promise<Rec
     "search-drivers": stack.ports["search-drivers"]!,
     "update-location": stack.ports["update-location"]!,
     "create-trip": stack.ports["create-trip"]!,
+    "list-trips": stack.ports["list-trips"]!,
   };
 }
 
@@ -263,6 +265,16 @@ async function measureScenarios(
     ({ peak: peaks["create-trip"], held: atRate["create-trip"] } = await measure("create-trip"));
     await resetState();
     await stack.start("source-assign-driver");
+  }
+
+  if (wants("list-trips")) {
+    // Riders opening their history: each first page merges both shards' newest trips.
+    await fresh();
+    const started = performance.now();
+    const env = environment.env;
+    const written = await seedHistories({ vn: env.DATABASE_URL_VN!, th: env.DATABASE_URL_TH! });
+    log(`seeded ${written} trips of ${HISTORY_RIDERS} riders' histories in ${Math.round(performance.now() - started)} ms`);
+    ({ peak: peaks["list-trips"], held: atRate["list-trips"] } = await measure("list-trips"));
   }
 
   let assignment: BenchReport["assignment"];

@@ -26,8 +26,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS trips_one_active_trip_per_driver
 -- Drivers who declined the trip: matching never offers it to them again.
 ALTER TABLE trips ADD COLUMN IF NOT EXISTS declined_by text[] NOT NULL DEFAULT '{}';
 
-CREATE INDEX IF NOT EXISTS trips_rider_created ON trips (rider_id, created_at DESC);
-
 -- Trips waiting for a driver, by when they entered matching: how settle-dead-letters finds those matching will
 -- never end. Partial, so it holds only the trips being matched now.
 CREATE INDEX IF NOT EXISTS trips_requested_since ON trips (updated_at) WHERE status = 'requested';
@@ -51,3 +49,12 @@ CREATE TABLE IF NOT EXISTS driver_locations (
 -- A rider's active trips: what create-trip counts, under a per-rider lock, before it books one more. Partial, so it
 -- holds only the trips under way, however long a rider's history grows.
 CREATE INDEX IF NOT EXISTS trips_rider_active ON trips (rider_id) WHERE status IN ('requested', 'assigned', 'accepted', 'in_ride');
+
+-- Trip history (list-trips): a rider's bookings and a driver's trips, newest first, in keyset pages of
+-- (created_at, id) < the cursor's. Each index hands one party's rows over in exactly that order, the id breaking ties
+-- between the trips one batched insert created at the same instant, so a page is an index scan with no sort however
+-- long the history. The rider's replaces trips_rider_created (rider_id, created_at DESC), which could not resume a
+-- page between trips of the same instant; the driver's leaves out the trips nobody drives.
+CREATE INDEX IF NOT EXISTS trips_rider_history ON trips (rider_id, created_at DESC, id DESC);
+DROP INDEX IF EXISTS trips_rider_created;
+CREATE INDEX IF NOT EXISTS trips_driver_history ON trips (driver_id, created_at DESC, id DESC) WHERE driver_id IS NOT NULL;

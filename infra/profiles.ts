@@ -6,7 +6,7 @@
 // (shared/clients/postgres.ts), through the shard's PgBouncer pooler (max_client_conn 1000, see
 // infra/manifests/postgres.ts), and keeps one open to each read replica (readiness pings it). Sum of
 // maxScale over the PostgreSQL functions × 10 must stay well under the pooler's max_client_conn, and
-// get-trip's maxScale × 10 under the replica's max_connections (200).
+// get-trip's plus list-trips' maxScale × 10 under the replica's max_connections (200).
 
 export interface Profile {
   /** Hard limit of requests in one pod at once (queue-proxy queues the rest; the activator buffers). */
@@ -60,6 +60,12 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     target: 50,
     maxScale: 4,
     why: "Writes location history in batches: the source sends batches of up to 32 events of up to 64 updates each, 4 requests at a time (SOURCE_SETTINGS), so one pod takes the whole window; more pods only help if PostgreSQL falls behind.",
+  },
+  "list-trips": {
+    containerConcurrency: 20,
+    target: 10,
+    maxScale: 4,
+    why: "One indexed page read on every shard's replica per request, in parallel: like get-trip, 20 at once keep the pod's 10-connection pools busy without a queue inside it. A history screen is opened far less often than a trip is polled, and the replica is shared with get-trip: 10 × 10 for get-trip, 4 × 10 here and one idle connection from each other PostgreSQL pod stay under its max_connections (200).",
   },
   "settle-dead-letters": {
     containerConcurrency: 10,

@@ -5,6 +5,8 @@ import { routeFor } from "./routes";
 describe("routeFor", () => {
   it("routes the public API by method and path, ignoring the query string", () => {
     expect(routeFor("POST", "/v1/trips")).toBe("create-trip");
+    expect(routeFor("GET", "/v1/trips?limit=10&cursor=abc")).toBe("list-trips");
+    expect(routeFor("HEAD", "/v1/trips")).toBe("list-trips");
     expect(routeFor("GET", "/v1/trips/vn_0190")).toBe("get-trip");
     expect(routeFor("HEAD", "/v1/trips/vn_0190")).toBe("get-trip");
     expect(routeFor("POST", "/v1/trips/vn_0190/accept")).toBe("update-trip");
@@ -17,7 +19,7 @@ describe("routeFor", () => {
   });
 
   it("knows nothing else", () => {
-    expect(routeFor("GET", "/v1/trips")).toBeUndefined();
+    expect(routeFor("PUT", "/v1/trips")).toBeUndefined();
     expect(routeFor("DELETE", "/v1/trips/vn_0190")).toBeUndefined();
     expect(routeFor("POST", "/v1/trips/vn_0190/teleport")).toBeUndefined();
     expect(routeFor("GET", "/")).toBeUndefined();

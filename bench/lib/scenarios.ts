@@ -53,7 +53,7 @@ export const LOCAL_RATES = { floodPerSecond: 250, searchesPerSecond: 25, booking
  */
 export const K6_COST_US = 100;
 
-export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip"] as const;
+export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips"] as const;
 export type HttpScenario = (typeof HTTP_SCENARIOS)[number];
 
 /**

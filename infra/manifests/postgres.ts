@@ -43,7 +43,7 @@ export function postgresDocs(): Document[] {
         ],
         [
           ["spec", "postgresql", "parameters", "max_connections"],
-          "Default 100. The replica takes direct connections (get-trip: up to 10 pods × 10, plus one idle per pod of every PostgreSQL function); the primary is behind PgBouncer and needs far fewer.",
+          "Default 100. The replica takes direct connections (get-trip: up to 10 pods × 10, list-trips: 4 × 10, plus one idle per pod of every other PostgreSQL function); the primary is behind PgBouncer and needs far fewer.",
         ],
       ],
       index === 0 ? `${HEADER}\nEach region shard: a CloudNativePG cluster and a PgBouncer pooler in front of its primary.` : undefined,

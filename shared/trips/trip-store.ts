@@ -6,7 +6,9 @@ import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../clients/dependency";
 import type { DependencyHandle } from "../clients/dependency";
 import { REGIONS, perRegion, type Region } from "../regions";
+import type { Principal } from "../principal";
 import type { Decision } from "./state-machine";
+import { historyQuery, newestFirst, type HistoryPage, type HistoryPosition } from "./trip-history";
 import { regionOfTripId } from "./trip-id";
 import type { Trip, TripRequest, TripStatus } from "./trip";
 
@@ -248,6 +250,21 @@ export class TripStore {
     }, this.deadlineMs);
   }
 
+  /**
+   * A page of the party's trips, newest first, after `before` (from the start when absent): each shard's replica, or its
+   * primary when it has none, gives up to limit + 1 in parallel, and one past the page tells that another follows.
+   * Trips the replica has not replayed yet are missing from the page (docs/runbook.md, "Read replica lag").
+   */
+  async history(party: Principal, limit: number, before?: HistoryPosition): Promise<HistoryPage> {
+    const pages = await onPostgres(
+      () => Promise.all(REGIONS.map((region) => historyQuery<TripRow>(this.reader(region), party, limit + 1, before))),
+      this.deadlineMs,
+    );
+    const { rows, more } = newestFirst(pages, limit);
+    const last = rows.at(-1);
+    return { trips: rows.map(toTrip), ...(more && last && { next: { createdAt: last.position_at, id: last.id } }) };
+  }
+
   /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */
   async assign(id: string, driverId: string): Promise<Trip | undefined> {
     const sql = this.shardOf(id).primary;
@@ -353,6 +370,12 @@ export class TripStore {
       const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
       return current && toTrip(current);
     }, this.deadlineMs);
+  }
+
+  /** Where reads that tolerate lag go in a shard. */
+  private reader(region: Region): Sql {
+    const shard = this.shards[region];
+    return shard.replica ?? shard.primary;
   }
 
   private shardOf(id: string): Shard {

@@ -3,9 +3,10 @@
 import { signToken } from "../../../shared/tokens";
 import { tripRequest } from "../../../harness/places";
 import { DRIVER_COUNT, driverId, driverPositions, pickup } from "../city";
+import { HISTORY_RIDERS, historyRider } from "../histories";
 import type { HttpRequest } from "./connection";
 
-export const REQUEST_KINDS = ["hello", "search-drivers", "update-location", "create-trip"] as const;
+export const REQUEST_KINDS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips"] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 export interface RequestFactory {
@@ -66,6 +67,16 @@ export function requestFactory(kind: RequestKind, jwtSecret: string): RequestFac
           headers: { authorization: tokens[i++ % RIDERS]!, "content-type": "application/json" },
           body: JSON.stringify(tripRequest(pickup())),
         }),
+      };
+    }
+
+    case "list-trips": {
+      // Each seeded rider opens their history in turn: the first page, merged from both shards.
+      const tokens = Array.from({ length: HISTORY_RIDERS }, (_, i) => bearer("rider", historyRider(i)));
+      let i = 0;
+      return {
+        expected: 200,
+        next: () => ({ method: "GET", path: "/v1/trips?limit=20", headers: { authorization: tokens[i++ % HISTORY_RIDERS]! } }),
       };
     }
   }
