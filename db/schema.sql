@@ -51,3 +51,28 @@ CREATE TABLE IF NOT EXISTS driver_locations (
 -- A rider's active trips: what create-trip counts, under a per-rider lock, before it books one more. Partial, so it
 -- holds only the trips under way, however long a rider's history grows.
 CREATE INDEX IF NOT EXISTS trips_rider_active ON trips (rider_id) WHERE status IN ('requested', 'assigned', 'accepted', 'in_ride');
+
+-- Home-screen content (the home function): each shard holds the promotions and news of its own region, and home
+-- merges every shard's. A promotion is shown from valid_from until valid_until; a news item once published_at has
+-- passed. Both are read through a Redis cache (home:promotions, home:news:<limit>), never written by a function.
+CREATE TABLE IF NOT EXISTS promotions (
+  id          text PRIMARY KEY,
+  title       text NOT NULL,
+  body        text NOT NULL,
+  image_url   text,
+  valid_from  timestamptz NOT NULL,
+  valid_until timestamptz NOT NULL,
+  CONSTRAINT promotions_valid_period CHECK (valid_until > valid_from)
+);
+
+CREATE INDEX IF NOT EXISTS promotions_valid_until ON promotions (valid_until);
+
+CREATE TABLE IF NOT EXISTS news (
+  id           text PRIMARY KEY,
+  title        text NOT NULL,
+  summary      text NOT NULL,
+  image_url    text,
+  published_at timestamptz NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS news_published_at ON news (published_at DESC);
