@@ -9,6 +9,7 @@ import { inspectRoutes } from "hono/dev";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { createTripApp } from "../functions/create-trip/app";
 import { getTripApp } from "../functions/get-trip/app";
+import { homeApp } from "../functions/home/app";
 import { searchDriversApp } from "../functions/search-drivers/app";
 import { updateLocationApp } from "../functions/update-location/app";
 import { updateTripApp } from "../functions/update-trip/app";
@@ -22,6 +23,7 @@ const PUBLIC_APPS: Record<string, FunctionApp> = {
   "update-trip": updateTripApp(unwired()),
   "search-drivers": searchDriversApp(unwired()),
   "update-location": updateLocationApp(unwired()),
+  home: homeApp(unwired()),
 };
 
 /** Every public function (those the entry point routes to). */
