@@ -67,6 +67,12 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     maxScale: 2,
     why: "Dead letters are rare; two pods are plenty and keep a burst of them from crowding the shard pools.",
   },
+  home: {
+    containerConcurrency: 100,
+    target: 50,
+    maxScale: 4,
+    why: "Almost every request is one Redis GET: a key is read from PostgreSQL once per expiry, whatever the pod count (a lock across pods). The pod's CPU (JSON and JWT) is the limit, as for search-drivers. Its pools go to the shards' read replicas: 4 pods × 10 connections beside get-trip's 100 stay under the replica's max_connections (200).",
+  },
 };
 
 /**
