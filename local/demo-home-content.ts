@@ -81,25 +81,17 @@ export async function seedDemoHomeContent(db: postgres.Sql, region: Region, now 
   const { promotions, news } = DEMO[region];
   const validFrom = new Date(now - DAY_MS);
   const validUntil = new Date(now + 365 * DAY_MS);
-  await db`
-    insert into promotions ${db(
-      promotions.map((p) => ({
-        id: p.id,
-        title: p.title,
-        body: p.body,
-        image_url: `${IMAGES}/${p.image}`,
-        valid_from: validFrom,
-        valid_until: validUntil,
-      })),
-    )} on conflict (id) do nothing`;
-  await db`
-    insert into news ${db(
-      news.map((n) => ({
-        id: n.id,
-        title: n.title,
-        summary: n.summary,
-        image_url: `${IMAGES}/${n.image}`,
-        published_at: new Date(now - n.daysAgo * DAY_MS),
-      })),
-    )} on conflict (id) do nothing`;
+  const promotionRows = promotions.map(({ image, ...p }) => ({
+    ...p,
+    image_url: `${IMAGES}/${image}`,
+    valid_from: validFrom,
+    valid_until: validUntil,
+  }));
+  const newsRows = news.map(({ image, daysAgo, ...n }) => ({
+    ...n,
+    image_url: `${IMAGES}/${image}`,
+    published_at: new Date(now - daysAgo * DAY_MS),
+  }));
+  await db`insert into promotions ${db(promotionRows)} on conflict (id) do nothing`;
+  await db`insert into news ${db(newsRows)} on conflict (id) do nothing`;
 }
