@@ -107,9 +107,12 @@ export class ReadThroughCache {
     const deadline = performance.now() + this.options.lockMs;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
-      const answer = await this.command("wait", () => this.redis.mget(key, lock));
+      // The lock before the key: the holder writes the key before it releases the lock, so a lock found gone means the
+      // key read after it is all there will be. Two commands rather than one MGET: the two keys need not share a Redis
+      // Cluster slot.
+      const answer = await this.command("wait", () => Promise.all([this.redis.get(lock), this.redis.get(key)]));
       if (answer === NO_ANSWER) return undefined;
-      const [value, holder] = answer;
+      const [holder, value] = answer;
       if (value !== null && value !== undefined) return value;
       if (holder === null) return undefined;
     }
