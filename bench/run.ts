@@ -26,6 +26,7 @@ import { benchEnvironment, type BenchEnvironment } from "./lib/environment";
 import type { Components } from "./lib/cpu";
 import type { AssignmentResult, Plan, WithCpu } from "./lib/load/generator";
 import {
+  HOME_MISS,
   HTTP_SCENARIOS,
   K6_COST_US,
   LOCAL_RATES,
@@ -98,6 +99,9 @@ interface BenchContext {
   stack?: Stack;
   hello?: BundleProcess;
   helloPort?: number;
+  /** The second home, with its cache off, for the home step. */
+  homeUncached?: BundleProcess;
+  homeUncachedPort?: number;
 }
 
 interface Bundles {
@@ -122,6 +126,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   } finally {
     await context?.hello?.stop();
+    await context?.homeUncached?.stop();
     await context?.stack?.stop();
     const { closeState } = await import("../harness/state");
     await closeState();
@@ -180,6 +185,7 @@ async function startSystem(context: BenchContext, bundles: Bundles): Promise<Rec
     "update-location": stack.ports["update-location"]!,
     "create-trip": stack.ports["create-trip"]!,
     "list-trips": stack.ports["list-trips"]!,
+    home: stack.ports.home!,
   };
 }
 
@@ -200,13 +206,13 @@ async function measureScenarios(
   const peaks: BenchReport["peaks"] = {};
   const atRate: BenchReport["atRate"] = {};
   let history: BenchReport["history"];
-  const measure = async (scenario: HttpScenario, label: ScenarioName = scenario, heldRate?: number) => {
+  const measure = async (scenario: HttpScenario, label: ScenarioName = scenario, heldRate?: number, port = ports[scenario]) => {
     // Every driver of the city reports once in the measured window, however long that takes.
     const minRequests = scenario === "update-location" ? DRIVER_COUNT : 0;
     const peak = (await generate(context, {
       mode: "closed",
       kind: scenario,
-      port: ports[scenario],
+      port,
       connections: PEAK_CONNECTIONS,
       warmupMs: WARMUP_MS,
       durationMs: measureMs,
@@ -227,7 +233,7 @@ async function measureScenarios(
     const held = (await generate(context, {
       mode: "open",
       kind: scenario,
-      port: ports[scenario],
+      port,
       rate,
       maxConnections: OPEN_MAX_CONNECTIONS,
       warmupMs: WARMUP_MS,
@@ -275,6 +281,14 @@ async function measureScenarios(
     const written = await seedHistories({ vn: env.DATABASE_URL_VN!, th: env.DATABASE_URL_TH! });
     log(`seeded ${written} trips of ${HISTORY_RIDERS} riders' histories in ${Math.round(performance.now() - started)} ms`);
     ({ peak: peaks["list-trips"], held: atRate["list-trips"] } = await measure("list-trips"));
+  }
+
+  if (wants("home")) {
+    // The same news read through the cache (every read after a key's first a hit) and with it off, in one run.
+    await fresh();
+    ({ peak: peaks.home, held: atRate.home } = await measure("home"));
+    const uncached = await startHomeUncached(context);
+    ({ peak: peaks[HOME_MISS], held: atRate[HOME_MISS] } = await measure("home", HOME_MISS, undefined, uncached));
   }
 
   let assignment: BenchReport["assignment"];
@@ -410,9 +424,12 @@ await main();
 process.exit();
 
 /** Runs one plan in a load-generator process of its own and returns what it measured. */
-function generate({ stack, helloPort, environment }: BenchContext, plan: Plan): Promise<WithCpu<LoadResult | AssignmentResult>> {
+function generate(
+  { stack, helloPort, homeUncachedPort, environment }: BenchContext,
+  plan: Plan,
+): Promise<WithCpu<LoadResult | AssignmentResult>> {
   const cpu: Components = {
-    stackPorts: [...Object.values(stack?.ports ?? {}), helloPort].map(String),
+    stackPorts: [...Object.values(stack?.ports ?? {}), helloPort, homeUncachedPort].filter((port) => port !== undefined).map(String),
     ...(environment.natsPid && { natsPid: environment.natsPid }),
     databases: [environment.env.DATABASE_URL_VN!, environment.env.DATABASE_URL_TH!].map((url) => new URL(url).pathname.slice(1)),
   };
@@ -504,6 +521,17 @@ async function startHello(bundle: string, port: number, env: Record<string, stri
   process.once("exit", () => fn.child.kill("SIGKILL"));
   await waitUntilReady(port);
   return fn;
+}
+
+/** A second home beside the stack's, with HOME_CACHE_TTL_SECONDS=0: every request reads the shards. Returns its port. */
+async function startHomeUncached(context: BenchContext): Promise<number> {
+  const port = await freePort();
+  const env = { ...context.environment.env, PORT: String(port), SERVICE_NAME: "home-uncached", HOME_CACHE_TTL_SECONDS: "0" };
+  context.homeUncached = startBundle(bundlePath("functions", "home"), env);
+  context.homeUncachedPort = port;
+  process.once("exit", () => context.homeUncached?.child.kill("SIGKILL"));
+  await waitUntilReady(port);
+  return port;
 }
 
 /** The city's drivers into the bench's geo-index, as every scenario starts. */

@@ -58,3 +58,28 @@ CREATE INDEX IF NOT EXISTS trips_rider_active ON trips (rider_id) WHERE status I
 CREATE INDEX IF NOT EXISTS trips_rider_history ON trips (rider_id, created_at DESC, id DESC);
 DROP INDEX IF EXISTS trips_rider_created;
 CREATE INDEX IF NOT EXISTS trips_driver_history ON trips (driver_id, created_at DESC, id DESC) WHERE driver_id IS NOT NULL;
+
+-- Home-screen content (the home function): each shard holds the promotions and news of its own region, and home
+-- merges every shard's. A promotion is shown from valid_from until valid_until; a news item once published_at has
+-- passed. Both are read through a Redis cache (home:promotions, home:news:<limit>), never written by a function.
+CREATE TABLE IF NOT EXISTS promotions (
+  id          text PRIMARY KEY,
+  title       text NOT NULL,
+  body        text NOT NULL,
+  image_url   text,
+  valid_from  timestamptz NOT NULL,
+  valid_until timestamptz NOT NULL,
+  CONSTRAINT promotions_valid_period CHECK (valid_until > valid_from)
+);
+
+CREATE INDEX IF NOT EXISTS promotions_valid_until ON promotions (valid_until);
+
+CREATE TABLE IF NOT EXISTS news (
+  id           text PRIMARY KEY,
+  title        text NOT NULL,
+  summary      text NOT NULL,
+  image_url    text,
+  published_at timestamptz NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS news_published_at ON news (published_at DESC);

@@ -6,7 +6,8 @@
 // (shared/clients/postgres.ts), through the shard's PgBouncer pooler (max_client_conn 1000, see
 // infra/manifests/postgres.ts), and keeps one open to each read replica (readiness pings it). Sum of
 // maxScale over the PostgreSQL functions × 10 must stay well under the pooler's max_client_conn, and
-// get-trip's plus list-trips' maxScale × 10 under the replica's max_connections (200).
+// get-trip's plus list-trips' maxScale × 10, plus home's maxScale × 2 (its pool is 2 per shard), under the
+// replica's max_connections (200).
 
 export interface Profile {
   /** Hard limit of requests in one pod at once (queue-proxy queues the rest; the activator buffers). */
@@ -72,6 +73,12 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     target: 5,
     maxScale: 2,
     why: "Dead letters are rare; two pods are plenty and keep a burst of them from crowding the shard pools.",
+  },
+  home: {
+    containerConcurrency: 100,
+    target: 50,
+    maxScale: 4,
+    why: "Almost every request is one Redis GET: a key is read from PostgreSQL once per expiry, whatever the pod count (a lock across pods). The pod's CPU (JSON and JWT) is the limit, as for search-drivers. Its pools go to the shards' read replicas, 2 connections each (a miss is one query per shard, and the lock lets one miss per key run at once): 4 pods × 2 beside get-trip's 100 and list-trips' 40 stay under the replica's max_connections (200).",
   },
 };
 

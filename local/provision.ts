@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { loadConfig } from "../shared/config";
 import { ensureJetStream } from "../shared/events/definitions";
 import { REGIONS } from "../shared/regions";
+import { seedDemoHomeContent } from "./demo-home-content";
 
 export interface ProvisionOptions {
   log?: (line: string) => void;
@@ -240,18 +241,20 @@ async function provisionPostgres(wanted: string[], log: (line: string) => void):
 
   const schema = readFileSync(join(root, "db", "schema.sql"), "utf8");
   await Promise.all(
-    wanted.map(async (name) => {
+    // shardDatabases() names them in REGIONS' order.
+    wanted.map(async (name, i) => {
       const db = adminConnection(name);
       try {
         await applySchema(db, schema);
+        await seedDemoHomeContent(db, REGIONS[i]!);
       } catch (err) {
-        throw new ProvisionError(`postgres: applying db/schema.sql to ${name} failed: ${message(err)}`);
+        throw new ProvisionError(`postgres: applying db/schema.sql and the demo home content to ${name} failed: ${message(err)}`);
       } finally {
         await db.end({ timeout: 1 }).catch(() => {});
       }
     }),
   );
-  log(`postgres: databases ${wanted.join(", ")} have the schema`);
+  log(`postgres: databases ${wanted.join(", ")} have the schema and the demo home content`);
 }
 
 async function applySchema(db: postgres.Sql, schema: string): Promise<void> {

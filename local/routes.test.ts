@@ -14,6 +14,11 @@ describe("routeFor", () => {
     expect(routeFor("POST", "/v1/drivers/me/location")).toBe("update-location");
   });
 
+  it("routes the home screen's content on the API's paths and on the UIT-Go clients' own", () => {
+    for (const path of ["/v1/promotions", "/promotions", "/v1/news?limit=5", "/news"]) expect(routeFor("GET", path), path).toBe("home");
+    expect(routeFor("POST", "/v1/promotions")).toBeUndefined();
+  });
+
   it("routes every action of the trip state machine, as update-trip declares them", () => {
     for (const action of TRIP_ACTIONS) expect(routeFor("POST", `/v1/trips/vn_0190/${action}`), action).toBe("update-trip");
   });

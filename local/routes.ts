@@ -10,6 +10,7 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { createTripApp } from "../functions/create-trip/app";
 import { getTripApp } from "../functions/get-trip/app";
 import { listTripsApp } from "../functions/list-trips/app";
+import { homeApp } from "../functions/home/app";
 import { searchDriversApp } from "../functions/search-drivers/app";
 import { updateLocationApp } from "../functions/update-location/app";
 import { updateTripApp } from "../functions/update-trip/app";
@@ -24,6 +25,7 @@ const PUBLIC_APPS: Record<string, FunctionApp> = {
   "search-drivers": searchDriversApp(unwired()),
   "update-location": updateLocationApp(unwired()),
   "list-trips": listTripsApp(unwired()),
+  home: homeApp(unwired()),
 };
 
 /** Every public function (those the entry point routes to). */

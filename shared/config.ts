@@ -48,6 +48,10 @@ export interface Config {
   locationRate: RateLimit;
   /** How long a request waits for the limiter's Redis before it goes ahead unlimited. */
   rateLimitTimeoutMs: number;
+  /** home: how long promotions and news stay in the Redis cache, in seconds (0: not cached, every request reads PostgreSQL). */
+  homeCacheTtlSeconds: number;
+  /** home: how long a request waits for the cache's Redis before it reads PostgreSQL instead. */
+  homeCacheTimeoutMs: number;
 }
 
 export interface RateLimit {
@@ -114,6 +118,8 @@ export function loadConfig(env: Env = process.env): Config {
     bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
     locationRate: { limit: int(env, "LOCATION_RATE_LIMIT", 120), windowSeconds: atLeastOne(env, "LOCATION_RATE_WINDOW_SECONDS", 60) },
     rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
+    homeCacheTtlSeconds: int(env, "HOME_CACHE_TTL_SECONDS", 300),
+    homeCacheTimeoutMs: int(env, "HOME_CACHE_TIMEOUT_MS", 100),
   };
 }
 

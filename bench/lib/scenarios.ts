@@ -53,8 +53,14 @@ export const LOCAL_RATES = { floodPerSecond: 250, searchesPerSecond: 25, booking
  */
 export const K6_COST_US = 100;
 
-export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips"] as const;
+export const HTTP_SCENARIOS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips", "home"] as const;
 export type HttpScenario = (typeof HTTP_SCENARIOS)[number];
+
+/**
+ * home's news with the cache off (HOME_CACHE_TTL_SECONDS=0, a second home process): every request reads both shards,
+ * as a miss does. Beside `home`, the same requests through the cache, where every read after a key's first is a hit.
+ */
+export const HOME_MISS = "home, cache off";
 
 /**
  * search-drivers again, in a city where most drivers stopped reporting: a city at night, or after a mobile
@@ -64,7 +70,7 @@ export const STALE_CITIES = [
   { name: "search-drivers, stale city 90 %", silentShare: 0.9 },
   { name: "search-drivers, stale city 100 %", silentShare: 1 },
 ] as const;
-export type ScenarioName = HttpScenario | (typeof STALE_CITIES)[number]["name"];
+export type ScenarioName = HttpScenario | (typeof STALE_CITIES)[number]["name"] | typeof HOME_MISS;
 /** How far a stale city's search may fall behind the fresh city's, in throughput and in p99 at the same rate. */
 const STALE_CITY_TOLERANCE = 0.2;
 

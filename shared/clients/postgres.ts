@@ -57,9 +57,10 @@ const textArray = {
   },
 };
 
-export function connectPostgres(url: string, applicationName: string, timeoutMs: number): Sql {
+/** `maxConnections`: the pool's size; 10 unless a function that rarely reads needs fewer (infra/profiles.ts's budget). */
+export function connectPostgres(url: string, applicationName: string, timeoutMs: number, maxConnections = 10): Sql {
   return postgres(url, {
-    max: 10,
+    max: maxConnections,
     // postgres.js reads the catalog's array types on every new connection unless told not to, and drops that query's
     // promise: when the connection is lost during it and the reconnect is refused, the rejection reaches no handler
     // and Node ends the process (porsager/postgres#1192, #1205, #1223). The one array type the schema uses is parsed

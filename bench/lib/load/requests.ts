@@ -6,7 +6,7 @@ import { DRIVER_COUNT, driverId, driverPositions, pickup } from "../city";
 import { HISTORY_RIDERS, historyRider } from "../histories";
 import type { HttpRequest } from "./connection";
 
-export const REQUEST_KINDS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips"] as const;
+export const REQUEST_KINDS = ["hello", "search-drivers", "update-location", "create-trip", "list-trips", "home"] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 export interface RequestFactory {
@@ -54,6 +54,14 @@ export function requestFactory(kind: RequestKind, jwtSecret: string): RequestFac
           };
         },
       };
+    }
+
+    case "home": {
+      // The home screen's news, each request with the next of the 50 limits (50 cache keys): requests in flight at once
+      // ask for different keys, so each is its own cache read or PostgreSQL read instead of sharing another's.
+      const headers = { authorization: bearer("rider", "bench-rider") };
+      let i = 0;
+      return { expected: 200, next: () => ({ method: "GET", path: `/v1/news?limit=${1 + (i++ % 50)}`, headers }) };
     }
 
     case "create-trip": {
