@@ -48,6 +48,8 @@ export interface Config {
   locationRate: RateLimit;
   /** How long a request waits for the limiter's Redis before it goes ahead unlimited. */
   rateLimitTimeoutMs: number;
+  /** watch-trip: how often an idle watcher's connection carries a heartbeat (an SSE comment, a WebSocket ping). */
+  watchHeartbeatMs: number;
 }
 
 export interface RateLimit {
@@ -114,6 +116,9 @@ export function loadConfig(env: Env = process.env): Config {
     bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
     locationRate: { limit: int(env, "LOCATION_RATE_LIMIT", 120), windowSeconds: atLeastOne(env, "LOCATION_RATE_WINDOW_SECONDS", 60) },
     rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
+    // Well inside the idle timeouts of the proxies on the way (Envoy's stream idle timeout under Kourier is 5 min,
+    // common load balancers' 60 s).
+    watchHeartbeatMs: atLeastOne(env, "WATCH_HEARTBEAT_MS", 15_000),
   };
 }
 

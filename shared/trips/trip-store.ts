@@ -8,7 +8,8 @@ import type { DependencyHandle } from "../clients/dependency";
 import { REGIONS, perRegion, type Region } from "../regions";
 import type { Decision } from "./state-machine";
 import { regionOfTripId } from "./trip-id";
-import type { Trip, TripRequest, TripStatus } from "./trip";
+import { isParticipant, type Trip, type TripRequest, type TripStatus } from "./trip";
+import type { Principal } from "../principal";
 
 interface Shard {
   primary: Sql;
@@ -246,6 +247,15 @@ export class TripStore {
       const [row] = await shard.primary<TripRow[]>`select * from trips where id = ${id}`;
       return row && toTrip(row);
     }, this.deadlineMs);
+  }
+
+  /**
+   * The trip if `principal` is its rider or its driver. Someone else's trip, a missing one and an id that is not a trip
+   * id all read as undefined, so that ids cannot be probed.
+   */
+  async getForParticipant(id: string, principal: Principal, options: { mayLag?: boolean } = {}): Promise<Trip | undefined> {
+    const trip = regionOfTripId(id) ? await this.get(id, options) : undefined;
+    return trip && isParticipant(trip, principal) ? trip : undefined;
   }
 
   /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */
