@@ -37,16 +37,20 @@ export function watchTripApp({ feed, jwtSecret, heartbeatMs }: WatchTripDeps) {
         c,
         (stream) =>
           new Promise<void>((done) => {
-            const heartbeat = setInterval(() => void stream.write(": heartbeat\n\n"), heartbeatMs);
+            // One write after another, and the stream closed after the last: writeSSE is asynchronous, and a terminal
+            // state's update is followed at once by the end.
+            let written = Promise.resolve();
+            const write = (text: string) => (written = written.then(() => stream.write(text).then(() => undefined)));
+            const heartbeat = setInterval(() => void write(": heartbeat\n\n"), heartbeatMs);
             const stop = () => {
               clearInterval(heartbeat);
-              done();
+              void written.then(done);
             };
             stream.onAbort(() => {
               watch.close();
               stop();
             });
-            watch.start({ send: (update) => void stream.writeSSE({ data: JSON.stringify(update) }), end: stop });
+            watch.start({ send: (update) => void write(`data: ${JSON.stringify(update)}\n\n`), end: stop });
           }),
       );
     })
