@@ -12,6 +12,7 @@ import { getTripApp } from "../functions/get-trip/app";
 import { searchDriversApp } from "../functions/search-drivers/app";
 import { updateLocationApp } from "../functions/update-location/app";
 import { updateTripApp } from "../functions/update-trip/app";
+import { watchTripApp } from "../functions/watch-trip/app";
 import type { FunctionApp } from "../shared/http/server";
 
 // The public functions and their apps. Each app is built here only to read the routes it declares (Hono's
@@ -22,6 +23,7 @@ const PUBLIC_APPS: Record<string, FunctionApp> = {
   "update-trip": updateTripApp(unwired()),
   "search-drivers": searchDriversApp(unwired()),
   "update-location": updateLocationApp(unwired()),
+  "watch-trip": watchTripApp(unwired()),
 };
 
 /** Every public function (those the entry point routes to). */

@@ -1,68 +1,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connectRedis } from "../../shared/clients/redis";
-import { Nats } from "../../shared/clients/nats";
-import { loadConfig, type Config } from "../../shared/config";
-import { DriverIndex } from "../../shared/drivers/driver-index";
-import { TripEvents } from "../../shared/events/trip-events";
+import type { Config } from "../../shared/config";
 import type { TripUpdate } from "../../shared/events/trip-feed";
-import { serveFunction, type RunningFunction } from "../../shared/http/server";
 import type { Principal } from "../../shared/principal";
-import { TripLifecycle } from "../../shared/trip-lifecycle";
 import type { TripAction } from "../../shared/trips/state-machine";
 import type { Trip } from "../../shared/trips/trip";
 import { newTripId } from "../../shared/trips/trip-id";
-import { TripStore } from "../../shared/trips/trip-store";
-import { HCMC, tripRequest } from "../../harness/places";
 import { NatsServer, natsServerBinary } from "../../harness/nats-server";
 import { waitFor } from "../../harness/processes";
 import { resetState } from "../../harness/state";
 import { bearer, token } from "../../tests/support/auth";
 import { isRefusal, openSse, openWs, type Refusal, type SseWatcher, type WsWatcher } from "../../tests/support/watch-clients";
-import { watchTripApp } from "./app";
-import { connectDependencies } from "./dependencies";
+import { act as actOn, assign as assignTrip, book as bookTrip, startWatchTrip, type Running } from "../../tests/support/watch-function";
 
-const base = loadConfig();
 const RIDER = "rider-watch-1";
 const DRIVER = "driver-watch-1";
 const rider: Principal = { role: "rider", id: RIDER };
 const driver: Principal = { role: "driver", id: DRIVER };
 const HEARTBEAT_MS = 150;
-
-/** watch-trip on a port of its own, as its index.ts serves it, and what a test needs to change trips around it. */
-interface Running {
-  url: string;
-  fn: RunningFunction;
-  trips: TripStore;
-  publish: TripEvents;
-  publisher: Nats;
-  lifecycle: TripLifecycle;
-  close(): Promise<void>;
-}
-
-async function start(overrides: Partial<Config> = {}): Promise<Running> {
-  const config: Config = { ...base, port: 0, host: "127.0.0.1", serviceName: "watch-trip", watchHeartbeatMs: HEARTBEAT_MS, ...overrides };
-  const wired = connectDependencies(config);
-  const fn = await serveFunction(watchTripApp(wired.deps), wired.handles, config, wired.serving);
-  const publisher = Nats.connect({ ...config, serviceName: "watch-trip-test-publisher" });
-  const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
-  const trips = TripStore.connect(config);
-  const publish = new TripEvents(publisher);
-  await Promise.all([publisher.connected, wired.nats.connected]);
-  // The feed subscribes once NATS answers; a flush makes sure the server has the subscription.
-  await wired.nats.ping();
-  return {
-    url: `http://127.0.0.1:${fn.port}`,
-    fn,
-    trips,
-    publish,
-    publisher,
-    lifecycle: new TripLifecycle(trips, new DriverIndex(redis, config.driverFreshMs), publish),
-    close: async () => {
-      await fn.shutdown();
-      await Promise.all([publisher.close(), redis.quit(), ...trips.handles().map((handle) => handle.close())]);
-    },
-  };
-}
 
 let fn: Running;
 beforeAll(async () => {
@@ -71,23 +25,10 @@ beforeAll(async () => {
 afterAll(() => fn.close());
 beforeEach(resetState);
 
-async function book(on: Running = fn, riderId = RIDER): Promise<Trip> {
-  const request = { ...tripRequest(HCMC), serviceId: "car" as const };
-  return (await on.trips.create("vn", { ...request, id: newTripId("vn"), riderId })).trip;
-}
-
-/** What assign-driver does: the trip becomes the driver's, then the event goes out. */
-async function assign(trip: Trip, driverId = DRIVER, on: Running = fn): Promise<Trip> {
-  const assigned = (await on.trips.assign(trip.id, driverId))!;
-  await on.publish.publish("assigned", assigned, { occurrence: driverId });
-  return assigned;
-}
-
-async function act(trip: Trip, action: TripAction, actor: Principal, on: Running = fn): Promise<Trip> {
-  const outcome = await on.lifecycle.apply(trip.id, action, actor);
-  if (outcome.kind !== "done") throw new Error(`${action} was ${outcome.kind}`);
-  return outcome.trip;
-}
+const book = (on: Running = fn, riderId = RIDER) => bookTrip(on, riderId);
+const assign = (trip: Trip, driverId = DRIVER, on: Running = fn) => assignTrip(on, trip, driverId);
+const act = (trip: Trip, action: TripAction, actor: Principal, on: Running = fn) => actOn(on, trip, action, actor);
+const start = (overrides: Partial<Config> = {}) => startWatchTrip({ watchHeartbeatMs: HEARTBEAT_MS, ...overrides });
 
 const sse = (id: string, headers = bearer("rider", RIDER), on: Running = fn) => openSse(`${on.url}/v1/trips/${id}/events`, headers);
 const ws = (id: string, query = `?token=${token("rider", RIDER)}`, headers: Record<string, string> = {}, on: Running = fn) =>
@@ -401,7 +342,15 @@ describe.skipIf(!natsServerBinary)("faults", () => {
     for (const watcher of [sseWatch, wsWatch]) {
       expect(summary(await watcher.inbox.update(10_000))).toEqual({ type: "snapshot", status: "assigned", driverId: DRIVER });
     }
-    await waitFor(() => act(trip, "accept", driver, own).then(() => true, () => false), 10_000, "an accept once NATS is back");
+    await waitFor(
+      () =>
+        act(trip, "accept", driver, own).then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      "an accept once NATS is back",
+    );
     for (const watcher of [sseWatch, wsWatch]) expect(summary(await watcher.inbox.update())).toMatchObject({ type: "accepted" });
     sseWatch.close();
     wsWatch.ws.close();

@@ -171,7 +171,12 @@ export class TripFeed {
     if (!event) return;
     const set = this.watches.get(event.trip.id);
     if (!set) return;
-    const update: TripUpdate = { type: event.type.slice("trips.".length) as TripEventType, status: event.trip.status, trip: event.trip, timestamp: event.time };
+    const update: TripUpdate = {
+      type: event.type.slice("trips.".length) as TripEventType,
+      status: event.trip.status,
+      trip: event.trip,
+      timestamp: event.time,
+    };
     for (const watch of [...set]) watch.offer(update);
   }
 

@@ -2,10 +2,11 @@
 // authentication and error answers (401, 404, 503 + Retry-After in the documented shape) as any request. The route
 // accepts the handshake through c.env.webSocket; any other answer is written back as the HTTP refusal of the upgrade.
 // Only the functions that serve WebSockets import this (and `ws`); serveFunction takes it as its upgrade listener.
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { log } from "../log";
+import { writeRawResponse } from "./raw-response";
 import type { UpgradeListener } from "./server";
 
 /** What a route that accepts WebSockets finds in c.env; absent for a request that asked for no upgrade. */
@@ -85,11 +86,9 @@ function toRequest(req: IncomingMessage): Request {
 /** Writes the route's answer as the response to the Upgrade request, then closes the connection. */
 async function refuse(socket: Duplex, answer: Response): Promise<void> {
   const body = Buffer.from(await answer.arrayBuffer());
-  if (socket.destroyed) return;
-  const lines = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ""}`];
+  const headers: string[] = [];
   answer.headers.forEach((value, name) => {
-    if (name !== "content-length" && name !== "connection" && name !== "transfer-encoding") lines.push(`${name}: ${value}`);
+    if (name !== "content-length" && name !== "connection" && name !== "transfer-encoding") headers.push(name, value);
   });
-  lines.push(`Content-Length: ${body.length}`, "Connection: close", "", "");
-  socket.end(Buffer.concat([Buffer.from(lines.join("\r\n")), body]));
+  writeRawResponse(socket, answer.status, headers, body);
 }
