@@ -16,6 +16,11 @@ export interface Profile {
   maxScale: number;
   /** Why these numbers for this function; becomes the comment above them. */
   why: string;
+  /**
+   * Its requests are long-lived connections (event streams, WebSockets), each counted as one request in flight for as
+   * long as it stays open: the revision gets the timeouts of infra/manifests/timing.ts STREAM_* instead of a request's.
+   */
+  longLived?: boolean;
 }
 
 export const PROFILES: Readonly<Record<string, Profile>> = {
@@ -60,6 +65,13 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     target: 50,
     maxScale: 4,
     why: "Writes location history in batches: the source sends batches of up to 32 events of up to 64 updates each, 4 requests at a time (SOURCE_SETTINGS), so one pod takes the whole window; more pods only help if PostgreSQL falls behind.",
+  },
+  "watch-trip": {
+    containerConcurrency: 500,
+    target: 300,
+    maxScale: 10,
+    longLived: true,
+    why: "Each watcher is one open connection, and Knative counts it as one request in flight for as long as it is open: containerConcurrency and target are numbers of connections, not of requests per second. An idle watcher costs a few KiB and a timer, a change costs a JSON write per watcher, so hundreds share a pod; PostgreSQL is read only when a watch opens or resyncs. 500 stays under config-defaults' container-concurrency-max-limit (1000). Scaling in does not move open connections: a pod taken away drains, closing its WebSockets with 1001 and ending its streams, and the clients reconnect to the pods left.",
   },
   "settle-dead-letters": {
     containerConcurrency: 10,
