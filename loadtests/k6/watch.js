@@ -17,14 +17,13 @@ import { WebSocket } from "k6/websockets";
 import { mintToken } from "./lib/auth.js";
 import { pointNearCentre, tripRequest } from "./lib/city.js";
 import { BASE_URL, hostOf, setting } from "./lib/config.js";
-import { reportLocation } from "./lib/drivers.js";
+import { driverReportsOf, driversScenario } from "./lib/drivers.js";
 import { TREND_STATS, summaryWriter } from "./lib/summary.js";
 import { act, book } from "./lib/trips.js";
 
 const RATE = Number(setting("RATE", { local: 5, cluster: 50 }));
 const DURATION = __ENV.DURATION || "60s";
 const DRIVERS = Number(__ENV.DRIVERS || 500);
-const DRIVER_INTERVAL_S = 10;
 const MATCH_TIMEOUT_MS = Number(__ENV.MATCH_TIMEOUT_MS || 30000);
 // A watch that has not ended this long after it opened is cut and counted.
 const WATCH_TIMEOUT_MS = MATCH_TIMEOUT_MS + 10000;
@@ -37,15 +36,7 @@ const unfinished = new Counter("watches_unfinished");
 export const options = {
   summaryTrendStats: TREND_STATS,
   scenarios: {
-    drivers: {
-      executor: "constant-arrival-rate",
-      exec: "driverReports",
-      rate: Math.ceil(DRIVERS / DRIVER_INTERVAL_S),
-      timeUnit: "1s",
-      duration: DURATION,
-      preAllocatedVUs: 10,
-      maxVUs: 100,
-    },
+    drivers: driversScenario(DRIVERS, DURATION),
     riders: {
       executor: "constant-arrival-rate",
       exec: "rider",
@@ -67,11 +58,10 @@ export const options = {
   },
 };
 
-export function driverReports() {
-  reportLocation(exec.scenario.iterationInTest, DRIVERS, 4000);
-}
+export const driverReports = driverReportsOf(DRIVERS);
 
 export function rider() {
+  // A rider per watch, each with a trip of their own (one active trip per rider).
   const riderId = `k6-watcher-${exec.scenario.iterationInTest}`;
   const token = mintToken(riderId, "rider");
   const trip = book(token, tripRequest(pointNearCentre(2000)));
