@@ -30,7 +30,7 @@ export interface WatchSink {
   end(reason: WatchEnd): void;
 }
 
-// How long a watcher waits before reading its trip again when PostgreSQL did not answer a resync.
+// How long a resync waits before reading the trip again when PostgreSQL did not answer.
 const RESYNC_RETRY_MS = 1_000;
 
 /** One watcher of one trip. Updates that come before it is started are held, so none is lost in between. */
@@ -86,10 +86,6 @@ export class TripWatch {
     if (this.closed) return;
     this.close();
     this.sink?.end(reason);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 }
 
@@ -180,23 +176,26 @@ export class TripFeed {
     for (const watch of [...set]) watch.offer(update);
   }
 
-  // A core subscription hears nothing while NATS is away: after each reconnect every watch reads its trip again.
+  // A core subscription hears nothing while NATS is away: after each reconnect every watched trip is read again,
+  // once for all its watchers.
   private async resyncOnReconnect(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
       if (status.type !== "reconnect") continue;
-      log("info", "trip feed reconnected, resyncing watchers", { watchers: this.size });
-      for (const set of this.watches.values()) for (const watch of set) void this.resync(watch);
+      log("info", "trip feed reconnected, resyncing watchers", { trips: this.watches.size, watchers: this.size });
+      for (const tripId of this.watches.keys()) void this.resync(tripId);
     }
   }
 
-  private async resync(watch: TripWatch): Promise<void> {
-    while (!watch.isClosed) {
+  private async resync(tripId: string): Promise<void> {
+    while (this.watches.has(tripId)) {
       try {
-        const trip = await this.trips.get(watch.tripId);
-        if (trip) watch.offer({ type: "snapshot", status: trip.status, trip, timestamp: trip.updatedAt });
+        const trip = await this.trips.get(tripId);
+        if (!trip) return;
+        const update: TripUpdate = { type: "snapshot", status: trip.status, trip, timestamp: trip.updatedAt };
+        for (const watch of [...(this.watches.get(tripId) ?? [])]) watch.offer(update);
         return;
       } catch (err) {
-        log("warn", "trip resync failed, retrying", { tripId: watch.tripId, err: String(err) });
+        log("warn", "trip resync failed, retrying", { tripId, err: String(err) });
         await new Promise((resolve) => setTimeout(resolve, RESYNC_RETRY_MS));
       }
     }
