@@ -218,6 +218,7 @@ describe("GET /v1/trips/:id/ws (WebSocket)", () => {
     const res = await fetch(`${fn.url}/v1/trips/${trip.id}/ws`, { headers: bearer("rider", RIDER) });
 
     expect(res.status).toBe(426);
+    expect(res.headers.get("upgrade")).toBe("websocket");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("upgrade_required");
   });
 });
