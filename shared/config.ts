@@ -116,8 +116,8 @@ export function loadConfig(env: Env = process.env): Config {
     bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
     locationRate: { limit: int(env, "LOCATION_RATE_LIMIT", 120), windowSeconds: atLeastOne(env, "LOCATION_RATE_WINDOW_SECONDS", 60) },
     rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
-    // Well inside the idle timeouts of the proxies on the way (Envoy's stream idle timeout under Kourier is 5 min,
-    // common load balancers' 60 s).
+    // Well inside the idle limits of the proxies on the way: Kourier sets none by default (config-kourier
+    // stream-idle-timeout 0s), but load balancers in front of it commonly cut a connection idle for 60 s.
     watchHeartbeatMs: atLeastOne(env, "WATCH_HEARTBEAT_MS", 15_000),
   };
 }
