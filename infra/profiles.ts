@@ -17,6 +17,11 @@ export interface Profile {
   maxScale: number;
   /** Why these numbers for this function; becomes the comment above them. */
   why: string;
+  /**
+   * Its requests are long-lived connections (event streams, WebSockets), each counted as one request in flight for as
+   * long as it stays open: the revision gets the timeouts of infra/manifests/timing.ts STREAM_* instead of a request's.
+   */
+  longLived?: boolean;
 }
 
 export const PROFILES: Readonly<Record<string, Profile>> = {
@@ -67,6 +72,13 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     target: 10,
     maxScale: 4,
     why: "One indexed page read on every shard's replica per request, in parallel: like get-trip, 20 at once keep the pod's 10-connection pools busy without a queue inside it. A history screen is opened far less often than a trip is polled, and the replica is shared with get-trip: 10 × 10 for get-trip, 4 × 10 here and one idle connection from each other PostgreSQL pod stay under its max_connections (200).",
+  },
+  "watch-trip": {
+    containerConcurrency: 500,
+    target: 300,
+    maxScale: 10,
+    longLived: true,
+    why: "Each watcher is one open connection, and Knative counts it as one request in flight for as long as it is open: containerConcurrency and target are numbers of connections, not of requests per second. An idle watcher costs a few KiB and a timer, a change costs a JSON write per watcher, so hundreds share a pod; PostgreSQL is read only when a watch opens or resyncs. 500 stays under config-defaults' container-concurrency-max-limit (1000). Scaling in does not move open connections: a pod taken away drains, closing its WebSockets with 1001 and ending its streams, and the clients reconnect to the pods left.",
   },
   "settle-dead-letters": {
     containerConcurrency: 10,

@@ -4,8 +4,10 @@
 // no work per request beyond copying headers.
 import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { lingerOnClose } from "../shared/http/early-close";
 import { answerProtocolErrors, requireHost } from "../shared/http/protocol-errors";
+import { writeRawResponse } from "../shared/http/raw-response";
 import { routeFor } from "./routes";
 
 export interface GatewayOptions {
@@ -94,28 +96,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   function forward(req: IncomingMessage, res: ServerResponse, url: string, name: string, port: number, mayRetry: boolean): void {
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let forwardedFor: string | undefined;
-    let forwardedHost: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const key = raw[i]!;
-      const lower = key.toLowerCase();
-      if (REQUEST_HOP_BY_HOP.has(lower)) {
-        if (lower === "x-forwarded-for") forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
-        else if (lower === "x-forwarded-host") forwardedHost ??= raw[i + 1];
-        continue;
-      }
-      headers.push(key, raw[i + 1]!);
-    }
-    const client = req.socket.remoteAddress ?? "";
-    headers.push("X-Forwarded-For", forwardedFor ? `${forwardedFor}, ${client}` : client);
-    const host = forwardedHost ?? req.headers.host;
-    if (host) headers.push("X-Forwarded-Host", host);
-    // An HTTP/1.0 request may come without Host; forwarded as HTTP/1.1 it needs one. (Node adds none to a request
-    // whose headers are given as a list.)
-    if (req.headers.host === undefined) headers.push("Host", `127.0.0.1:${port}`);
-
+    const headers = forwardedHeaders(req, port);
     const upstream = request(
       {
         host: "127.0.0.1",
@@ -169,6 +150,59 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     else req.pipe(upstream);
   }
 
+  // A WebSocket: the handshake goes to the function as it is routed, with Connection and Upgrade named again (they are
+  // hop-by-hop, and the entry point asks for the upgrade itself); once the function switches protocols, the two
+  // connections are joined. Any other answer (the function's 401, 404 or 503) is relayed and the connection closed.
+  // Node's closeAllConnections() knows nothing of a connection once it is upgraded.
+  const upgraded = new Set<Duplex>();
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    const url = req.url ?? "/";
+    const name = routeFor(req.method ?? "GET", url, req.headers.host);
+    if (name === undefined) return refuseUpgrade(socket, 404, "not_found", `No route for ${req.method} ${url.split("?")[0]}`);
+    const port = targets[name];
+    if (port === undefined) return refuseUpgrade(socket, 502, "function_unavailable", `The ${name} function is not running`);
+
+    const headers = forwardedHeaders(req, port);
+    headers.push("Connection", "Upgrade", "Upgrade", req.headers.upgrade ?? "websocket");
+    const upstream = request({
+      host: "127.0.0.1",
+      port,
+      method: req.method,
+      path: url,
+      headers: headers as unknown as OutgoingHttpHeaders,
+    });
+    upstream.on("upgrade", (answer, upstreamSocket, upstreamHead) => {
+      const lines = [`HTTP/1.1 101 ${answer.statusMessage ?? "Switching Protocols"}`];
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      upstreamSocket.on("error", () => socket.destroy());
+      socket.on("close", () => upstreamSocket.destroy());
+      upstreamSocket.on("close", () => socket.destroy());
+      upstreamSocket.pipe(socket).pipe(upstreamSocket);
+    });
+    upstream.on("response", (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+      answer.on("end", () => {
+        const out: string[] = [];
+        for (let i = 0; i < answer.rawHeaders.length; i += 2) {
+          const key = answer.rawHeaders[i]!;
+          if (!RESPONSE_HOP_BY_HOP.has(key.toLowerCase()) && key.toLowerCase() !== "content-length")
+            out.push(key, answer.rawHeaders[i + 1]!);
+        }
+        writeRawResponse(socket, answer.statusCode ?? 502, out, Buffer.concat(chunks));
+      });
+    });
+    upstream.on("error", () => refuseUpgrade(socket, 502, "function_unavailable", `The ${name} function is not answering`));
+    socket.on("close", () => upstream.destroy());
+    upstream.end();
+  });
+
   answerProtocolErrors(server);
   // Load generators reuse connections for a long time; stay longer than they do.
   server.keepAliveTimeout = 65_000;
@@ -185,11 +219,47 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
           new Promise<void>((done) => {
             server.close(() => done());
             server.closeAllConnections();
+            for (const socket of upgraded) socket.destroy();
             agent.destroy();
           }),
       });
     });
   });
+}
+
+/** The request's headers without the hop-by-hop ones, plus X-Forwarded-For and X-Forwarded-Host. */
+function forwardedHeaders(req: IncomingMessage, port: number): string[] {
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  let forwardedFor: string | undefined;
+  let forwardedHost: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    const lower = key.toLowerCase();
+    if (REQUEST_HOP_BY_HOP.has(lower)) {
+      if (lower === "x-forwarded-for") forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      else if (lower === "x-forwarded-host") forwardedHost ??= raw[i + 1];
+      continue;
+    }
+    headers.push(key, raw[i + 1]!);
+  }
+  const client = req.socket.remoteAddress ?? "";
+  headers.push("X-Forwarded-For", forwardedFor ? `${forwardedFor}, ${client}` : client);
+  const host = forwardedHost ?? req.headers.host;
+  if (host) headers.push("X-Forwarded-Host", host);
+  // An HTTP/1.0 request may come without Host; forwarded as HTTP/1.1 it needs one. (Node adds none to a request
+  // whose headers are given as a list.)
+  if (req.headers.host === undefined) headers.push("Host", `127.0.0.1:${port}`);
+  return headers;
+}
+
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  writeRawResponse(
+    socket,
+    status,
+    ["Content-Type", "application/json"],
+    Buffer.from(JSON.stringify({ error: { code, message, details: [] } })),
+  );
 }
 
 function reply(res: ServerResponse, status: number, code: string, message: string): void {

@@ -12,6 +12,10 @@ describe("routeFor", () => {
     expect(routeFor("POST", "/v1/trips/vn_0190/accept")).toBe("update-trip");
     expect(routeFor("GET", "/v1/drivers/search?lat=10.7&lng=106.7")).toBe("search-drivers");
     expect(routeFor("POST", "/v1/drivers/me/location")).toBe("update-location");
+    expect(routeFor("GET", "/v1/trips/vn_0190/ws?token=x")).toBe("watch-trip");
+    expect(routeFor("GET", "/v1/trips/vn_0190/events")).toBe("watch-trip");
+    expect(routeFor("GET", "/v1/trips/ws")).toBe("get-trip");
+    expect(routeFor("GET", "/v1/trips/events")).toBe("get-trip");
   });
 
   it("routes the home screen's content on the API's paths and on the UIT-Go clients' own", () => {

@@ -14,6 +14,7 @@ import { homeApp } from "../functions/home/app";
 import { searchDriversApp } from "../functions/search-drivers/app";
 import { updateLocationApp } from "../functions/update-location/app";
 import { updateTripApp } from "../functions/update-trip/app";
+import { watchTripApp } from "../functions/watch-trip/app";
 import type { FunctionApp } from "../shared/http/server";
 
 // The public functions and their apps. Each app is built here only to read the routes it declares (Hono's
@@ -26,6 +27,7 @@ const PUBLIC_APPS: Record<string, FunctionApp> = {
   "update-location": updateLocationApp(unwired()),
   "list-trips": listTripsApp(unwired()),
   home: homeApp(unwired()),
+  "watch-trip": watchTripApp(unwired()),
 };
 
 /** Every public function (those the entry point routes to). */

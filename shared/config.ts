@@ -52,6 +52,8 @@ export interface Config {
   homeCacheTtlSeconds: number;
   /** home: how long a request waits for the cache's Redis before it reads PostgreSQL instead. */
   homeCacheTimeoutMs: number;
+  /** watch-trip: how often an idle watcher's connection carries a heartbeat (an SSE comment, a WebSocket ping). */
+  watchHeartbeatMs: number;
 }
 
 export interface RateLimit {
@@ -120,6 +122,9 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
     homeCacheTtlSeconds: int(env, "HOME_CACHE_TTL_SECONDS", 300),
     homeCacheTimeoutMs: int(env, "HOME_CACHE_TIMEOUT_MS", 100),
+    // Well inside the idle limits of the proxies on the way: Kourier sets none by default (config-kourier
+    // stream-idle-timeout 0s), but load balancers in front of it commonly cut a connection idle for 60 s.
+    watchHeartbeatMs: atLeastOne(env, "WATCH_HEARTBEAT_MS", 15_000),
   };
 }
 

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { requireRole, type AuthEnv } from "../../shared/http/auth";
-import { ApiError } from "../../shared/http/errors";
+import { ApiError, tripNotFound } from "../../shared/http/errors";
 import { TRIP_ACTIONS, type TripAction } from "../../shared/trips/state-machine";
 import type { TripLifecycle } from "../../shared/trip-lifecycle";
 
@@ -20,7 +20,7 @@ export function updateTripApp({ lifecycle, jwtSecret }: UpdateTripDeps) {
       const outcome = await lifecycle.apply(id, action, principal);
       if (outcome.kind === "forbidden") throw new ApiError(403, "forbidden", `Only the trip's ${outcome.by} may ${action} it`);
       // Someone else's trip answers exactly like a missing one, as in get-trip.
-      if (outcome.kind === "not_found") throw new ApiError(404, "trip_not_found", `No trip ${id} for this user`);
+      if (outcome.kind === "not_found") throw tripNotFound(id);
       if (outcome.kind === "conflict") {
         const { status } = outcome.trip;
         throw new ApiError(409, "illegal_transition", `Cannot ${action} a trip that is ${status}`, [{ field: "status", issue: status }]);

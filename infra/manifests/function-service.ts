@@ -10,7 +10,14 @@ import { isInternal } from "./internal-functions";
 import { FUNCTIONS_NAMESPACE, HEADER, PART_OF } from "./names";
 import { HTTP_PORT, SECURITY_CONTEXT, livenessProbe } from "./pod";
 import type { Store } from "./stores";
-import { CONSUMER_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS, SINK_TIMEOUT_MS, ackWaitMs } from "./timing";
+import {
+  CONSUMER_TIMEOUT_SECONDS,
+  HTTP_TIMEOUT_SECONDS,
+  SINK_TIMEOUT_MS,
+  STREAM_RESPONSE_START_TIMEOUT_SECONDS,
+  STREAM_TIMEOUT_SECONDS,
+  ackWaitMs,
+} from "./timing";
 import { commented, type Path } from "./yaml";
 
 const RESOURCES = {
@@ -27,6 +34,16 @@ const TARGET_BURST_CAPACITY = 211;
 const TARGET_UTILIZATION = 0.7;
 /** config-autoscaler's scale-to-zero-grace-period (default 30s). */
 const SCALE_TO_ZERO_GRACE_SECONDS = 30;
+
+/** The timeouts a revision of long-lived connections sets beyond timeoutSeconds, and the one it leaves unset on purpose. */
+function longLivedComments(template: string[]): [Path, string][] {
+  return [
+    [
+      [...template, "spec", "responseStartTimeoutSeconds"],
+      `The trip's current state is the first byte (a WebSocket's 101 before it), sent once the watch is open: a cold start and a read. A watch that cannot open is cut with a 504 after ${STREAM_RESPONSE_START_TIMEOUT_SECONDS}s rather than held for the whole timeout. No idleTimeoutSeconds: the queue-proxy measures idleness by the writes it sees, and after a WebSocket upgrade it sees none (the hijacked connection carries the frames), so any idle timeout would cut every WebSocket, heartbeats or not.`,
+    ],
+  ];
+}
 
 /** The fewest ready pods whose spare capacity (pods × target) exceeds the burst capacity, taking the activator out of the path; undefined if max-scale never gets there. */
 export function podsWithoutActivator(profile: Profile): number | undefined {
@@ -49,7 +66,7 @@ export function knativeService(
     "autoscaling.knative.dev/window": "20s",
     "autoscaling.knative.dev/target-burst-capacity": String(TARGET_BURST_CAPACITY),
   };
-  const timeoutSeconds = consumer ? CONSUMER_TIMEOUT_SECONDS : HTTP_TIMEOUT_SECONDS;
+  const timeoutSeconds = consumer ? CONSUMER_TIMEOUT_SECONDS : profile.longLived ? STREAM_TIMEOUT_SECONDS : HTTP_TIMEOUT_SECONDS;
   const service = {
     apiVersion: "serving.knative.dev/v1",
     kind: "Service",
@@ -64,6 +81,7 @@ export function knativeService(
         spec: {
           containerConcurrency: profile.containerConcurrency,
           timeoutSeconds,
+          ...(profile.longLived && { responseStartTimeoutSeconds: STREAM_RESPONSE_START_TIMEOUT_SECONDS }),
           containers: [
             {
               name: "function",
@@ -111,10 +129,13 @@ export function knativeService(
     [[...template, "spec", "containerConcurrency"], "Hard limit per pod (default: unlimited), for the same reason as the target above."],
     [
       [...template, "spec", "timeoutSeconds"],
-      consumer
-        ? `Default 300s. ${timeoutSeconds}s cuts a stuck delivery before the source gives up (SINK_TIMEOUT_MS ${SINK_TIMEOUT_MS / 1000}s), which is before JetStream redelivers (ack wait ${ackWaitMs(consumer) / 1000}s), so a slow event ends as a 5xx and a nak with backoff, never as two deliveries at once. A cold start (0.2-0.35 s measured locally, a few seconds on kind) is part of this budget. It is also the pod's termination grace period, above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`
-        : `Default 300s. A request waits at most DEPENDENCY_TIMEOUT_MS (${DEFAULTS.dependencyTimeoutMs / 1000}s) on each store, so ${timeoutSeconds}s only ever cuts a stuck one. It is also the pod's termination grace period, so it stays above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`,
+      profile.longLived
+        ? `Default 300s. The queue-proxy's timer covers the whole request, so ${timeoutSeconds}s is the longest one connection lives (Knative's max-revision-timeout-seconds, not raised); the client then reconnects and gets the current state again. It is also the pod's termination grace period, but the drain ends every watch at once (WebSockets with 1001) rather than wait for it.`
+        : consumer
+          ? `Default 300s. ${timeoutSeconds}s cuts a stuck delivery before the source gives up (SINK_TIMEOUT_MS ${SINK_TIMEOUT_MS / 1000}s), which is before JetStream redelivers (ack wait ${ackWaitMs(consumer) / 1000}s), so a slow event ends as a 5xx and a nak with backoff, never as two deliveries at once. A cold start (0.2-0.35 s measured locally, a few seconds on kind) is part of this budget. It is also the pod's termination grace period, above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`
+          : `Default 300s. A request waits at most DEPENDENCY_TIMEOUT_MS (${DEFAULTS.dependencyTimeoutMs / 1000}s) on each store, so ${timeoutSeconds}s only ever cuts a stuck one. It is also the pod's termination grace period, so it stays above the function's own drain limit (SHUTDOWN_TIMEOUT_MS, ${DEFAULTS.shutdownTimeoutMs / 1000}s).`,
     ],
+    ...(profile.longLived ? longLivedComments(template) : []),
     [
       [...container, "image"],
       "Built from the function's bundle by infra/cluster.sh; `deploy` replaces the :dev tag with the bundle's content hash.",

@@ -20,3 +20,13 @@ export function ackWaitMs(consumer: ConsumerDefinition): number {
     throw new Error(`consumer ${consumer.config.durable_name} has a backoff list, which delays the source's retries`);
   return Number(ns) / 1e6;
 }
+
+/**
+ * A long-lived connection's revision (infra/profiles.ts longLived). Read in Knative Serving's queue-proxy
+ * (pkg/http/handler/timeout.go): timeoutSeconds bounds the whole request, an open stream or WebSocket included, so it
+ * is the longest a connection lives; it may not exceed config-defaults' max-revision-timeout-seconds (600 by
+ * default, kept: raising it also calls for a longer activator termination grace period, 600 s).
+ */
+export const STREAM_TIMEOUT_SECONDS = 600;
+/** The first byte (the trip's snapshot, or the 101 of a WebSocket) comes within a cold start and a read. */
+export const STREAM_RESPONSE_START_TIMEOUT_SECONDS = 10;

@@ -18,7 +18,7 @@ interface Options {
 
 describe("k6 scripts", () => {
   it("are there", () => {
-    expect(SCRIPTS.sort()).toEqual(["booking-spike.js", "location-flood.js", "mixed.js", "search.js"]);
+    expect(SCRIPTS.sort()).toEqual(["booking-spike.js", "location-flood.js", "mixed.js", "search.js", "watch.js"]);
   });
 
   describe.each(SCRIPTS)("%s", (file) => {
@@ -65,6 +65,8 @@ describe("k6 scripts", () => {
     expect(await rates("booking-spike.js", { PROFILE: "cluster" })).toMatchObject({ spike: 200 });
     expect(await rates("mixed.js", {})).toMatchObject({ searches: 25 });
     expect(await rates("mixed.js", { PROFILE: "cluster" })).toMatchObject({ searches: 100 });
+    expect(await rates("watch.js", {})).toMatchObject({ riders: 5 });
+    expect(await rates("watch.js", { PROFILE: "cluster" })).toMatchObject({ riders: 50 });
     await expect(load("search.js", { PROFILE: "laptop" })).rejects.toThrow(/PROFILE/);
   });
 

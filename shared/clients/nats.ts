@@ -10,7 +10,7 @@ import { log } from "../log";
 export class Nats implements DependencyHandle {
   readonly name = "nats";
   readonly connected: Promise<NatsConnection>;
-  private connection?: NatsConnection;
+  private nc?: NatsConnection;
   private js?: JetStreamClient;
   private up = false;
 
@@ -29,7 +29,7 @@ export class Nats implements DependencyHandle {
       // An async stack trace is captured for every request (each JetStream publish), whether it fails or not.
       noAsyncTraces: true,
     }).then((nc) => {
-      this.connection = nc;
+      this.nc = nc;
       this.js = jetstream(nc, { timeout: timeoutMs });
       this.up = true;
       void this.watch(nc);
@@ -53,6 +53,12 @@ export class Nats implements DependencyHandle {
     return this.js;
   }
 
+  /** The connection itself (for a core subscription), or a 503 if NATS is not connected right now. */
+  connection(): NatsConnection {
+    if (!this.up || !this.nc) throw new DependencyUnavailable("nats", "not connected");
+    return this.nc;
+  }
+
   async manager(): Promise<JetStreamManager> {
     return jetstreamManager(await this.connected, { timeout: this.timeoutMs });
   }
@@ -60,13 +66,13 @@ export class Nats implements DependencyHandle {
   async ping(): Promise<void> {
     // The first probe often comes while the first connection is still being made: wait for it (the probe's
     // timeout bounds the wait) rather than answer "down" and cost the start another probe period.
-    if (!this.connection) await this.connected;
-    if (!this.up || !this.connection) throw new Error("nats is not connected");
-    await this.connection.flush();
+    if (!this.nc) await this.connected;
+    if (!this.up || !this.nc) throw new Error("nats is not connected");
+    await this.nc.flush();
   }
 
   async close(): Promise<void> {
-    const nc = this.connection;
+    const nc = this.nc;
     if (nc && !nc.isClosed()) await nc.drain();
   }
 

@@ -18,6 +18,11 @@ export class ApiError extends Error {
 
 export const RETRY_AFTER_SECONDS = 2;
 
+/** The answer for a trip that is not the caller's, exactly as for one that does not exist. */
+export function tripNotFound(id: string): ApiError {
+  return new ApiError(404, "trip_not_found", `No trip ${id} for this user`);
+}
+
 export function errorBody(code: string, message: string, details: ErrorDetail[] = []) {
   return { error: { code, message, details } };
 }

@@ -1,7 +1,8 @@
 // The Knative container contract on Hono: listen on $PORT, answer probes and metrics,
 // and on SIGTERM stop taking work, finish what is in flight, then close every client.
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config";
@@ -101,12 +102,23 @@ export function createRootApp(
 
 export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
 
-/** `internal`: a function only the JetStream source and the schedules may call (they send config.internalSecret). */
+/** An HTTP Upgrade request (a WebSocket), with the root app's fetch to answer it through the function's routes. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer, fetch: Hono["fetch"]) => void;
+
+export interface ServeExtras {
+  /** A function only the JetStream source and the schedules may call (they send config.internalSecret). */
+  internal?: boolean;
+  /** Takes Upgrade requests; without it Node answers them as plain requests. */
+  upgrade?: UpgradeListener;
+  /** Ends the long-lived answers (event streams, WebSockets) when the drain starts, which the server would wait for. */
+  onDrain?: () => Promise<void>;
+}
+
 export function serveFunction(
   app: FunctionApp,
   dependencies: readonly DependencyHandle[],
   config: ServeOptions,
-  { internal = false } = {},
+  { internal = false, upgrade, onDrain }: ServeExtras = {},
 ): Promise<RunningFunction> {
   if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
   let draining = false;
@@ -122,6 +134,7 @@ export function serveFunction(
     requireHost(getRequestListener(root.fetch, { hostname: config.host, errorHandler: invalidRequestResponse })),
   );
   answerProtocolErrors(server);
+  if (upgrade) server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, root.fetch));
   return new Promise((resolve) => {
     server.listen(config.port, config.host, () => {
       const info = server.address() as AddressInfo;
@@ -136,6 +149,7 @@ export function serveFunction(
           process.exit(1);
         }, config.shutdownTimeoutMs);
         force.unref();
+        await onDrain?.();
         await new Promise<void>((done) => {
           server.close(() => done());
           server.closeIdleConnections();

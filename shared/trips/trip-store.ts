@@ -10,7 +10,7 @@ import type { Principal } from "../principal";
 import type { Decision } from "./state-machine";
 import { historyQuery, newestFirst, type HistoryPage, type HistoryPosition } from "./trip-history";
 import { regionOfTripId } from "./trip-id";
-import type { Trip, TripRequest, TripStatus } from "./trip";
+import { isParticipant, type Trip, type TripRequest, type TripStatus } from "./trip";
 
 interface Shard {
   primary: Sql;
@@ -263,6 +263,15 @@ export class TripStore {
     const { rows, more } = newestFirst(pages, limit);
     const last = rows.at(-1);
     return { trips: rows.map(toTrip), ...(more && last && { next: { createdAt: last.position_at, id: last.id } }) };
+  }
+
+  /**
+   * The trip if `principal` is its rider or its driver. Someone else's trip, a missing one and an id that is not a trip
+   * id all read as undefined, so that ids cannot be probed.
+   */
+  async getForParticipant(id: string, principal: Principal, options: { mayLag?: boolean } = {}): Promise<Trip | undefined> {
+    const trip = regionOfTripId(id) ? await this.get(id, options) : undefined;
+    return trip && isParticipant(trip, principal) ? trip : undefined;
   }
 
   /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */

@@ -2,13 +2,16 @@
 // nor on npm, so the parts of its API the scripts use are stood in for here. They behave as k6's do for one VU:
 // k6/http sends every request for real and waits for its answer (k6's calls block, so this one runs each in a
 // child process); sleep blocks; check records each outcome; metrics record what is added; crypto and encoding are
-// Node's, so the tokens minted are real. What k6 adds on top (executors, arrival rates, thresholds) is not simulated.
+// Node's, so the tokens minted are real; k6/websockets is the `ws` package behind k6's browser-like API, and k6/timers
+// Node's timers. As in k6, an iteration ends once its sockets have closed and its timers have fired or been
+// cleared. What k6 adds on top (executors, arrival rates, thresholds) is not simulated.
 // Blocking calls would stall a test's own servers, so scripts are run in a process of their own (`runK6Iterations`).
 import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { build, type Plugin } from "esbuild";
+import { WebSocket as NodeWebSocket } from "ws";
 
 export const SCRIPTS_DIR = fileURLToPath(new URL("../../loadtests/k6/", import.meta.url));
 
@@ -31,6 +34,8 @@ export interface K6State {
   samples: MetricSample[];
   requests: { method: string; url: string; host: string | undefined; status: number }[];
   exec: { scenario: { name: string; iterationInTest: number; startTime: number }; vu: { idInTest: number } };
+  /** What the iteration left running (open WebSockets, timers): it ends when each has settled. */
+  pending: Promise<unknown>[];
 }
 
 declare global {
@@ -38,6 +43,7 @@ declare global {
   var __ENV: Record<string, string>;
   /** The stand-in for k6/http's blocking request (see `sendAndWait`). */
   var __k6Send: (method: string, url: string, body: string | null, headers: Record<string, string>) => { status: number; body: string };
+  var __k6WebSocket: typeof NodeWebSocket;
 }
 
 export function resetK6State(): K6State {
@@ -47,6 +53,7 @@ export function resetK6State(): K6State {
     samples: [],
     requests: [],
     exec: { scenario: { name: "default", iterationInTest: 0, startTime: Date.now() }, vu: { idInTest: 1 } },
+    pending: [],
   };
   return globalThis.__k6;
 }
@@ -112,6 +119,45 @@ const STAND_INS: Record<string, string> = {
     export class Rate extends Metric {}
     export class Gauge extends Metric {}`,
   "k6/execution": `export default { get scenario() { return globalThis.__k6.exec.scenario; }, get vu() { return globalThis.__k6.exec.vu; } };`,
+  "k6/timers": `
+    function settleWhen() { let settle; globalThis.__k6.pending.push(new Promise((resolve) => (settle = resolve))); return settle; }
+    const settlers = new Map();
+    export function setTimeout(f, ms) {
+      const settle = settleWhen();
+      const timer = globalThis.setTimeout(() => { settlers.delete(timer); try { f(); } finally { settle(); } }, ms);
+      settlers.set(timer, settle);
+      return timer;
+    }
+    export function clearTimeout(timer) { globalThis.clearTimeout(timer); settlers.get(timer)?.(); settlers.delete(timer); }`,
+  // The handshake is recorded as a request (101 when it switched protocols, else the status that refused it).
+  "k6/websockets": `
+    export class WebSocket {
+      constructor(url, protocols, params = {}) {
+        const headers = params.headers ?? {};
+        const request = { method: "GET", url: url.replace(/^ws/, "http"), host: headers.Host ?? headers.host, status: 0 };
+        globalThis.__k6.requests.push(request);
+        let closed;
+        globalThis.__k6.pending.push(new Promise((resolve) => (closed = resolve)));
+        this.readyState = 0;
+        this.url = url;
+        const ws = new globalThis.__k6WebSocket(url, { headers });
+        this.ws = ws;
+        const close = (code, reason) => { this.readyState = 3; this.onclose?.({ code, reason }); closed(); };
+        ws.on("open", () => { request.status = 101; this.readyState = 1; this.onopen?.({}); });
+        ws.on("message", (data) => this.onmessage?.({ data: String(data) }));
+        ws.on("close", (code, reason) => close(code, String(reason)));
+        ws.on("error", (err) => this.onerror?.({ error: String(err) }));
+        ws.on("unexpected-response", (_req, res) => {
+          request.status = res.statusCode;
+          res.resume();
+          this.onerror?.({ error: "unexpected response " + res.statusCode });
+          close(1006, "");
+        });
+      }
+      send(data) { this.ws.send(data); }
+      ping() { this.ws.ping(); }
+      close(code, reason) { this.ws.close(code, reason); }
+    }`,
   "k6/crypto": `
     import { createHmac } from "node:crypto";
     const ENCODINGS = { base64rawurl: "base64url", base64: "base64", hex: "hex" };
@@ -146,6 +192,7 @@ export async function loadK6Script(file: string, env: Record<string, string> = {
   });
   globalThis.__ENV = env;
   globalThis.__k6Send = sendAndWait;
+  globalThis.__k6WebSocket = NodeWebSocket;
   if (!globalThis.__k6) resetK6State();
   // A module is evaluated once per URL: each load gets its own, so that it reads the __ENV it was given.
   const code = `${result.outputFiles[0]!.text}\n// load ${++loads}`;
@@ -171,6 +218,7 @@ export async function runScenarios(file: string, env: Record<string, string>, it
     for (let i = 0; i < iterations; i++) {
       state.exec.scenario = { name, iterationInTest: i, startTime: Date.now() };
       run(data);
+      while (state.pending.length > 0) await Promise.all(state.pending.splice(0));
     }
   }
   return { state, thresholds: options.thresholds, defined };
