@@ -48,6 +48,8 @@ export interface Config {
   locationRate: RateLimit;
   /** How long a request waits for the limiter's Redis before it goes ahead unlimited. */
   rateLimitTimeoutMs: number;
+  /** Whether spans are exported (tracingConfigured); the SDK reads its own OTEL_* settings. */
+  tracing: boolean;
 }
 
 export interface RateLimit {
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     bookingRate: { limit: int(env, "BOOKING_RATE_LIMIT", 10), windowSeconds: atLeastOne(env, "BOOKING_RATE_WINDOW_SECONDS", 60) },
     locationRate: { limit: int(env, "LOCATION_RATE_LIMIT", 120), windowSeconds: atLeastOne(env, "LOCATION_RATE_WINDOW_SECONDS", 60) },
     rateLimitTimeoutMs: int(env, "RATE_LIMIT_TIMEOUT_MS", 100),
+    tracing: tracingConfigured(env),
   };
 }
 
@@ -187,6 +190,7 @@ export interface SourceConfig {
   sinkTimeoutMs: number;
   shutdownTimeoutMs: number;
   dependencyTimeoutMs: number;
+  tracing: boolean;
 }
 
 export function loadSourceConfig(env: Env = process.env): SourceConfig {
@@ -215,7 +219,32 @@ export function loadSourceConfig(env: Env = process.env): SourceConfig {
     sinkTimeoutMs: int(env, "SINK_TIMEOUT_MS", DEFAULTS.sinkTimeoutMs),
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", DEFAULTS.shutdownTimeoutMs),
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", DEFAULTS.dependencyTimeoutMs),
+    tracing: tracingConfigured(env),
   };
+}
+
+/**
+ * Tracing is on where an OTLP endpoint is given (the standard variables; OTEL_SDK_DISABLED=true turns it off again). The
+ * rest of its configuration (sampler, batching, service name) is the SDK's own, from its OTEL_* variables.
+ */
+export function tracingConfigured(env: Env = process.env): boolean {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return Boolean(endpoint) && env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== "true";
+}
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The least severe level written (LOG_LEVEL). info, the default, writes one access line per request; warn keeps only
+ * what needs a look. Read by shared/log.ts when it loads, before any config.
+ */
+export function logLevelOf(env: Env = process.env): LogLevel {
+  const raw = (env.LOG_LEVEL ?? "").trim().toLowerCase();
+  if (raw === "") return "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(raw))
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`);
+  return raw as LogLevel;
 }
 
 function atLeastOne(env: Env, name: string, fallback: number): number {

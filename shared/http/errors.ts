@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DependencyUnavailable } from "../clients/dependency";
 import { InvalidInput, InvalidToken, type ErrorDetail } from "../errors";
+import { log } from "../log";
 
 /** A refusal the client can act on: answered with its status and code. */
 export class ApiError extends Error {
@@ -30,8 +31,6 @@ export function errorResponse(c: Context, err: unknown): Response {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json(errorBody("service_unavailable", `${err.dependency} is unavailable, retry shortly`), 503);
   }
-  console.error(
-    JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, err: String(err), stack: (err as Error)?.stack }),
-  );
+  log("error", "unhandled error", { path: c.req.path, err: String(err), stack: (err as Error)?.stack });
   return c.json(errorBody("internal_error", "Something went wrong on our side"), 500);
 }

@@ -5,13 +5,15 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config";
-import { dependencyUnavailable, httpRequestDuration, registry } from "../metrics";
+import { dependencyUnavailable, registry } from "../metrics";
 import { log } from "../log";
 import { closeAfterEarlyAnswer } from "./early-close";
 import { DependencyUnavailable, type DependencyHandle } from "../clients/dependency";
 import { errorBody, errorResponse } from "./errors";
 import { shedOverload } from "./overload";
 import { internalSenders } from "./internal-sender";
+import { observeRequests } from "./observe";
+import { startTracing, stopTracing } from "../telemetry/tracing";
 import { answerProtocolErrors, invalidRequestResponse, requireHost } from "./protocol-errors";
 
 /** A function's app, whatever its Env: the root app only mounts it. */
@@ -39,14 +41,7 @@ export function createRootApp(
   const root = new Hono();
   root.use(closeAfterEarlyAnswer());
 
-  root.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    httpRequestDuration.observe(
-      { method: c.req.method, route: c.req.routePath, status: String(c.res.status) },
-      (performance.now() - start) / 1000,
-    );
-  });
+  root.use(observeRequests());
   root.use(shedOverload());
 
   root.get("/health/liveness", (c) => c.json({ status: "ok" }));
@@ -99,16 +94,20 @@ export function createRootApp(
   return root;
 }
 
-export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
+export type ServeOptions = Pick<
+  Config,
+  "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret" | "tracing"
+>;
 
 /** `internal`: a function only the JetStream source and the schedules may call (they send config.internalSecret). */
-export function serveFunction(
+export async function serveFunction(
   app: FunctionApp,
   dependencies: readonly DependencyHandle[],
   config: ServeOptions,
   { internal = false } = {},
 ): Promise<RunningFunction> {
   if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
+  await startTracing(config.tracing, config.serviceName);
   let draining = false;
   const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, {
     isDraining: () => draining,
@@ -141,6 +140,7 @@ export function serveFunction(
           server.closeIdleConnections();
         });
         await Promise.allSettled(dependencies.map((dep) => dep.close()));
+        await stopTracing();
         clearTimeout(force);
         log("info", "stopped", { service: config.serviceName });
       };
