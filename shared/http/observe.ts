@@ -36,7 +36,7 @@ export function observeRequests(): MiddlewareHandler {
     }
     if (!tracing()) {
       await next();
-      const traceId = traceIdOf(header(c, HEADERS.traceparent) ?? header(c, TRACEPARENT));
+      const traceId = incomingTraceId(c);
       if (traceId && c.res.status >= 500) c.res.headers.set(TRACERESPONSE, `00-${traceId}-${"0".repeat(16)}-00`);
       return record(c, start, traceId);
     }
@@ -57,6 +57,11 @@ export function observeRequests(): MiddlewareHandler {
       parent,
     );
   };
+}
+
+/** The trace id the caller sent (an event's own first), for what is written while tracing is off. */
+export function incomingTraceId(c: Context): string | undefined {
+  return traceIdOf(header(c, HEADERS.traceparent) ?? header(c, TRACEPARENT));
 }
 
 function answered(c: Context, span: Span): void {
