@@ -168,7 +168,7 @@ export function contextOf(span: Span): Record<string, string> {
  * Links the active span to the traces that the traceparents of many events name: a batch of events is processed in one
  * request, whose span cannot have them all as parent (semantic conventions for messaging, batch receiving).
  */
-export function linkToAll(traceparents: Iterable<unknown>): void {
+export function linkToAll(traceparents: readonly unknown[]): void {
   const span = enabled ? trace.getActiveSpan() : undefined;
   if (!span) return;
   const links: Link[] = [];
@@ -178,7 +178,7 @@ export function linkToAll(traceparents: Iterable<unknown>): void {
     if (linked) links.push({ context: linked });
   }
   span.addLinks(links);
-  span.setAttribute(MESSAGING.batchCount, links.length);
+  span.setAttribute(MESSAGING.batchCount, traceparents.length);
 }
 
 /** The trace id a traceparent names (version 00), or undefined: what logs and answers carry while tracing is off. */
