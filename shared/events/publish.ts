@@ -8,7 +8,7 @@
 // With tracing on, each publish is a producer span, and the message's NATS headers carry its trace context
 // (traceparent, tracestate) to the JetStream source, which continues the trace from them.
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { headers, type MsgHdrs } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { Attributes } from "@opentelemetry/api";
 import type { Nats } from "../clients/nats";
 import { DependencyUnavailable } from "../clients/dependency";
@@ -41,7 +41,7 @@ export async function publishEvent(nats: Nats, subject: string, event: object, m
       subject,
       data: JSON.stringify(event),
       msgID,
-      ...(span && { headers: traceHeaders(span) }),
+      ...(span && { headers: nats.headers(contextOf(span)) }),
       settle: (err) => {
         if (err !== undefined && span) failed(span, err);
         span?.end();
@@ -64,12 +64,6 @@ function publishSpan(subject: string, msgID: string, attributes: Attributes): Sp
       ...attributes,
     },
   });
-}
-
-function traceHeaders(span: Span): MsgHdrs {
-  const carried = headers();
-  for (const [name, value] of Object.entries(contextOf(span))) carried.set(name, value);
-  return carried;
 }
 
 function publishTurn(js: JetStreamClient, outgoing: Outgoing[]): void {
