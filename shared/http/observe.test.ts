@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTraceReceiver, type TraceReceiver } from "../../local/traces";
 import { waitFor } from "../../harness/processes";
 import { inProcess } from "../../tests/support/in-process";
-import { log } from "../log";
+import { log, logWriter } from "../log";
 import { startTracing, stopTracing } from "../telemetry/tracing";
 
 const UPSTREAM = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -24,10 +24,12 @@ const fn = inProcess(app);
 /** The JSON lines written while `work` runs. */
 async function linesOf(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const written: string[] = [];
-  const out = vi.spyOn(console, "log").mockImplementation((line: string) => void written.push(line));
-  const err = vi.spyOn(console, "error").mockImplementation((line: string) => void written.push(line));
+  const out = vi.spyOn(logWriter, "out").mockImplementation((text: string) => void written.push(...text.trimEnd().split("\n")));
+  const err = vi.spyOn(logWriter, "error").mockImplementation((line: string) => void written.push(line));
   try {
     await work();
+    // Lines to stdout are written at the end of the turn.
+    await new Promise((resolve) => setImmediate(resolve));
   } finally {
     out.mockRestore();
     err.mockRestore();
