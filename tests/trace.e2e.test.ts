@@ -10,6 +10,7 @@ import type { ReceivedSpan } from "../local/traces";
 import { HCMC, offset, tripRequest } from "../harness/places";
 import { waitFor } from "../harness/processes";
 import { bearer } from "./support/auth";
+import { reportAvailable } from "./support/http";
 import { stackPerFile } from "./support/stack-per-file";
 
 const run = stackPerFile(28680, { traces: true });
@@ -21,13 +22,8 @@ function call(path: string, init: RequestInit = {}) {
   return fetch(`${run.stack.gatewayUrl}${path}`, init);
 }
 
-async function reportLocation(driverId: string, point: { lat: number; lng: number }) {
-  const response = await call("/v1/drivers/me/location", {
-    method: "POST",
-    headers: { ...bearer("driver", driverId), "content-type": "application/json" },
-    body: JSON.stringify({ ...point, status: "available" }),
-  });
-  expect(response.status).toBe(202);
+function reportLocation(driverId: string, point: { lat: number; lng: number }) {
+  return reportAvailable(run.stack.gatewayUrl, driverId, point);
 }
 
 async function book(headers: Record<string, string> = {}): Promise<Trip> {

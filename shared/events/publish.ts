@@ -12,7 +12,7 @@ import type { MsgHdrs } from "@nats-io/transport-node";
 import type { Attributes } from "@opentelemetry/api";
 import type { Nats } from "../clients/nats";
 import { DependencyUnavailable } from "../clients/dependency";
-import { MESSAGING, NATS_SYSTEM, SpanKind, contextOf, failed, startSpan, type Span } from "../telemetry/tracing";
+import { SpanKind, contextOf, failed, natsMessage, startSpan, type Span } from "../telemetry/tracing";
 
 interface Outgoing {
   subject: string;
@@ -55,14 +55,7 @@ export async function publishEvent(nats: Nats, subject: string, event: object, m
 function publishSpan(subject: string, msgID: string, attributes: Attributes): Span | undefined {
   return startSpan(`publish ${subject}`, {
     kind: SpanKind.PRODUCER,
-    attributes: {
-      [MESSAGING.system]: NATS_SYSTEM,
-      [MESSAGING.destination]: subject,
-      [MESSAGING.operationType]: "send",
-      [MESSAGING.operationName]: "publish",
-      [MESSAGING.messageId]: msgID,
-      ...attributes,
-    },
+    attributes: { ...natsMessage(subject, "send", "publish", msgID), ...attributes },
   });
 }
 

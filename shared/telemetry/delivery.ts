@@ -4,7 +4,7 @@
 // got it). The attempt's context goes on in the event's traceparent extension, so the receiving function continues it.
 import type { JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { MESSAGING, NATS_SYSTEM, TRACEPARENT, TRACESTATE, UITGO, contextOf, extractContext, inSpan, startSpan, tracing } from "./tracing";
+import { MESSAGING, TRACEPARENT, TRACESTATE, UITGO, contextOf, extractContext, inSpan, natsMessage, startSpan, tracing } from "./tracing";
 
 export interface DeliveryTrace {
   /** traceparent/tracestate for the event: this attempt's span's, or with tracing off the message's own, passed on unchanged. */
@@ -32,12 +32,8 @@ export function traceDelivery(msg: JsMsg): DeliveryTrace {
     {
       kind: SpanKind.CONSUMER,
       attributes: {
-        [MESSAGING.system]: NATS_SYSTEM,
-        [MESSAGING.destination]: subject,
-        [MESSAGING.operationType]: "process",
-        [MESSAGING.operationName]: "deliver",
+        ...natsMessage(subject, "process", "deliver", lookup("Nats-Msg-Id") ?? `${stream}-${msg.info.streamSequence}`),
         [MESSAGING.consumerGroup]: consumer,
-        [MESSAGING.messageId]: lookup("Nats-Msg-Id") ?? `${stream}-${msg.info.streamSequence}`,
         [UITGO.deliveryAttempt]: deliveryCount,
         [UITGO.streamWaitMs]: Math.max(0, received - stored),
       },

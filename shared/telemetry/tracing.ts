@@ -42,7 +42,18 @@ export const MESSAGING = {
   consumerGroup: "messaging.consumer.group.name",
   batchCount: "messaging.batch.message_count",
 } as const;
-export const NATS_SYSTEM = "nats";
+const NATS_SYSTEM = "nats";
+
+/** The attributes of a span for one NATS message (semantic conventions for messaging spans). */
+export function natsMessage(subject: string, operation: "send" | "process", name: string, messageId: string): Attributes {
+  return {
+    [MESSAGING.system]: NATS_SYSTEM,
+    [MESSAGING.destination]: subject,
+    [MESSAGING.operationType]: operation,
+    [MESSAGING.operationName]: name,
+    [MESSAGING.messageId]: messageId,
+  };
+}
 
 /** UIT-Go's own attributes: the trip a span works on (what `npm run trace -- <tripId>` finds a trace by), and the source's. */
 export const UITGO = {
