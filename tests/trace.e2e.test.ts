@@ -168,4 +168,41 @@ describe("a booking's trace", () => {
     expect(answers.map((span) => span.attributes["http.response.status_code"]).sort()).toEqual([200, 503]);
     for (const answer of answers) expect(deliveries.map((span) => span.spanId)).toContain(answer.parentSpanId);
   });
+
+  it("traces a location update into the history's batch, and a search", async () => {
+    await reportLocation("located-driver", offset(HCMC, 100, 0));
+    const search = await call(`/v1/drivers/search?lat=${HCMC.lat}&lng=${HCMC.lng}&radius=1000`, {
+      headers: bearer("rider", "rider-traced"),
+    });
+    expect(search.status).toBe(200);
+    const receiver = run.stack.traces!;
+    const [update] = await waitFor(
+      async () => {
+        const found = receiver.find("http.route", "/v1/drivers/me/location");
+        return found.length > 0 && found[0]!.some((span) => span.name === "process drivers.location.vn") && found;
+      },
+      15_000,
+      "the location update's trace",
+    );
+    const request = one(update!, "update-location", "POST /v1/drivers/me/location");
+    childOf(one(update!, "update-location", "EVALSHA update locations"), request);
+    const published = one(update!, "update-location", "publish drivers.location.vn");
+    childOf(published, request);
+    childOf(one(update!, "source-record-locations", "process drivers.location.vn"), published);
+    // record-locations takes its events in batches, each from a trace of its own: its span links to theirs.
+    const delivery = one(update!, "source-record-locations", "process drivers.location.vn");
+    const history = await waitFor(
+      async () =>
+        receiver
+          .find("http.route", "/")
+          .flat()
+          .find((span) => span.service === "record-locations" && span.links.some((link) => link.spanId === delivery.spanId)),
+      15_000,
+      "record-locations' batch span",
+    );
+    expect(history.attributes).toMatchObject({ "messaging.batch.message_count": 1 });
+
+    const searched = await waitFor(async () => receiver.find("http.route", "/v1/drivers/search")[0], 15_000, "the search's trace");
+    childOf(one(searched, "search-drivers", "EVALSHA search"), one(searched, "search-drivers", "GET /v1/drivers/search"));
+  });
 });
