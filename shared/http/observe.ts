@@ -36,8 +36,10 @@ export function observeRequests(): MiddlewareHandler {
     }
     if (!tracing()) {
       await next();
-      const traceId = incomingTraceId(c);
-      if (traceId && c.res.status >= 500) c.res.headers.set(TRACERESPONSE, `00-${traceId}-${"0".repeat(16)}-00`);
+      const traceparent = incomingTraceparent(c);
+      const traceId = traceIdOf(traceparent);
+      // No span of ours to name: the caller's own, which the trace continues through, as its traceparent said.
+      if (traceId && c.res.status >= 500) c.res.headers.set(TRACERESPONSE, traceparent!);
       return record(c, start, traceId);
     }
     const ce = header(c, HEADERS.traceparent) !== undefined;
@@ -61,7 +63,11 @@ export function observeRequests(): MiddlewareHandler {
 
 /** The trace id the caller sent (an event's own first), for what is written while tracing is off. */
 export function incomingTraceId(c: Context): string | undefined {
-  return traceIdOf(header(c, HEADERS.traceparent) ?? header(c, TRACEPARENT));
+  return traceIdOf(incomingTraceparent(c));
+}
+
+function incomingTraceparent(c: Context): string | undefined {
+  return header(c, HEADERS.traceparent) ?? header(c, TRACEPARENT);
 }
 
 function answered(c: Context, span: Span): void {

@@ -194,7 +194,9 @@ export function linkToAll(traceparents: readonly unknown[]): void {
 
 /** The trace id a traceparent names (version 00), or undefined: what logs and answers carry while tracing is off. */
 export function traceIdOf(traceparent: string | null | undefined): string | undefined {
-  if (!traceparent || traceparent.length < 55 || traceparent[2] !== "-") return undefined;
-  const id = traceparent.slice(3, 35);
-  return /^[0-9a-f]{32}$/.test(id) && id !== "0".repeat(32) ? id : undefined;
+  const match = traceparent && TRACEPARENT_V00.exec(traceparent);
+  if (!match || match[1] === "0".repeat(32) || match[2] === "0".repeat(16)) return undefined;
+  return match[1];
 }
+
+const TRACEPARENT_V00 = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
