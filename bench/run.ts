@@ -40,6 +40,7 @@ import {
 } from "./lib/scenarios";
 import type { LoadResult } from "./lib/stats";
 import { printTable } from "./lib/table";
+import { startTraceReceiver } from "../local/traces";
 import { freePort, startBundle, waitUntilReady, type BundleProcess } from "../harness/processes";
 import { consumerBacklog } from "../harness/streams";
 
@@ -91,6 +92,8 @@ const BURST_CONNECTIONS = 64;
 const SILENT_PAST_FRESH_MS = 60_000;
 
 const log = (line: string) => console.error(`  ${line}`);
+/** Started with tracing on too, in the cold-start step. */
+const TRACED_STARTS = ["create-trip", "assign-driver"];
 
 /** What the steps of a run share: the processes it started, which the run's one cleanup stops. */
 interface BenchContext {
@@ -147,16 +150,27 @@ async function prepare(): Promise<Bundles> {
   return bundles;
 }
 
-/** Cold starts first, while nothing else runs; the stores are up and provisioned. */
+/**
+ * Cold starts first, while nothing else runs; the stores are up and provisioned. The functions on the booking path
+ * are also started with tracing on (exporting to a receiver of the bench's own), in the same rounds: what
+ * configuring tracing costs a start, beside what it costs when it is not configured (nothing is loaded then).
+ */
 async function measureColdStartsOf({ environment }: BenchContext, bundles: Bundles): Promise<ColdStart[]> {
+  const receiver = await startTraceReceiver();
+  const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
   const targets = [
     { name: "bare node:http", bundle: bundles.bare },
     { name: "hello (bootstrap)", bundle: bundles.hello },
     ...FUNCTIONS.map((name) => ({ name, bundle: bundlePath("functions", name) })),
+    ...TRACED_STARTS.map((name) => ({ name: `${name} (tracing on)`, bundle: bundlePath("functions", name), env: traced })),
   ];
-  const coldStarts = await measureColdStarts(targets, environment.env, Number(args["cold-runs"]));
-  for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
-  return coldStarts;
+  try {
+    const coldStarts = await measureColdStarts(targets, environment.env, Number(args["cold-runs"]));
+    for (const start of coldStarts) log(`cold start ${start.name}: ${start.readyMs} ms (${start.vsReference} × bare), ${start.rssMb} MB`);
+    return coldStarts;
+  } finally {
+    await receiver.close();
+  }
 }
 
 /** The stack (under the profiler if asked) and the hello function; returns the port of each scenario's target. */

@@ -13,6 +13,8 @@ import { SOURCE_SETTINGS } from "../shared/config";
 import { CONSUMERS } from "../shared/events/definitions";
 import { startGateway, type Gateway } from "./gateway";
 import { startSchedules } from "./schedules";
+import { tracesUrlFile } from "./trace";
+import { startTraceReceiver, type TraceReceiver } from "./traces";
 
 export interface StackOptions {
   /** The gateway listens here and the processes on the ports after it; 8080 unless told otherwise. */
@@ -28,6 +30,11 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** Told when a process exits without having been stopped or signalled through the stack: a crash. */
   onUnexpectedExit?: (name: string, how: string, logTail: string) => void;
+  /**
+   * Collect the processes' spans in a trace receiver of the stack's own (local/traces.ts), on the port after the last
+   * process's, and tell every process to export to it. Off unless asked (`npm start` asks; the benchmarks do not).
+   */
+  traces?: boolean;
 }
 
 export interface Stack {
@@ -51,6 +58,8 @@ export interface Stack {
   exited(name: string): Promise<void>;
   /** The last lines of a process's log. */
   logTail(name: string, lines?: number): string;
+  /** The trace receiver, when started with `traces`. */
+  traces?: TraceReceiver;
 }
 
 interface Managed {
@@ -102,6 +111,7 @@ class LocalStack implements Stack {
   private stopping = false;
   private gateway?: Gateway;
   private schedules?: { stop(): void };
+  traces?: TraceReceiver;
 
   constructor(private readonly options: StackOptions) {
     this.log = options.log ?? (() => {});
@@ -127,7 +137,8 @@ class LocalStack implements Stack {
       await buildAll();
       this.log(`built ${FUNCTIONS.length} functions and ${SOURCES.length} sources in ${Math.round(performance.now() - started)} ms`);
     }
-    const lastPort = this.plan();
+    let lastPort = this.plan();
+    if (this.options.traces) lastPort = await this.collectTraces(lastPort + 1);
     await this.checkPortsFree();
     for (const m of this.managed.values()) writeFileSync(this.logPath(m.name), "");
 
@@ -157,6 +168,21 @@ class LocalStack implements Stack {
     this.schedules?.stop();
     await Promise.all([...this.managed.values()].map((m) => this.stopProcess(m)));
     await this.gateway?.close();
+    await this.traces?.close();
+  }
+
+  /** Starts the trace receiver on `port` and points every process's exporter at it; returns the port. */
+  private async collectTraces(port: number): Promise<number> {
+    if (!(await isFree(port))) throw new Error(`port ${port} (the trace receiver's) already in use`);
+    this.traces = await startTraceReceiver({ port });
+    this.log(`spans go to ${this.traces.url} (npm run -s trace -- <tripId>)`);
+    writeFileSync(tracesUrlFile(this.logDir), `${this.traces.url}\n`);
+    for (const m of this.managed.values()) {
+      // Spans are sent within a fifth of a second of their end (the SDK's default is 5 s), so a booking's trace is
+      // complete by the time someone asks for it. What the caller set wins.
+      m.env = { OTEL_EXPORTER_OTLP_ENDPOINT: this.traces.url, OTEL_BSP_SCHEDULE_DELAY: "200", ...m.env };
+    }
+    return port;
   }
 
   async restart(name: string): Promise<void> {

@@ -66,7 +66,7 @@ try {
 
   console.log("UIT-Go: building and starting the functions");
   started = performance.now();
-  stack = await startStack({ basePort: port, log: say });
+  stack = await startStack({ basePort: port, log: say, traces: true });
   say(`all processes ready in ${Math.round(performance.now() - started)} ms`);
   if (stopping) await new Promise(() => {});
 
@@ -125,6 +125,9 @@ function printWelcome(url: string, secret: string, devSecret: boolean): void {
     "",
     "The same booking through the Knative host name (as k6 and curl reach Kourier on a kind cluster):",
     `  curl -si ${url}/v1/trips -H 'Host: create-trip.default.127.0.0.1.sslip.io' ${auth} -H 'Content-Type: application/json' -d '${booking}'`,
+    "",
+    "Follow the booking through every function (its trace, collected on this machine):",
+    "  npm run -s trace -- TRIP_ID",
     "",
     `Logs: ${stack?.logDir ?? ".local/logs"}/<function>.log. Press Ctrl-C to stop.`,
   );

@@ -54,6 +54,8 @@ export interface Config {
   homeCacheTimeoutMs: number;
   /** watch-trip: how often an idle watcher's connection carries a heartbeat (an SSE comment, a WebSocket ping). */
   watchHeartbeatMs: number;
+  /** Whether spans are exported (tracingConfigured); the SDK reads its own OTEL_* settings. */
+  tracing: boolean;
 }
 
 export interface RateLimit {
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Well inside the idle limits of the proxies on the way: Kourier sets none by default (config-kourier
     // stream-idle-timeout 0s), but load balancers in front of it commonly cut a connection idle for 60 s.
     watchHeartbeatMs: atLeastOne(env, "WATCH_HEARTBEAT_MS", 15_000),
+    tracing: tracingConfigured(env),
   };
 }
 
@@ -198,6 +201,7 @@ export interface SourceConfig {
   sinkTimeoutMs: number;
   shutdownTimeoutMs: number;
   dependencyTimeoutMs: number;
+  tracing: boolean;
 }
 
 export function loadSourceConfig(env: Env = process.env): SourceConfig {
@@ -226,7 +230,32 @@ export function loadSourceConfig(env: Env = process.env): SourceConfig {
     sinkTimeoutMs: int(env, "SINK_TIMEOUT_MS", DEFAULTS.sinkTimeoutMs),
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", DEFAULTS.shutdownTimeoutMs),
     dependencyTimeoutMs: int(env, "DEPENDENCY_TIMEOUT_MS", DEFAULTS.dependencyTimeoutMs),
+    tracing: tracingConfigured(env),
   };
+}
+
+/**
+ * Tracing is on where an OTLP endpoint is given (the standard variables; OTEL_SDK_DISABLED=true turns it off again). The
+ * rest of its configuration (sampler, batching, service name) is the SDK's own, from its OTEL_* variables.
+ */
+export function tracingConfigured(env: Env = process.env): boolean {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return Boolean(endpoint) && env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== "true";
+}
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The least severe level written (LOG_LEVEL). info, the default, writes one access line per request; warn keeps only
+ * what needs a look. Read by shared/log.ts when it loads, before any config.
+ */
+export function logLevelOf(env: Env = process.env): LogLevel {
+  const raw = (env.LOG_LEVEL ?? "").trim().toLowerCase();
+  if (raw === "") return "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(raw))
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`);
+  return raw as LogLevel;
 }
 
 function atLeastOne(env: Env, name: string, fallback: number): number {

@@ -5,6 +5,7 @@ import type { DriverIndex } from "./drivers/driver-index";
 import type { TripEvents } from "./events/trip-events";
 import { counter, histogram } from "./metrics";
 import { REGIONS } from "./regions";
+import { UITGO, withSpan } from "./telemetry/tracing";
 import { regionOfTripId } from "./trips/trip-id";
 import { DriverAlreadyOnTrip, type TripStore } from "./trips/trip-store";
 import type { Trip } from "./trips/trip";
@@ -46,9 +47,12 @@ export class Matcher {
   ) {}
 
   async match(tripId: string): Promise<MatchResult> {
-    const result = await this.attempt(tripId);
-    outcomes.inc({ outcome: result.outcome });
-    return result;
+    return withSpan("match trip", { attributes: { [UITGO.tripId]: tripId } }, async (span) => {
+      const result = await this.attempt(tripId);
+      outcomes.inc({ outcome: result.outcome });
+      span.setAttribute(UITGO.outcome, result.outcome);
+      return result;
+    });
   }
 
   private async attempt(tripId: string): Promise<MatchResult> {

@@ -23,7 +23,9 @@ export interface RateDecision {
 // KEYS: one per decision, in order (a client may appear twice). ARGV: the interval between requests and the window, in
 // ms. Redis's own clock, so every instance agrees on the time. Returns, per key, {allowed, remaining, ms until reset,
 // ms until the next request is allowed}.
-const GCRA = new LuaScript(`
+const GCRA = new LuaScript(
+  "rate limit",
+  `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
@@ -41,7 +43,8 @@ for _, key in ipairs(KEYS) do
   end
 end
 return out
-`);
+`,
+);
 
 /** Decisions of one limit in one script at most, so no script keeps Redis's other clients waiting long. */
 const MAX_DECISIONS_PER_SCRIPT = 64;

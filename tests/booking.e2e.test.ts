@@ -9,6 +9,7 @@ import type { TripEvent } from "../shared/events/trip-events";
 import type { Trip } from "../shared/trips/trip";
 import { newTripId } from "../shared/trips/trip-id";
 import { bearer } from "./support/auth";
+import { reportAvailable } from "./support/http";
 import { HCMC, offset, randomPointNear, tripRequest } from "../harness/places";
 import { waitFor } from "../harness/processes";
 import { resetState, shardSql } from "../harness/state";
@@ -36,13 +37,8 @@ function call(path: string, init: RequestInit & { headers?: Record<string, strin
   return fetch(`${stack.gatewayUrl}${path}`, init);
 }
 
-async function reportLocation(driverId: string, point: { lat: number; lng: number }) {
-  const response = await call("/v1/drivers/me/location", {
-    method: "POST",
-    headers: { ...bearer("driver", driverId), "content-type": "application/json" },
-    body: JSON.stringify({ ...point, status: "available" }),
-  });
-  expect(response.status).toBe(202);
+function reportLocation(driverId: string, point: { lat: number; lng: number }) {
+  return reportAvailable(stack.gatewayUrl, driverId, point);
 }
 
 async function book(riderId: string, origin = HCMC, headers: Record<string, string> = {}): Promise<Trip> {

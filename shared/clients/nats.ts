@@ -1,7 +1,7 @@
 // A NATS connection that is opened in the background and reconnects forever. While it is down,
 // publishing fails at once with DependencyUnavailable rather than buffering behind the request.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { DependencyUnavailable } from "./dependency";
 import type { DependencyHandle } from "./dependency";
 import type { Config } from "../config";
@@ -57,6 +57,16 @@ export class Nats implements DependencyHandle {
   connection(): NatsConnection {
     if (!this.up || !this.nc) throw new DependencyUnavailable("nats", "not connected");
     return this.nc;
+  }
+
+  /**
+   * Message headers with these fields. Made here, where the client is linked anyway: a module that only publishes
+   * through a Nats it is given (shared/events/publish.ts) links no NATS code of its own.
+   */
+  headers(fields: Record<string, string>): MsgHdrs {
+    const made = headers();
+    for (const [name, value] of Object.entries(fields)) made.set(name, value);
+    return made;
   }
 
   async manager(): Promise<JetStreamManager> {

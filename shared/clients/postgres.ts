@@ -2,6 +2,7 @@
 import postgres from "postgres";
 import { DependencyUnavailable } from "./dependency";
 import type { DependencyHandle } from "./dependency";
+import { dbSpan } from "../telemetry/tracing";
 
 export type Sql = postgres.Sql;
 
@@ -111,7 +112,18 @@ export function isUnavailable(err: unknown): boolean {
  * past its deadline may still complete later: callers already treat a 503 as "retry", and their writes are
  * idempotent or undone on retry, as they must be for a connection lost after a commit.
  */
-export async function onPostgres<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
+export function onPostgres<T>(operation: () => Promise<T>, deadlineMs: number, query?: TracedQuery): Promise<T> {
+  if (!query) return withinDeadline(operation, deadlineMs);
+  return dbSpan("postgresql", query.summary, query.sql.options.database, () => withinDeadline(operation, deadlineMs));
+}
+
+/** What a traced call names: its query summary (e.g. "UPDATE trips") and the database it runs on. */
+export interface TracedQuery {
+  summary: string;
+  sql: Sql;
+}
+
+async function withinDeadline<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const silence = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DependencyUnavailable("postgres", new Error(`no answer within ${deadlineMs} ms`))), deadlineMs);

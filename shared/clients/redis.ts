@@ -5,6 +5,7 @@ import { once } from "node:events";
 import { Redis, ReplyError } from "ioredis";
 import { DependencyUnavailable } from "./dependency";
 import type { DependencyHandle } from "./dependency";
+import { dbSpan } from "../telemetry/tracing";
 
 export function connectRedis(url: string, timeoutMs: number): Redis {
   const redis = new Redis(url, {
@@ -46,12 +47,22 @@ export async function onRedis<T>(operation: () => Promise<T>): Promise<T> {
 /** A Lua script run by its SHA, loading it on the first NOSCRIPT (after a Redis restart, say). */
 export class LuaScript {
   private readonly sha: string;
+  private readonly summary: string;
 
-  constructor(private readonly source: string) {
+  /** `name` says what the script does, in its spans (EVALSHA claim). */
+  constructor(
+    name: string,
+    private readonly source: string,
+  ) {
     this.sha = createHash("sha1").update(source).digest("hex");
+    this.summary = `EVALSHA ${name}`;
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return dbSpan("redis", this.summary, String(redis.options.db ?? 0), () => this.runScript(redis, keys, args));
+  }
+
+  private async runScript(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

@@ -17,6 +17,28 @@ function refusal(run: () => unknown): InvalidInput {
   throw new Error("not refused");
 }
 
+describe("the distributed tracing extension", () => {
+  const traced = { ...attributes, traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "uitgo=1" };
+
+  it("travels as ce-traceparent and ce-tracestate in binary mode, and is read back", () => {
+    const { headers } = toBinary(traced, "application/json", "{}");
+    expect(headers).toMatchObject({ "ce-traceparent": traced.traceparent, "ce-tracestate": "uitgo=1" });
+    expect(binaryAttributes(headers, "things.done")).toMatchObject({ traceparent: traced.traceparent, tracestate: "uitgo=1" });
+  });
+
+  it("travels as attributes of each event in batched mode, and is read back per event", () => {
+    const other = { ...traced, id: "e-2", traceparent: "00-0af7651916cd76f9a4d4c76e4a6e1c2e-b7ad6b7169203331-01" };
+    const events = [
+      toStructured(traced, "application/json", Buffer.from("{}"))!,
+      toStructured(other, "application/json", Buffer.from("{}"))!,
+    ];
+    const sent = JSON.parse(Buffer.from(toBatch(events).body).toString()) as Record<string, unknown>[];
+    expect(sent.map((event) => event.traceparent)).toEqual([traced.traceparent, other.traceparent]);
+    const read = decodeBatch(fromBatch(sent), "things.done", (data) => data);
+    expect(read.map((event) => event.traceparent)).toEqual([traced.traceparent, other.traceparent]);
+  });
+});
+
 describe("binary mode", () => {
   it("sends each attribute as a ce- header, the data's media type as Content-Type, the data as the body", () => {
     const { headers, body } = toBinary(attributes, "application/json", '{"n":1}');

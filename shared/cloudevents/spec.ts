@@ -10,6 +10,12 @@ export const EXTENSIONS = {
   deliveries: "natsdeliveries",
   /** The internal senders' secret (shared/http/internal-sender.ts): an extension so a PingSource can send it too. */
   sender: "uitgosender",
+  /**
+   * The CloudEvents distributed tracing extension: the W3C Trace Context of the event, which the JetStream source continues
+   * from the message's NATS headers (shared/telemetry/tracing.ts), in every event of a batch and as ce-traceparent in binary mode.
+   */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /** Binary mode carries each attribute in a header of its own: ce-<attribute> (HTTP protocol binding §3.1.3). */
@@ -28,6 +34,8 @@ export const HEADERS = {
   time: headerOf("time"),
   deliveries: headerOf(EXTENSIONS.deliveries),
   sender: headerOf(EXTENSIONS.sender),
+  traceparent: headerOf(EXTENSIONS.traceparent),
+  tracestate: headerOf(EXTENSIONS.tracestate),
 } as const;
 
 /** Batched content mode (§3.3): a JSON array of structured-mode events. */

@@ -128,7 +128,9 @@ end
 // ARGV[1]: before when a report is stale; then five values per update (id, lat, lng, recordedAt, status). The updates
 // handled in one turn of the event loop come as one script: one round trip and one prune for all of them.
 // Returns 1 per update that moved the index, 0 per update older than the driver's last.
-const UPDATE = new LuaScript(`
+const UPDATE = new LuaScript(
+  "update locations",
+  `
 local geo, seen, pos, busy = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local moved = {}
 for i = 2, #ARGV, 5 do
@@ -154,20 +156,26 @@ if #stale > 0 then
   redis.call('ZREM', seen, unpack(stale))
 end
 return moved
-`);
+`,
+);
 
 // The drivers silent longest first, at most ARGV[2] of them: one batch keeps Redis's other clients waiting
 // well under a millisecond.
-const SWEEP = new LuaScript(`
+const SWEEP = new LuaScript(
+  "sweep",
+  `
 local geo, seen = KEYS[1], KEYS[2]
 local silent = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #silent == 0 then return 0 end
 redis.call('ZREM', geo, unpack(silent))
 redis.call('ZREM', seen, unpack(silent))
 return #silent
-`);
+`,
+);
 
-const SEARCH = new LuaScript(`${NEAREST}
+const SEARCH = new LuaScript(
+  "search",
+  `${NEAREST}
 local geo, seen, pos = KEYS[1], KEYS[2], KEYS[3]
 local ids, examined, dropped = nearest(geo, seen, ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
   tonumber(ARGV[6]), function() return true end)
@@ -179,9 +187,12 @@ for i, id in ipairs(ids) do
   out[#out + 1] = positions[i]
 end
 return out
-`);
+`,
+);
 
-const CLAIM = new LuaScript(`${NEAREST}
+const CLAIM = new LuaScript(
+  "claim",
+  `${NEAREST}
 local geo, seen, busy, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local trip = ARGV[1]
 local existing = redis.call('HGET', claims, trip)
@@ -197,9 +208,12 @@ redis.call('HSET', claims, trip, driver)
 redis.call('ZREM', geo, driver)
 redis.call('ZREM', seen, driver)
 return driver
-`);
+`,
+);
 
-const RELEASE = new LuaScript(`
+const RELEASE = new LuaScript(
+  "release",
+  `
 local geo, seen, pos, busy, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local trip, driver, available = ARGV[1], ARGV[2], ARGV[3] == '1'
 if driver == '' then
@@ -216,7 +230,8 @@ if available and last then
   redis.call('ZADD', seen, at, driver)
 end
 return 1
-`);
+`,
+);
 
 const silentDropped = counter(
   "uitgo_silent_drivers_dropped_total",

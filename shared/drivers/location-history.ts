@@ -71,6 +71,7 @@ export class LocationHistory {
         on conflict on constraint driver_locations_update do nothing
         returning driver_id, recorded_at`,
       this.deadlineMs,
+      { summary: "INSERT driver_locations", sql },
     );
     const fresh = new Set(inserted.map((row) => locationKey({ driverId: row.driver_id, recordedAt: row.recorded_at.getTime() })));
     // A key twice in one batch (a redelivery racing the first delivery) was inserted once: the first one takes it.

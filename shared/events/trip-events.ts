@@ -1,6 +1,7 @@
 // Trip lifecycle events on the TRIPS stream: subject trips.<type>.<region>, deduplicated by Nats-Msg-Id.
 import type { Nats } from "../clients/nats";
 import { publishEvent } from "./publish";
+import { UITGO } from "../telemetry/tracing";
 import { regionOfTripId } from "../trips/trip-id";
 import type { Principal } from "../principal";
 import type { Trip, TripEventType } from "../trips/trip";
@@ -43,7 +44,7 @@ export class TripEvents {
     const event: TripEvent = { schemaVersion: TRIP_EVENT_SCHEMA_VERSION, type: `trips.${type}`, time: new Date().toISOString(), trip };
     if (actor) event.actor = actor;
     const msgID = occurrence ? `${trip.id}:${type}:${occurrence}` : `${trip.id}:${type}`;
-    await publishEvent(this.nats, tripSubject(type, trip), event, msgID);
+    await publishEvent(this.nats, tripSubject(type, trip), event, msgID, { [UITGO.tripId]: trip.id });
   }
 }
 

@@ -32,10 +32,13 @@ const unavailable = counter(
 );
 
 // Deletes the lock only if it is still ours: once expired, it may be another process's.
-const RELEASE = new LuaScript(`
+const RELEASE = new LuaScript(
+  "release-lock",
+  `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`);
+`,
+);
 
 /** What a Redis command answers when Redis did not. */
 const NO_ANSWER = Symbol("no answer");

@@ -5,6 +5,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deliveriesOf, type BinaryCloudEvent, type ReceivedCloudEvent } from "../cloudevents/event";
 import { binaryAttributes, decodeBatch, fromBatch, isBatch } from "../cloudevents/http-binding";
 import { readBodyText, readJson, readJsonObject } from "./json-body";
+import { EXTENSIONS } from "../cloudevents/spec";
+import { linkToAll } from "../telemetry/tracing";
 
 // What each request carried, for backOffWhileUnavailable: the delivery counts are attributes of the events.
 const received = new WeakMap<Context, readonly BinaryCloudEvent[]>();
@@ -44,6 +46,7 @@ export function cloudEvents<T>(
     if (isBatch(c.req.header("content-type"))) {
       const events = fromBatch(await readJson(c, limits.batch));
       received.set(c, events);
+      linkToAll(events.map((event) => event[EXTENSIONS.traceparent]));
       c.set("cloudEvents", decodeBatch(events, type, decode));
     } else {
       const attributes = binaryAttributes(c.req.header(), type);

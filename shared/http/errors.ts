@@ -3,6 +3,9 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DependencyUnavailable } from "../clients/dependency";
 import { InvalidInput, InvalidToken, type ErrorDetail } from "../errors";
+import { log } from "../log";
+import { tracing } from "../telemetry/tracing";
+import { incomingTraceId } from "./observe";
 
 /** A refusal the client can act on: answered with its status and code. */
 export class ApiError extends Error {
@@ -35,8 +38,13 @@ export function errorResponse(c: Context, err: unknown): Response {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json(errorBody("service_unavailable", `${err.dependency} is unavailable, retry shortly`), 503);
   }
-  console.error(
-    JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, err: String(err), stack: (err as Error)?.stack }),
-  );
+  // With tracing on, log() adds the active span's ids; off, the caller's trace id still names the request.
+  const traceId = tracing() ? undefined : incomingTraceId(c);
+  log("error", "unhandled error", {
+    path: c.req.path,
+    err: String(err),
+    stack: (err as Error)?.stack,
+    ...(traceId && { trace_id: traceId }),
+  });
   return c.json(errorBody("internal_error", "Something went wrong on our side"), 500);
 }

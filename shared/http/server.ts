@@ -6,13 +6,15 @@ import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config";
-import { dependencyUnavailable, httpRequestDuration, registry } from "../metrics";
+import { dependencyUnavailable, registry } from "../metrics";
 import { log } from "../log";
 import { closeAfterEarlyAnswer } from "./early-close";
 import { DependencyUnavailable, type DependencyHandle } from "../clients/dependency";
 import { errorBody, errorResponse } from "./errors";
 import { shedOverload } from "./overload";
 import { internalSenders } from "./internal-sender";
+import { observeRequests } from "./observe";
+import { startTracing, stopTracing } from "../telemetry/tracing";
 import { answerProtocolErrors, invalidRequestResponse, requireHost } from "./protocol-errors";
 
 /** A function's app, whatever its Env: the root app only mounts it. */
@@ -40,14 +42,7 @@ export function createRootApp(
   const root = new Hono();
   root.use(closeAfterEarlyAnswer());
 
-  root.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    httpRequestDuration.observe(
-      { method: c.req.method, route: c.req.routePath, status: String(c.res.status) },
-      (performance.now() - start) / 1000,
-    );
-  });
+  root.use(observeRequests());
   root.use(shedOverload());
 
   root.get("/health/liveness", (c) => c.json({ status: "ok" }));
@@ -100,7 +95,10 @@ export function createRootApp(
   return root;
 }
 
-export type ServeOptions = Pick<Config, "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret">;
+export type ServeOptions = Pick<
+  Config,
+  "serviceName" | "port" | "host" | "shutdownTimeoutMs" | "dependencyTimeoutMs" | "internalSecret" | "tracing"
+>;
 
 /** An HTTP Upgrade request (a WebSocket), with the root app's fetch to answer it through the function's routes. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer, fetch: Hono["fetch"]) => void;
@@ -114,13 +112,14 @@ export interface ServeExtras {
   onDrain?: () => Promise<void>;
 }
 
-export function serveFunction(
+export async function serveFunction(
   app: FunctionApp,
   dependencies: readonly DependencyHandle[],
   config: ServeOptions,
   { internal = false, upgrade, onDrain }: ServeExtras = {},
 ): Promise<RunningFunction> {
   if (internal && config.internalSecret === undefined) throw new Error("INTERNAL_SECRET must be set for an internal function");
+  await startTracing(config.tracing, config.serviceName);
   let draining = false;
   const root = createRootApp(app, dependencies, config.dependencyTimeoutMs, {
     isDraining: () => draining,
@@ -155,6 +154,7 @@ export function serveFunction(
           server.closeIdleConnections();
         });
         await Promise.allSettled(dependencies.map((dep) => dep.close()));
+        await stopTracing();
         clearTimeout(force);
         log("info", "stopped", { service: config.serviceName });
       };

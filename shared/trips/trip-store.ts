@@ -2,6 +2,7 @@
 import type { Config } from "../config";
 import type { TransactionSql } from "postgres";
 import { connectPostgres, onPostgres, postgresDeadlineMs, postgresHandle, type Sql } from "../clients/postgres";
+import { dbSpan } from "../telemetry/tracing";
 import { GroupCommit } from "../group-commit";
 import { DependencyUnavailable } from "../clients/dependency";
 import type { DependencyHandle } from "../clients/dependency";
@@ -149,10 +150,11 @@ export class TripStore {
   }
 
   private async insertOrFindEarlier(region: Region, trip: NewTrip): Promise<CreateResult> {
-    const inserted = await this.inserts[region].submit(trip);
+    const sql = this.shards[region].primary;
+    // Inserted with the trips booked in the same turn (one statement); the span is this trip's wait for it.
+    const inserted = await dbSpan("postgresql", "INSERT trips", sql.options.database, () => this.inserts[region].submit(trip));
     if (inserted) return { trip: toTrip(inserted), replayed: false, sameRequest: true };
 
-    const sql = this.shards[region].primary;
     const [earlier] = await onPostgres(() => byIdempotencyKey(sql, trip.riderId, trip.idempotencyKey ?? null), this.deadlineMs);
     // Not inserted and no earlier trip under its key: the limit on active trips is what held it back.
     if (!earlier && trip.maxActiveTrips !== undefined) throw new ActiveTripLimit(trip.maxActiveTrips);
@@ -233,21 +235,28 @@ export class TripStore {
    */
   async discard(id: string): Promise<boolean> {
     const sql = this.shardOf(id).primary;
-    const removed = await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested' returning id`, this.deadlineMs);
+    const removed = await onPostgres(() => sql`delete from trips where id = ${id} and status = 'requested' returning id`, this.deadlineMs, {
+      summary: "DELETE trips",
+      sql,
+    });
     return removed.length > 0;
   }
 
   /** Reads from the replica when `mayLag` and one is configured, falling back to the primary for trips it has not seen yet. */
   async get(id: string, { mayLag = false } = {}): Promise<Trip | undefined> {
     const shard = this.shardOf(id);
-    return onPostgres(async () => {
-      if (mayLag && shard.replica) {
-        const [row] = await shard.replica<TripRow[]>`select * from trips where id = ${id}`;
-        if (row) return toTrip(row);
-      }
-      const [row] = await shard.primary<TripRow[]>`select * from trips where id = ${id}`;
-      return row && toTrip(row);
-    }, this.deadlineMs);
+    return onPostgres(
+      async () => {
+        if (mayLag && shard.replica) {
+          const [row] = await shard.replica<TripRow[]>`select * from trips where id = ${id}`;
+          if (row) return toTrip(row);
+        }
+        const [row] = await shard.primary<TripRow[]>`select * from trips where id = ${id}`;
+        return row && toTrip(row);
+      },
+      this.deadlineMs,
+      { summary: "SELECT trips", sql: shard.primary },
+    );
   }
 
   /**
@@ -277,37 +286,45 @@ export class TripStore {
   /** Moves a requested trip to assigned. Returns the trip as it now stands, assigned to this driver or not. */
   async assign(id: string, driverId: string): Promise<Trip | undefined> {
     const sql = this.shardOf(id).primary;
-    return onPostgres(async () => {
-      try {
-        const [row] = await sql<TripRow[]>`
+    return onPostgres(
+      async () => {
+        try {
+          const [row] = await sql<TripRow[]>`
           update trips set status = 'assigned', driver_id = ${driverId}, updated_at = now()
           where id = ${id} and status = 'requested'
           returning *`;
-        if (row) return toTrip(row);
-      } catch (err) {
-        if ((err as { constraint_name?: string }).constraint_name === "trips_one_active_trip_per_driver") {
-          throw new DriverAlreadyOnTrip(`driver ${driverId} already has an active trip`);
+          if (row) return toTrip(row);
+        } catch (err) {
+          if ((err as { constraint_name?: string }).constraint_name === "trips_one_active_trip_per_driver") {
+            throw new DriverAlreadyOnTrip(`driver ${driverId} already has an active trip`);
+          }
+          throw err;
         }
-        throw err;
-      }
-      const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
-      return current && toTrip(current);
-    }, this.deadlineMs);
+        const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+        return current && toTrip(current);
+      },
+      this.deadlineMs,
+      { summary: "UPDATE trips", sql },
+    );
   }
 
   async forMatching(id: string): Promise<MatchingState | undefined> {
     const sql = this.shardOf(id).primary;
-    return onPostgres(async () => {
-      // A plain read first: a requested trip can only leave requested through an UPDATE … WHERE status = 'requested',
-      // which waits for any transition in progress, so matching it needs no lock.
-      let [row] = await sql<TripRow[]>`select * from trips where id = ${id}`;
-      // Any other status may be a transition in progress (a decline announces the trip again before it commits).
-      // FOR KEY SHARE waits for it, so matching sees the trip as that transition leaves it. The lock is a write
-      // (a transaction id and a commit), which is why the common case above goes without it.
-      if (row && row.status !== "requested") [row] = await sql<TripRow[]>`select * from trips where id = ${id} for key share`;
-      // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
-      return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
-    }, this.deadlineMs);
+    return onPostgres(
+      async () => {
+        // A plain read first: a requested trip can only leave requested through an UPDATE … WHERE status = 'requested',
+        // which waits for any transition in progress, so matching it needs no lock.
+        let [row] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+        // Any other status may be a transition in progress (a decline announces the trip again before it commits).
+        // FOR KEY SHARE waits for it, so matching sees the trip as that transition leaves it. The lock is a write
+        // (a transaction id and a commit), which is why the common case above goes without it.
+        if (row && row.status !== "requested") [row] = await sql<TripRow[]>`select * from trips where id = ${id} for key share`;
+        // A requested trip's updated_at is when it entered matching: nothing else touches a requested trip.
+        return row && { trip: toTrip(row), declinedBy: row.declined_by, requestedSince: row.updated_at };
+      },
+      this.deadlineMs,
+      { summary: "SELECT trips", sql },
+    );
   }
 
   /**
@@ -370,15 +387,19 @@ export class TripStore {
   /** Moves a still-requested trip to no_driver. Returns the trip as it now stands. */
   async markNoDriver(id: string): Promise<Trip | undefined> {
     const sql = this.shardOf(id).primary;
-    return onPostgres(async () => {
-      const [row] = await sql<TripRow[]>`
+    return onPostgres(
+      async () => {
+        const [row] = await sql<TripRow[]>`
         update trips set status = 'no_driver', updated_at = now()
         where id = ${id} and status = 'requested'
         returning *`;
-      if (row) return toTrip(row);
-      const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
-      return current && toTrip(current);
-    }, this.deadlineMs);
+        if (row) return toTrip(row);
+        const [current] = await sql<TripRow[]>`select * from trips where id = ${id}`;
+        return current && toTrip(current);
+      },
+      this.deadlineMs,
+      { summary: "UPDATE trips", sql },
+    );
   }
 
   /** Where reads that tolerate lag go in a shard. */

@@ -6,7 +6,8 @@ import { toBinary, toStructured, type HttpMessage, type OutgoingAttributes } fro
 import { EXTENSIONS } from "../../shared/cloudevents/spec";
 import { eventType } from "../../shared/cloudevents/types";
 
-function attributes(msg: JsMsg, ceOverrides: Record<string, string>): OutgoingAttributes {
+/** `carried`: the trace context the event continues (shared/telemetry/delivery.ts), as the tracing extension's attributes. */
+function attributes(msg: JsMsg, ceOverrides: Record<string, string>, carried: Record<string, string>): OutgoingAttributes {
   const { stream, streamSequence, deliveryCount } = msg.info;
   const attributes: OutgoingAttributes = {
     // The publisher's message id is stable across redeliveries and republishes; the sequence is the fallback.
@@ -16,6 +17,7 @@ function attributes(msg: JsMsg, ceOverrides: Record<string, string>): OutgoingAt
     subject: msg.subject,
     time: msg.time.toISOString(),
     [EXTENSIONS.deliveries]: String(deliveryCount),
+    ...carried,
   };
   for (const [name, value] of Object.entries(ceOverrides)) attributes[name.toLowerCase()] = value;
   return attributes;
@@ -26,11 +28,15 @@ function contentType(msg: JsMsg): string {
 }
 
 /** The message alone, in binary mode, its bytes untouched. */
-export function binaryCloudEvent(msg: JsMsg, ceOverrides: Record<string, string>): HttpMessage {
-  return toBinary(attributes(msg, ceOverrides), contentType(msg), msg.data);
+export function binaryCloudEvent(msg: JsMsg, ceOverrides: Record<string, string>, carried: Record<string, string> = {}): HttpMessage {
+  return toBinary(attributes(msg, ceOverrides, carried), contentType(msg), msg.data);
 }
 
 /** The message as one event of a batch, or undefined when it must go alone (toStructured). */
-export function structuredCloudEvent(msg: JsMsg, ceOverrides: Record<string, string>): CloudEvent | undefined {
-  return toStructured(attributes(msg, ceOverrides), contentType(msg), msg.data);
+export function structuredCloudEvent(
+  msg: JsMsg,
+  ceOverrides: Record<string, string>,
+  carried: Record<string, string> = {},
+): CloudEvent | undefined {
+  return toStructured(attributes(msg, ceOverrides, carried), contentType(msg), msg.data);
 }

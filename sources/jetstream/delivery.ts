@@ -12,6 +12,7 @@ import { log } from "../../shared/log";
 import { counter, histogram } from "../../shared/metrics";
 import { binaryCloudEvent, structuredCloudEvent } from "./cloudevent";
 import { postToSink } from "./sink";
+import { traceDelivery, type DeliveryTrace } from "../../shared/telemetry/delivery";
 
 export interface DeliveryOptions {
   sink: string;
@@ -48,25 +49,36 @@ export class Delivery {
 
   /** `maxDeliver` is the consumer's: the delivery after which JetStream will not redeliver (≤ 0: no limit). */
   async handle(msg: JsMsg, maxDeliver: number): Promise<void> {
-    await this.settle(msg, await this.post(binaryCloudEvent(msg, this.options.ceOverrides)), maxDeliver);
+    const traced = traceDelivery(msg);
+    await traced.run(async () => {
+      const verdict = await this.post(binaryCloudEvent(msg, this.options.ceOverrides, traced.carried));
+      await this.settle(msg, verdict, maxDeliver);
+      traced.end(verdict.kind, problemOf(verdict));
+    });
   }
 
   /** Delivers the messages in one batched-mode request, and settles each by the answer to it. */
   async handleBatch(msgs: readonly JsMsg[], maxDeliver: number): Promise<void> {
     const carried: JsMsg[] = [];
     const events: CloudEvent[] = [];
+    const traces: DeliveryTrace[] = [];
     const alone: JsMsg[] = [];
     for (const msg of msgs) {
-      const event = structuredCloudEvent(msg, this.options.ceOverrides);
+      const traced = traceDelivery(msg);
+      const event = structuredCloudEvent(msg, this.options.ceOverrides, traced.carried);
       if (event) {
         carried.push(msg);
         events.push(event);
-      } else alone.push(msg);
+        traces.push(traced);
+      } else {
+        traced.end("sent alone");
+        alone.push(msg);
+      }
     }
-    await Promise.all([this.deliverBatch(carried, events, maxDeliver), ...alone.map((msg) => this.handle(msg, maxDeliver))]);
+    await Promise.all([this.deliverBatch(carried, events, traces, maxDeliver), ...alone.map((msg) => this.handle(msg, maxDeliver))]);
   }
 
-  private async deliverBatch(msgs: JsMsg[], events: CloudEvent[], maxDeliver: number): Promise<void> {
+  private async deliverBatch(msgs: JsMsg[], events: CloudEvent[], traces: DeliveryTrace[], maxDeliver: number): Promise<void> {
     if (msgs.length === 0) return;
     const consumer = msgs[0]!.info.consumer;
     batchSize.observe({ consumer }, msgs.length);
@@ -77,9 +89,17 @@ export class Delivery {
     // events, so those are retried as a batch.
     const mayBeOneEvent = verdict.kind === "refused" || (verdict.kind === "failed" && verdict.status === 500);
     if (!mayBeOneEvent) {
-      await Promise.all(msgs.map((msg) => this.settle(msg, verdict, maxDeliver)));
+      await Promise.all(
+        msgs.map((msg, i) =>
+          traces[i]!.run(async () => {
+            await this.settle(msg, verdict, maxDeliver);
+            traces[i]!.end(verdict.kind, problemOf(verdict));
+          }),
+        ),
+      );
       return;
     }
+    for (const traced of traces) traced.end("batch not taken", verdict.reason);
     // Delivered alone, each message is refused, failed or taken on its own merits. All at once, so a sink that writes
     // in groups writes them together; working() restarts each ack wait, which the batch's own delivery has used part of.
     log("warn", "batch not taken, delivering its messages one at a time", { consumer, messages: msgs.length, reason: verdict.reason });
@@ -160,6 +180,10 @@ export class Delivery {
       }
     }
   }
+}
+
+function problemOf(verdict: Verdict): string | undefined {
+  return verdict.kind === "delivered" ? undefined : verdict.reason;
 }
 
 /** Retry-After in seconds (the sink's HTTP-date form is not used here), capped like our own delays. */

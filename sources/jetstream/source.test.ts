@@ -117,6 +117,16 @@ async function publish(subject: string, body: unknown, msgID: string): Promise<v
   await js.publish(subject, JSON.stringify(body), { msgID });
 }
 
+const traced = (n: number) => `00-${String(n).padStart(32, "a")}-${"b".repeat(16)}-01`;
+
+/** A message whose headers carry a trace context, as a traced publisher's do (shared/events/publish.ts). */
+async function publishTraced(n: number): Promise<void> {
+  const carried = headers();
+  carried.set("traceparent", traced(n));
+  carried.set("tracestate", `uitgo=${n}`);
+  await js.publish("sourcetest.created.vn", JSON.stringify({ n }), { msgID: `t-${n}`, headers: carried });
+}
+
 async function consumerSettled(): Promise<boolean> {
   return (await consumerBacklog(jsm, STREAM, CONSUMER)) === 0;
 }
@@ -234,6 +244,16 @@ describe("JetStream source", () => {
     expect(dead!.header.get(DEAD_LETTER_HEADERS.deliveries)).toBe(String(MAX_DELIVER));
   });
 
+  it("carries each message's trace context from its NATS headers into its CloudEvent (ce-traceparent, ce-tracestate)", async () => {
+    // The source here runs without tracing configured: it passes the publisher's context on unchanged.
+    await publishTraced(1);
+    await publish("sourcetest.created.vn", { n: 2 }, "untraced");
+    await waitFor(consumerSettled, 10_000, "both acked");
+    const alone = received.find((r) => r.headers[HEADERS.id] === "t-1")!;
+    expect(alone.headers).toMatchObject({ [HEADERS.traceparent]: traced(1), [HEADERS.tracestate]: "uitgo=1" });
+    expect(received.find((r) => r.headers[HEADERS.id] === "untraced")!.headers).not.toHaveProperty(HEADERS.traceparent);
+  });
+
   describe("with batching on (CloudEvents batched content mode)", () => {
     it("delivers the waiting messages in one request, as structured-mode events in stream order, and acks them all", async () => {
       await stopSource();
@@ -262,6 +282,18 @@ describe("JetStream source", () => {
         cluster: "test",
       });
       expect(Date.parse(events[0]!.time!)).not.toBeNaN();
+    });
+
+    it("carries each message's trace context into its own event of the batch", async () => {
+      await stopSource();
+      for (const n of [3, 4]) await publishTraced(n);
+      batchingSource(2, 5000);
+      await waitFor(consumerSettled, 10_000, "the batch acked");
+      const events = eventsOf(received.find(isBatch)!);
+      expect(events.map((event) => [event[EXTENSIONS.traceparent], event[EXTENSIONS.tracestate]])).toEqual([
+        [traced(3), "uitgo=3"],
+        [traced(4), "uitgo=4"],
+      ]);
     });
 
     it("sends a batch that is not full once its first message has waited", async () => {

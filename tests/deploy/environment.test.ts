@@ -6,7 +6,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
-import { SOURCES, bundlePath } from "../../esbuild.config";
+import { SDK_FILE, SOURCES, bundlePath } from "../../esbuild.config";
 import { CONFIG_VALUES } from "../../infra/manifests/env";
 import { DEV_TAG, imageName, images } from "../../infra/manifests/images";
 import { NATS_MONITORING_ENDPOINT } from "../../infra/manifests/jetstream-source";
@@ -231,6 +231,8 @@ describe("images", () => {
     expect(runtimeMajor()).toBeGreaterThanOrEqual(22);
     expect(dockerfile).toMatch(/^ARG BUNDLE$/m);
     expect(dockerfile).toMatch(/^COPY \$\{BUNDLE\} \/app\/index\.mjs$/m);
+    // The tracing SDK beside it, where startTracing() imports it from (shared/telemetry/tracing.ts).
+    expect(dockerfile).toMatch(new RegExp(`^COPY dist/${SDK_FILE} /app/${SDK_FILE}$`, "m"));
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
     for (const m of [...services, ...sources]) expect(containers(m)[0].securityContext.runAsNonRoot, m.file).toBe(true);
   });
@@ -238,6 +240,7 @@ describe("images", () => {
   test(".dockerignore sends the builder the bundles and nothing else", () => {
     const ignored = dockerIgnored(readFileSync(join(ROOT, ".dockerignore"), "utf8"));
     for (const { bundle } of built) expect(ignored(bundle), bundle).toBe(false);
+    expect(ignored(`dist/${SDK_FILE}`)).toBe(false);
     for (const path of [
       "dist/functions/get-trip/index.mjs.map",
       "node_modules/postgres/package.json",

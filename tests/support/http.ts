@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { expect } from "vitest";
 import { connectRedis } from "../../shared/clients/redis";
 import { loadConfig } from "../../shared/config";
+import { bearer } from "./auth";
 
 export interface ErrorBody {
   error: { code: string; message: string; details: { field?: string; issue: string }[] };
@@ -39,4 +40,14 @@ export async function connectedRedis(): Promise<Redis> {
   const redis = connectRedis(config.redisUrl, config.dependencyTimeoutMs);
   await once(redis, "ready");
   return redis;
+}
+
+/** A driver reporting itself available at `point`, through the stack's entry point. */
+export async function reportAvailable(gatewayUrl: string, driverId: string, point: { lat: number; lng: number }): Promise<void> {
+  const response = await fetch(`${gatewayUrl}/v1/drivers/me/location`, {
+    method: "POST",
+    headers: { ...bearer("driver", driverId), "content-type": "application/json" },
+    body: JSON.stringify({ ...point, status: "available" }),
+  });
+  expect(response.status).toBe(202);
 }

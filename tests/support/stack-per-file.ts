@@ -14,7 +14,7 @@ export interface StackPerFile {
 }
 
 /** `basePort` before the suite's offset. */
-export function stackPerFile(basePort: number, options: Pick<StackOptions, "env"> = {}): StackPerFile {
+export function stackPerFile(basePort: number, options: Pick<StackOptions, "env" | "traces"> = {}): StackPerFile {
   const tables = new HistoryTables();
   let stack: Stack | undefined;
   beforeAll(async () => {
