@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTraceReceiver, type TraceReceiver } from "../../local/traces";
 import { waitFor } from "../../harness/processes";
 import { inProcess } from "../../tests/support/in-process";
-import { log, logWriter } from "../log";
+import { linesOf } from "../../tests/support/log-lines";
+import { log } from "../log";
 import { startTracing, stopTracing } from "../telemetry/tracing";
 
 const UPSTREAM = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -20,22 +21,6 @@ const app = new Hono()
     throw new Error("a bug");
   });
 const fn = inProcess(app);
-
-/** The JSON lines written while `work` runs. */
-async function linesOf(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const written: string[] = [];
-  const out = vi.spyOn(logWriter, "out").mockImplementation((text: string) => void written.push(...text.trimEnd().split("\n")));
-  const err = vi.spyOn(logWriter, "error").mockImplementation((line: string) => void written.push(line));
-  try {
-    await work();
-    // Lines to stdout are written at the end of the turn.
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return written.map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe("with tracing off", () => {
   it("writes one access line per request, with the caller's trace id, and none for probes", async () => {
