@@ -148,13 +148,14 @@ export async function serveFunction(
           process.exit(1);
         }, config.shutdownTimeoutMs);
         force.unref();
-        await onDrain?.();
+        // Neither may stop the drain: what follows still has to close the server and the clients.
+        await onDrain?.().catch((err: unknown) => log("error", "ending long-lived answers failed", { error: String(err) }));
         await new Promise<void>((done) => {
           server.close(() => done());
           server.closeIdleConnections();
         });
         await Promise.allSettled(dependencies.map((dep) => dep.close()));
-        await stopTracing();
+        await stopTracing().catch((err: unknown) => log("error", "flushing spans failed", { error: String(err) }));
         clearTimeout(force);
         log("info", "stopped", { service: config.serviceName });
       };
