@@ -21,6 +21,11 @@ export interface TripUpdate {
   timestamp: string;
 }
 
+/** The trip as it stands, as a watcher is sent it when a watch opens and after a resync. */
+function snapshotOf(trip: Trip): TripUpdate {
+  return { type: "snapshot", status: trip.status, trip, timestamp: trip.updatedAt };
+}
+
 /** Why a watch ended: its trip reached a terminal state, the watcher is no longer its driver, or the process drains. */
 export type WatchEnd = "terminal" | "not_participant" | "closing";
 
@@ -52,7 +57,7 @@ export class TripWatch {
     const current = this.current;
     if (this.closed || !current) return;
     this.sink = sink;
-    sink.send({ type: "snapshot", status: current.status, trip: current, timestamp: current.updatedAt });
+    sink.send(snapshotOf(current));
     if (isTerminal(current.status)) return this.finish("terminal");
     const held = this.held;
     this.held = [];
@@ -191,7 +196,7 @@ export class TripFeed {
       try {
         const trip = await this.trips.get(tripId);
         if (!trip) return;
-        const update: TripUpdate = { type: "snapshot", status: trip.status, trip, timestamp: trip.updatedAt };
+        const update = snapshotOf(trip);
         for (const watch of [...(this.watches.get(tripId) ?? [])]) watch.offer(update);
         return;
       } catch (err) {
